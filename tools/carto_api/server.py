@@ -1,0 +1,297 @@
+"""HTTP front of the local CARTO-compatible API (standard library only).
+
+Routes are served both at the cloud-style root (the user is the owner of ``api_key``) and under
+the on-premises prefix ``/user/{name}/``. README.md lists the endpoints, accounts and test hooks.
+"""
+import json
+import re
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from . import data, sql
+
+_USER_PREFIX = re.compile(r"^/user/(?P<name>[^/]+)(?P<rest>/.*)?$")
+_KEY_IN_TEXT = re.compile(r"((?:api_key|map_key)=)[^&\s]*")
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, Authorization, X-Requested-With",
+    "Access-Control-Max-Age": "600",
+}
+
+DEFAULT_SLOW_SECONDS = 5.0
+
+
+def redact(text):
+    """The text with every ``api_key=`` value replaced, for log lines."""
+    return _KEY_IN_TEXT.sub(r"\1***", text)
+
+
+class _HttpError(Exception):
+    def __init__(self, status, body, content_type="application/json; charset=utf-8"):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+
+
+def _sql_error(status, message):
+    return _HttpError(status, {"error": [message]})
+
+
+def _api_error(status, message):
+    # The Rails-side APIs (/api/v3/me, /api/v4/do) answer with "errors", the SQL API with "error".
+    return _HttpError(status, {"errors": [message]})
+
+
+def _user_not_found(name):
+    return "Sorry, we can't find CARTO user '%s'. Please check that you have entered the correct domain." % name
+
+
+class CartoApiHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "LocalCartoAPI/1"
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def log_message(self, fmt, *args):
+        if not self.server.quiet:
+            sys.stderr.write("%s - %s\n" % (self.address_string(), redact(fmt % args)))
+
+    def _send(self, status, body, content_type="application/json; charset=utf-8"):
+        if isinstance(body, (dict, list)):
+            payload = json.dumps(body).encode("utf-8")
+        elif isinstance(body, str):
+            payload = body.encode("utf-8")
+        else:
+            payload = body or b""
+        self.send_response(status)
+        for name, value in CORS_HEADERS.items():
+            self.send_header(name, value)
+        if status != 204:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _params(self):
+        params = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()}
+        if self.command == "POST":
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if raw and ctype == "application/json":
+                try:
+                    body = json.loads(raw.decode("utf-8"))
+                except ValueError:
+                    raise _sql_error(400, "Invalid JSON body")
+                if not isinstance(body, dict):
+                    raise _sql_error(400, "Invalid JSON body")
+                params.update({k: v for k, v in body.items() if isinstance(v, str)})
+            elif raw:
+                params.update({k: v[-1] for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()})
+        return params
+
+    def do_OPTIONS(self):
+        self._send(204, b"")
+
+    def do_GET(self):
+        self._dispatch()
+
+    def do_POST(self):
+        self._dispatch()
+
+    # --- routing --------------------------------------------------------------------------
+
+    def _dispatch(self):
+        path = urlsplit(self.path).path
+        m = _USER_PREFIX.match(path)
+        user_name, rest = (m.group("name"), m.group("rest") or "/") if m else (None, path)
+        route = rest.rstrip("/")
+        try:
+            params = self._params()
+            self.server.record(self.command, path, user_name, params)
+            if route == "/api/v3/me":
+                self._me(user_name, params)
+            elif route == "/api/v2/sql":
+                self._sql(user_name, params)
+            elif route == "/api/v4/do/token/token":
+                self._do_token(user_name, params)
+            elif route == "" and self.command == "GET":
+                self._send(200, {"service": "local CARTO-compatible API", "users": sorted(data.USERS)})
+            else:
+                raise _api_error(404, "Not found: %s" % rest)
+        except _HttpError as err:
+            self._send(err.status, err.body, err.content_type)
+
+    def _resolve(self, user_name, params, error):
+        """(user, level) with level "owner" or "public", applying the test hooks."""
+        key = params.get("api_key") or params.get("map_key") or None
+        if user_name is not None:
+            user = data.USERS.get(user_name)
+            if user is None:
+                raise error(404, _user_not_found(user_name))
+        else:
+            user = data.USERS_BY_KEY.get(key)
+            if user is None:
+                # At the root the user can only come from the key.
+                raise error(401, "Unauthorized")
+        self._apply_hooks(user["username"])
+        if key is None or key == data.PUBLIC_KEY:
+            return user, "public"
+        if key == user["api_key"]:
+            return user, "owner"
+        if key in data.USERS_BY_KEY:
+            raise error(403, "permission denied")
+        raise error(401, "Unauthorized")
+
+    def _apply_hooks(self, username):
+        if username == data.SLOW_USER:
+            # Interruptible, so that stopping the server never waits for a sleeping request.
+            self.server.stopping.wait(self.server.slow_seconds)
+        elif username == data.HTML_USER:
+            raise _HttpError(
+                200,
+                "<!DOCTYPE html><html><head><title>Teapot</title></head>"
+                "<body><h1>I am a teapot, not a CARTO server</h1></body></html>",
+                "text/html; charset=utf-8",
+            )
+        elif username == data.BROKEN_USER:
+            raise _HttpError(
+                500,
+                "<!DOCTYPE html><html><body><h1>500 Internal Server Error</h1></body></html>",
+                "text/html; charset=utf-8",
+            )
+
+    # --- endpoints ------------------------------------------------------------------------
+
+    def _origin(self):
+        host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
+        return "http://%s" % host
+
+    def _me(self, user_name, params):
+        user, level = self._resolve(user_name, params, _api_error)
+        base_url = "%s/user/%s" % (self._origin(), user["username"])
+        user_data = {
+            "id": user["id"],
+            "username": user["username"],
+            "name": user["username"].capitalize(),
+            "base_url": base_url,
+            "avatar_url": "%s/avatars/%s.png" % (self._origin(), user["username"]),
+        }
+        if level == "owner":
+            user_data.update(
+                {
+                    "email": user["email"],
+                    "account_type": "Enterprise",
+                    "quota_in_bytes": 1073741824,
+                    "remaining_byte_quota": 1073741824 - 52428800,
+                    "db_size_in_bytes": 52428800,
+                    "table_count": len(user["tables"]),
+                    "org_admin": False,
+                    "organization": None,
+                    "do_enabled": user["do_enabled"],
+                }
+            )
+        self._send(
+            200,
+            {
+                "config": {"maps_api_url": base_url, "sql_api_url": base_url, "local_carto_api": True},
+                "user_data": user_data,
+            },
+        )
+
+    def _sql(self, user_name, params):
+        started = time.monotonic()
+        user, level = self._resolve(user_name, params, _sql_error)
+        query = params.get("q")
+        try:
+            result = sql.run(query, user, level == "owner")
+        except sql.SqlError as err:
+            raise _sql_error(err.status, str(err))
+        fmt = (params.get("format") or "json").lower()
+        if fmt == "geojson":
+            self._send(200, sql.as_geojson(result), "application/json; charset=utf-8")
+        elif fmt == "json":
+            self._send(200, sql.as_json(result, started))
+        else:
+            raise _sql_error(400, "Invalid format: %s" % fmt)
+
+    def _do_token(self, user_name, params):
+        user, level = self._resolve(user_name, params, _api_error)
+        if level != "owner":
+            raise _api_error(401, "Unauthorized")
+        if not user["do_enabled"]:
+            # The exact text cartoframes turns into its DOError.
+            raise _api_error(500, "The user does not have Data Observatory enabled")
+        self._send(
+            200,
+            {
+                "access_token": "do-token-%s" % user["username"],
+                "bq_public_project": "carto-do-public-data",
+                "gcp_execution_project": "carto-do-customers",
+                "bq_project": "carto-do-customers",
+                "bq_dataset": "dataset_%s" % user["username"],
+                "gcs_bucket": "carto-do-bucket-%s" % user["username"],
+                "instant_licensing": False,
+            },
+        )
+
+
+class CartoApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, slow_seconds=DEFAULT_SLOW_SECONDS, quiet=True):
+        super().__init__(address, CartoApiHandler)
+        self.slow_seconds = slow_seconds
+        self.quiet = quiet
+        self.stopping = threading.Event()
+        self._thread = None
+        self._lock = threading.Lock()
+        # What was asked, without keys: lets tests check which URL a client really called.
+        self.requests = []
+
+    def record(self, method, path, user_name, params):
+        with self._lock:
+            self.requests.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "user": user_name,
+                    "has_key": bool(params.get("api_key")),
+                    "q": params.get("q"),
+                }
+            )
+
+    @property
+    def base_url(self):
+        host, port = self.server_address[:2]
+        return "http://%s:%d/" % (host, port)
+
+    def start(self):
+        self._thread = threading.Thread(target=self.serve_forever, name="carto-api", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self.stopping.set()
+        self.shutdown()
+        self.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+
+
+def start_server(host="127.0.0.1", port=0, slow_seconds=DEFAULT_SLOW_SECONDS, quiet=True):
+    """Start the API in a background thread; returns ``(server, base_url)``."""
+    server = CartoApiServer((host, port), slow_seconds=slow_seconds, quiet=quiet).start()
+    return server, server.base_url
+
+
+def stop(server):
+    server.stop()
