@@ -1,0 +1,254 @@
+"""``Credentials``: cartoframes 1.x's class, same arguments, checks, messages and file format.
+
+Deliberate differences (see docs/kernel-api.md): ``repr``/``str`` mask the key; ``save()`` writes
+mode 0600; ``==`` with a non-Credentials is ``False`` and instances are hashable; a ``base_url``
+with user info, a query or a fragment is refused; ``me_data`` keeps an on-premises path prefix.
+"""
+import json
+import logging
+import os
+from urllib.parse import urlsplit
+
+from . import _http, errors, paths
+from ._log import user_log
+
+DEFAULT_CREDS_FILENAME = "creds.json"
+DEFAULT_PUBLIC = "default_public"
+ME_SERVICE = "api/v3/me"
+# cartoframes (via carto-python and pyrestcli) ends up on this exact, relative path.
+DO_TOKEN_SERVICE = "api/v4/do/token/token/"
+DO_NOT_ENABLED = (
+    "We are sorry, the Data Observatory is not enabled for your account yet. Please contact your "
+    "customer success manager or send an email to sales@carto.com to request access to it."
+)
+
+log = logging.getLogger(__name__)
+
+
+def is_valid_str(value):
+    return isinstance(value, str) and value != ""
+
+
+def mask_key(api_key):
+    """What ``repr`` shows for a key: ``default_public`` is not a secret; others keep 4 chars."""
+    if api_key is None or api_key == DEFAULT_PUBLIC:
+        return str(api_key)
+    if isinstance(api_key, str) and len(api_key) >= 16:
+        return "***" + api_key[-4:]
+    return "***"
+
+
+class Credentials:
+    """CARTO credentials: a ``username`` or a ``base_url``, and an ``api_key``.
+
+    ``Credentials('johnsmith', 'key')`` uses ``https://johnsmith.carto.com``; on-premises servers
+    take ``base_url='https://carto.example.com/user/johnsmith'``. The key defaults to
+    ``default_public`` (public data only).
+    """
+
+    def __init__(self, username=None, api_key=DEFAULT_PUBLIC, base_url=None, session=None,
+                 allow_non_secure=False):
+        if not is_valid_str(username) and not is_valid_str(base_url):
+            raise ValueError("You must set at least a `username` or a `base_url` parameters")
+
+        if base_url is not None:
+            parts = urlsplit(base_url)
+            if parts.scheme.lower() != "https" and not allow_non_secure:
+                raise ValueError(
+                    "`base_url`s need to be over `https`. Update your `base_url` or set "
+                    "`allow_non_secure`."
+                )
+            # Not in cartoframes: user info would put a password in repr and logs, and a query
+            # or fragment breaks every API URL built from the base.
+            if "@" in parts.netloc or parts.query or parts.fragment:
+                raise ValueError(
+                    "`base_url` must not contain user info, a query or a fragment: use "
+                    "`https://host` or `https://host/user/<username>`."
+                )
+
+        self._api_key = api_key
+        self._username = username
+        self._base_url = base_url or self._base_url_from_username()
+        self._session = session
+        self._user_id = None
+        self._allow_non_secure = allow_non_secure
+        self._do_credentials = None
+        self._norm_credentials()
+
+    def _norm_credentials(self):
+        if self._base_url:
+            self._base_url = self._base_url.strip("/")
+
+    def _base_url_from_username(self):
+        return "https://{}.carto.com/".format(self._username)
+
+    # -- construction from elsewhere -------------------------------------------------------
+
+    @classmethod
+    def from_file(cls, config_file=None, session=None):
+        """Credentials read from a JSON file (default: CARTOframes' ``creds.json``)."""
+        try:
+            path = paths.cartoframes_creds_path() if config_file is None else config_file
+            with open(path, "r") as f:
+                credentials = json.load(f)
+            return cls(credentials.get("username"), credentials.get("api_key"),
+                       credentials.get("base_url"), session, credentials.get("allow_non_secure"))
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                "There is no default credentials file. "
+                "Run `Credentials(...).save()` to create a credentials file."
+            ) from None
+
+    @classmethod
+    def from_credentials(cls, credentials):
+        """A copy of another ``Credentials``."""
+        if isinstance(credentials, Credentials):
+            return cls(credentials.username, credentials.api_key, credentials.base_url,
+                       credentials.session, credentials.allow_non_secure)
+        raise ValueError("`credentials` must be a Credentials class instance.")
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def save(self, config_file=None):
+        """Write the credentials as JSON (mode 0600), by default to CARTOframes' ``creds.json``."""
+        content = {
+            "username": self._username,
+            "api_key": self._api_key,
+            "base_url": self._base_url,
+            "allow_non_secure": self._allow_non_secure,
+        }
+        if config_file is None:
+            config_file = paths.cartoframes_creds_path()
+            os.makedirs(os.path.dirname(config_file), mode=0o700, exist_ok=True)
+        _write_private(config_file, json.dumps(content))
+        user_log.info("User credentials for `{0}` were successfully saved to `{1}`".format(
+            self._username or self._base_url, config_file))
+
+    @classmethod
+    def delete(cls, config_file=None):
+        """Remove a credentials file (default: ``creds.json``); never raises."""
+        path_to_remove = config_file or paths.cartoframes_creds_path()
+        try:
+            os.remove(path_to_remove)
+            user_log.info("Credentials at {} successfully removed.".format(path_to_remove))
+        except OSError:
+            user_log.warning("No credential file found at {}.".format(path_to_remove))
+
+    # -- properties ------------------------------------------------------------------------
+
+    @property
+    def api_key(self):
+        return self._api_key
+
+    @property
+    def username(self):
+        return self._username
+
+    @property
+    def base_url(self):
+        return self._base_url
+
+    @property
+    def allow_non_secure(self):
+        return self._allow_non_secure
+
+    @property
+    def session(self):
+        return self._session
+
+    @session.setter
+    def session(self, session):
+        self._session = session
+
+    def _key_params(self):
+        return {"api_key": self._api_key} if isinstance(self._api_key, str) else {}
+
+    @property
+    def me_data(self):
+        """The answer of CARTO's ``/api/v3/me`` for this key, or ``{}`` on any failure."""
+        try:
+            data = _http.request_json(
+                "GET", _http.join(self._base_url, ME_SERVICE), self._key_params(),
+                secret=self._api_key, timeout=10.0, session=self._session)
+        except Exception:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @property
+    def user_id(self):
+        if not self._user_id:
+            log.debug("Getting `user_id` for %s", self._username)
+            user_data = self.me_data.get("user_data")
+            self._user_id = user_data.get("id") if isinstance(user_data, dict) else None
+        return self._user_id
+
+    # -- Data Observatory ------------------------------------------------------------------
+
+    def _get_do_credentials(self):
+        if self._do_credentials:
+            return self._do_credentials
+        try:
+            data = _http.request_json(
+                "GET", _http.join(self._base_url, DO_TOKEN_SERVICE), self._key_params(),
+                secret=self._api_key, timeout=30.0, session=self._session)
+        except errors.CartoAPIError as exc:
+            if any("does not have Data Observatory enabled" in t for t in exc.carto_errors):
+                raise errors.DOError(DO_NOT_ENABLED, status=exc.status, url=exc.url,
+                                     carto_errors=exc.carto_errors) from None
+            raise
+        if not isinstance(data, dict) or not data.get("access_token"):
+            raise errors.CartoAPIError(
+                "The Data Observatory token answer has no `access_token`.",
+                url=_http.redact_url(_http.join(self._base_url, DO_TOKEN_SERVICE)))
+        self._do_credentials = data
+        return data
+
+    def get_gcloud_credentials(self):
+        """``(bq_project, access_token)`` of the account's Google Cloud (Data Observatory)."""
+        do_credentials = self._get_do_credentials()
+        return do_credentials.get("bq_project"), do_credentials.get("access_token")
+
+    def is_instant_licensing_active(self):
+        return bool(self._get_do_credentials().get("instant_licensing"))
+
+    # -- comparison and display --------------------------------------------------------------
+
+    def __eq__(self, obj):
+        if not isinstance(obj, Credentials):
+            return NotImplemented
+        return (self._api_key == obj._api_key and self._username == obj._username
+                and self._base_url == obj._base_url)
+
+    def __hash__(self):
+        return hash((self._api_key, self._username, self._base_url))
+
+    def __repr__(self):
+        return ("Credentials(username='{username}', "
+                "api_key='{api_key}', "
+                "base_url='{base_url}')").format(username=self._username,
+                                                 api_key=mask_key(self._api_key),
+                                                 base_url=self._base_url)
+
+    __str__ = __repr__
+
+
+def _write_private(path, text):
+    # Restrict before writing: an existing 0644 file is tightened while still empty.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+        os.write(fd, text.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def as_credentials(obj):
+    """``obj`` as a ``Credentials``: ours as is, cartoframes' converted (same fields)."""
+    if isinstance(obj, Credentials):
+        return obj
+    cls = type(obj)
+    if cls.__name__ == "Credentials" and cls.__module__.split(".")[0] == "cartoframes":
+        return Credentials(obj.username, obj.api_key, obj.base_url, obj.session,
+                           obj.allow_non_secure)
+    raise TypeError("`credentials` must be a Credentials instance, not {}.".format(cls.__name__))

@@ -1,0 +1,231 @@
+"""Default credentials: cartoframes' ``set/get/unset_default_credentials`` plus a precedence chain.
+
+``get_default_credentials()`` answers with the first of:
+  1. credentials set by code in this kernel (``set_default_credentials``);
+  2. credentials pushed by JupyterLab over the ``carto.credentials`` comm (state granted/public),
+     waiting up to ``kernel.PUSH_WAIT_SECONDS`` once if a push is expected but not yet applied;
+  3. the environment: ``CARTO_USERNAME`` / ``CARTO_BASE_URL`` / ``CARTO_API_KEY``
+     (``CARTO_ALLOW_NON_SECURE=1`` for an ``http://`` base URL);
+  4. the account store's default account (read only; skipped when JupyterLab said this notebook
+     is not granted), then CARTOframes' ``creds.json``;
+  5. ``None``.
+Credentials passed explicitly to a call win over all of these (``resolve_credentials``).
+"""
+import json
+import logging
+import os
+import re
+import sys
+import threading
+
+from . import errors, kernel, paths
+from .credentials import DEFAULT_PUBLIC, Credentials, as_credentials
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_code_default = None
+
+
+def _is_url(text):
+    return re.match(r"^https?://.*$", text)
+
+
+def _is_json_filepath(text):
+    return re.match(r"^.*\.json\s*$", text, re.IGNORECASE)
+
+
+def _build(first=None, second=None, credentials=None, filepath=None, username=None,
+           base_url=None, api_key=None, session=None, allow_non_secure=False):
+    # cartoframes' _set_credentials, order and quirks included (see cartoframes-auth.md §1.3).
+    _base_url = base_url if first is None else first
+    _username = username if first is None else first
+    _filepath = filepath if first is None else first
+    _api_key = (api_key if second is None else second) or DEFAULT_PUBLIC
+    _credentials = credentials if first is None else first
+
+    if isinstance(_credentials, Credentials):
+        pass
+    elif _credentials is not None and type(_credentials).__name__ == "Credentials":
+        # A cartoframes Credentials: accepted too, converted to ours.
+        _credentials = as_credentials(_credentials)
+    elif isinstance(_filepath, str) and _is_json_filepath(_filepath):
+        _credentials = Credentials.from_file(_filepath)
+    elif isinstance(_base_url or _username, str) and isinstance(_api_key, str):
+        if _base_url and _is_url(_base_url):
+            _credentials = Credentials(base_url=_base_url, api_key=_api_key,
+                                       allow_non_secure=allow_non_secure)
+        else:
+            _credentials = Credentials(username=_username, api_key=_api_key,
+                                       allow_non_secure=allow_non_secure)
+    else:
+        _credentials = Credentials.from_file()
+
+    if session:
+        _credentials.session = session
+    return _credentials
+
+
+def set_default_credentials(first=None, second=None, credentials=None, filepath=None,
+                            username=None, base_url=None, api_key=None, session=None,
+                            allow_non_secure=False):
+    """Set the credentials every call of this kernel uses by default (cartoframes' forms).
+
+    ``set_default_credentials('johnsmith', 'key')``, ``('https://host/user/u', 'key')``,
+    ``('creds.json')``, ``(Credentials(...))``, keywords ``username=``, ``base_url=``,
+    ``api_key=``, ``credentials=``, ``filepath=``; no argument reads CARTOframes' ``creds.json``.
+    JupyterLab is told (so map widgets of this notebook use them), and ``cartoframes.auth``'s
+    default is kept in step when cartoframes is installed.
+    """
+    global _code_default
+    credentials = _build(first, second, credentials, filepath, username, base_url, api_key,
+                         session, allow_non_secure)
+    with _lock:
+        _code_default = credentials
+    _sync_cartoframes(credentials)
+    kernel.notify_code_default(credentials)
+
+
+def unset_default_credentials():
+    """Forget credentials set by code; the next levels of the precedence chain apply again."""
+    global _code_default
+    with _lock:
+        _code_default = None
+    _sync_cartoframes(None)
+    kernel.notify_code_default(None)
+
+
+def code_default():
+    """Credentials set by code in this kernel, or ``None``."""
+    with _lock:
+        return _code_default
+
+
+def get_default_credentials():
+    """The credentials to use when none are passed, or ``None`` (see the module docstring)."""
+    return _resolve()[0]
+
+
+def default_credentials_source():
+    """Which level answers ``get_default_credentials()``: ``'code'``, ``'jupyterlab'``,
+    ``'environment'``, ``'account store'``, ``'creds.json'`` or ``None``."""
+    return _resolve()[1]
+
+
+def _resolve():
+    current = code_default()
+    if current is not None:
+        return current, "code"
+    pushed, state = kernel.pushed_credentials()
+    if pushed is not None:
+        return pushed, "jupyterlab"
+    from_env = _from_environment()
+    if from_env is not None:
+        return from_env, "environment"
+    if state != kernel.NOT_GRANTED:
+        from_store = _from_account_store()
+        if from_store is not None:
+            return from_store, "account store"
+    from_file = _from_cartoframes_file()
+    if from_file is not None:
+        return from_file, "creds.json"
+    return None, None
+
+
+def resolve_credentials(credentials=None):
+    """``credentials`` if given, else the default; raises ``NoCredentialsError`` if neither."""
+    if credentials is not None:
+        return as_credentials(credentials)
+    found = get_default_credentials()
+    if found is None:
+        raise errors.NoCredentialsError(kernel.missing_push_hint())
+    return found
+
+
+def _from_environment():
+    username = os.environ.get("CARTO_USERNAME") or None
+    base_url = os.environ.get("CARTO_BASE_URL") or None
+    if username is None and base_url is None:
+        return None
+    api_key = os.environ.get("CARTO_API_KEY") or DEFAULT_PUBLIC
+    allow = os.environ.get("CARTO_ALLOW_NON_SECURE", "").strip().lower() in ("1", "true", "yes")
+    try:
+        return Credentials(username=username, api_key=api_key, base_url=base_url,
+                           allow_non_secure=allow)
+    except ValueError as exc:
+        raise errors.InvalidCredentialsError(
+            "The environment variables CARTO_USERNAME / CARTO_BASE_URL do not give valid "
+            "credentials: {}".format(exc)) from None
+
+
+def _from_account_store():
+    path = paths.store_path()
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            store = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("Ignoring the CARTO account store %s: %s", path, type(exc).__name__)
+        return None
+    if not isinstance(store, dict) or store.get("version") != 1:
+        log.warning("Ignoring the CARTO account store %s: unknown format", path)
+        return None
+    default_id = store.get("default_account")
+    accounts = store.get("accounts")
+    if not isinstance(default_id, str) or not isinstance(accounts, list):
+        return None
+    for account in accounts:
+        if isinstance(account, dict) and account.get("id") == default_id:
+            return _account_credentials(account, path)
+    return None
+
+
+def _account_credentials(account, path):
+    username = account.get("username") if isinstance(account.get("username"), str) else None
+    base_url = account.get("base_url") if isinstance(account.get("base_url"), str) else None
+    api_key = account.get("api_key") if isinstance(account.get("api_key"), str) else None
+    try:
+        # The server only stores http:// URLs when the user allowed them.
+        return Credentials(username=username, api_key=api_key or DEFAULT_PUBLIC,
+                           base_url=base_url,
+                           allow_non_secure=bool(base_url and base_url.startswith("http://")))
+    except ValueError:
+        log.warning("Ignoring the default account of %s: invalid username or base URL", path)
+        return None
+
+
+def _from_cartoframes_file():
+    try:
+        return Credentials.from_file()
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, AttributeError) as exc:
+        log.warning("Ignoring CARTOframes' credentials file: %s", type(exc).__name__)
+        return None
+
+
+def _sync_cartoframes(credentials):
+    """Mirror the code-set default into ``cartoframes.auth`` when cartoframes is installed."""
+    try:
+        if "cartoframes" not in sys.modules:
+            import importlib.util
+
+            if importlib.util.find_spec("cartoframes") is None:
+                return
+        from cartoframes import auth as cf_auth
+    except Exception:  # a broken cartoframes install must not break our own default
+        return
+    try:
+        if credentials is None:
+            if hasattr(cf_auth, "unset_default_credentials"):
+                cf_auth.unset_default_credentials()
+            else:  # cartoframes 1.0.0 has no unset; its global is the only state
+                cf_auth.defaults._default_credentials = None
+        else:
+            cf_auth.set_default_credentials(cf_auth.Credentials(
+                credentials.username, credentials.api_key, credentials.base_url,
+                credentials.session, credentials.allow_non_secure))
+    except Exception as exc:
+        # Type only: cartoframes' messages may include its repr, which prints the key.
+        log.warning("Could not update cartoframes' default credentials: %s", type(exc).__name__)

@@ -1,0 +1,375 @@
+"""Kernel end of the ``carto.credentials`` comm (docs/contracts.md §1).
+
+JupyterLab opens the comm with a ``set_credentials`` message as open data and sends later ones on
+the same comm; we keep the pushed credentials under a lock (ipykernel 7 may run comm handlers on
+subshell threads). When code sets or unsets the default we send ``credentials_changed`` on every
+open comm. If a push is expected but not yet applied, ``pushed_credentials()`` waits once, at most
+``PUSH_WAIT_SECONDS``: on ipykernel < 7 by handling only our own queued comm messages (the cell
+that waits blocks the normal dispatch), on ipykernel >= 7 with an Event (handlers run elsewhere).
+
+Nothing here imports ipykernel at module level: the module is imported in every kernel.
+"""
+import json
+import logging
+import os
+import threading
+import time
+
+from .credentials import DEFAULT_PUBLIC, Credentials
+
+TARGET = "carto.credentials"
+PROTOCOL_VERSION = 1
+PUSH_WAIT_SECONDS = 2.0
+GRANTED, PUBLIC, NOT_GRANTED, NO_ACCOUNT = "granted", "public", "not_granted", "no_account"
+STATES = (GRANTED, PUBLIC, NOT_GRANTED, NO_ACCOUNT)
+
+log = logging.getLogger(__name__)
+
+
+class _Bridge:
+    """All comm state of this kernel process, guarded by ``lock``."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.applied = threading.Event()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.kernel = None
+            self.comms = []
+            self.pushed = None
+            self.state = None
+            self.account_id = None
+            self.session_path = None
+            self.kernel_id = None
+            self.waited = False
+            self.wait_timed_out = False
+        self.applied.clear()
+
+
+_bridge = _Bridge()
+
+
+# -- registration ----------------------------------------------------------------------------
+
+def register_target(kernel=None):
+    """Register the comm target on ``kernel`` (default: the running IPython kernel).
+
+    Returns ``False``, without raising, outside a kernel.
+    """
+    if kernel is None:
+        kernel = _current_kernel()
+    manager = getattr(kernel, "comm_manager", None)
+    if manager is None:
+        return False
+    manager.register_target(TARGET, _on_open)
+    with _bridge.lock:
+        _bridge.kernel = kernel
+    return True
+
+
+def _current_kernel():
+    import sys
+
+    if "IPython" not in sys.modules:
+        return None
+    try:
+        from IPython import get_ipython
+
+        return getattr(get_ipython(), "kernel", None)
+    except Exception:
+        return None
+
+
+# -- frontend -> kernel ------------------------------------------------------------------------
+
+class Push:
+    """A validated ``set_credentials`` message (the key is only inside ``credentials``)."""
+
+    __slots__ = ("state", "credentials", "account_id", "session_path", "kernel_id")
+
+    def __init__(self, state, credentials, account_id, session_path, kernel_id):
+        self.state = state
+        self.credentials = credentials
+        self.account_id = account_id
+        self.session_path = session_path
+        self.kernel_id = kernel_id
+
+
+class MalformedMessage(ValueError):
+    """A message that does not follow the contract; its text never quotes the message."""
+
+
+def _optional_str(data, key):
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise MalformedMessage("`{}` is not a string".format(key))
+    return value
+
+
+def parse_set_credentials(data):
+    """Check a ``set_credentials`` message by hand and return a ``Push``.
+
+    Raises ``MalformedMessage`` (whose text names the problem, never a value).
+    """
+    if not isinstance(data, dict):
+        raise MalformedMessage("not an object")
+    version = data.get("version")
+    if type(version) is not int or version != PROTOCOL_VERSION:
+        raise MalformedMessage("unknown version")
+    if data.get("type") != "set_credentials":
+        raise MalformedMessage("unknown type")
+    state = data.get("state")
+    if state not in STATES:
+        raise MalformedMessage("unknown state")
+    session_path = _optional_str(data, "session_path")
+    kernel_id = _optional_str(data, "kernel_id")
+    account = data.get("account")
+    if state in (NOT_GRANTED, NO_ACCOUNT):
+        if account is not None:
+            raise MalformedMessage("`account` must be null for state {}".format(state))
+        return Push(state, None, None, session_path, kernel_id)
+    if not isinstance(account, dict):
+        raise MalformedMessage("`account` is not an object")
+    account_id = account.get("id")
+    if not isinstance(account_id, str) or not account_id:
+        raise MalformedMessage("`account.id` is not a non-empty string")
+    _optional_str(account, "label")
+    username = _optional_str(account, "username")
+    base_url = _optional_str(account, "base_url")
+    api_key = account.get("api_key")
+    if not isinstance(api_key, str) or not api_key:
+        raise MalformedMessage("`account.api_key` is not a non-empty string")
+    if state == PUBLIC and api_key != DEFAULT_PUBLIC:
+        raise MalformedMessage("state `public` with a key other than default_public")
+    try:
+        # The server only accepts http:// accounts when the user allowed them.
+        credentials = Credentials(
+            username=username or None, api_key=api_key, base_url=base_url or None,
+            allow_non_secure=bool(base_url and base_url.lower().startswith("http://")))
+    except (ValueError, TypeError):
+        raise MalformedMessage("invalid `account.username` / `account.base_url`") from None
+    return Push(state, credentials, account_id, session_path, kernel_id)
+
+
+def _apply(data, kind):
+    try:
+        push = parse_set_credentials(data)
+    except MalformedMessage as exc:
+        log.warning("Ignored a malformed %s on comm target %s: %s", kind, TARGET, exc)
+        return False
+    with _bridge.lock:
+        _bridge.pushed = push.credentials
+        _bridge.state = push.state
+        _bridge.account_id = push.account_id
+        _bridge.session_path = push.session_path
+        _bridge.kernel_id = push.kernel_id
+    _bridge.applied.set()
+    return True
+
+
+def _on_open(comm, open_msg):
+    with _bridge.lock:
+        _bridge.comms.append(comm)
+    comm.on_msg(lambda msg: _on_msg(msg))
+    comm.on_close(lambda msg: _forget(comm))
+    _apply(_comm_data(open_msg), "comm_open")
+    # A frontend that arrives after code set the default (second tab, reconnect) learns it too.
+    from .defaults import code_default
+
+    current = code_default()
+    if current is not None:
+        _send(comm, changed_message(current))
+
+
+def _on_msg(msg):
+    _apply(_comm_data(msg), "comm_msg")
+
+
+def _comm_data(msg):
+    try:
+        return msg["content"]["data"]
+    except (KeyError, TypeError):
+        return None
+
+
+def _forget(comm):
+    with _bridge.lock:
+        _bridge.comms = [c for c in _bridge.comms if c is not comm]
+
+
+# -- kernel -> frontend ------------------------------------------------------------------------
+
+def changed_message(credentials):
+    """The ``credentials_changed`` message for credentials set by code (``None``: unset)."""
+    if credentials is None:
+        return {"version": PROTOCOL_VERSION, "type": "credentials_changed", "credentials": None}
+    return {
+        "version": PROTOCOL_VERSION,
+        "type": "credentials_changed",
+        "credentials": {
+            "username": credentials.username,
+            # Contract form of a base URL: with a trailing slash.
+            "base_url": credentials.base_url + "/",
+            "api_key": credentials.api_key if isinstance(credentials.api_key, str)
+            else DEFAULT_PUBLIC,
+        },
+    }
+
+
+def notify_code_default(credentials):
+    """Tell every open comm that code set (or, with ``None``, unset) the default."""
+    with _bridge.lock:
+        comms = list(_bridge.comms)
+    message = changed_message(credentials)
+    for comm in comms:
+        _send(comm, message)
+
+
+def _send(comm, message):
+    try:
+        comm.send(message)
+    except Exception as exc:
+        log.warning("Could not send %s on comm target %s: %s", message["type"], TARGET,
+                    type(exc).__name__)
+
+
+# -- reading the pushed credentials ------------------------------------------------------------
+
+def pushed_credentials(wait=True):
+    """``(credentials, state)`` pushed by JupyterLab; ``(None, None)`` if nothing was pushed.
+
+    Waits once, at most ``PUSH_WAIT_SECONDS``, if a push is expected: the target is registered
+    in a kernel started by Jupyter server for a notebook (``JPY_SESSION_NAME``) and nothing came.
+    """
+    with _bridge.lock:
+        if _bridge.state is not None:
+            return _bridge.pushed, _bridge.state
+        expected = (_bridge.kernel is not None and not _bridge.waited
+                    and bool(os.environ.get("JPY_SESSION_NAME")))
+        if not (expected and wait):
+            return None, None
+        _bridge.waited = True
+        kernel = _bridge.kernel
+    _wait_for_push(kernel, PUSH_WAIT_SECONDS)
+    with _bridge.lock:
+        if _bridge.state is None:
+            _bridge.wait_timed_out = True
+        return _bridge.pushed, _bridge.state
+
+
+def missing_push_hint():
+    """A sentence for 'no credentials' errors that explains what the comm saw, or ``None``."""
+    with _bridge.lock:
+        state, timed_out = _bridge.state, _bridge.wait_timed_out
+    if state == NOT_GRANTED:
+        return ("JupyterLab has not allowed this notebook to use your CARTO account: allow it "
+                "in the CARTO panel.")
+    if timed_out:
+        return ("JupyterLab did not send credentials to this kernel within {:g} s: is the "
+                "jupyterlab-carto-credentials extension enabled?".format(PUSH_WAIT_SECONDS))
+    return None
+
+
+def status():
+    """What the bridge knows, without the key (for debugging and tests)."""
+    with _bridge.lock:
+        pushed = _bridge.pushed
+        return {
+            "registered": _bridge.kernel is not None,
+            "open_comms": len(_bridge.comms),
+            "state": _bridge.state,
+            "account_id": _bridge.account_id,
+            "username": pushed.username if pushed else None,
+            "base_url": pushed.base_url if pushed else None,
+            "session_path": _bridge.session_path,
+            "kernel_id": _bridge.kernel_id,
+        }
+
+
+def _wait_for_push(kernel, timeout):
+    if _can_pump(kernel):
+        _pump_own_messages(kernel, timeout)
+    else:
+        _bridge.applied.wait(timeout)
+
+
+def _can_pump(kernel):
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if getattr(kernel, "msg_queue", None) is None or getattr(kernel, "shell_stream", None) is None:
+        return False
+    try:
+        import ipykernel
+
+        return int(ipykernel.__version__.split(".")[0]) < 7
+    except Exception:
+        return False
+
+
+def _pump_own_messages(kernel, timeout):
+    """Handle our queued ``comm_open``/``comm_msg`` while the current cell blocks the queue.
+
+    Everything else goes back into ``msg_queue`` in its original order. Messages are only peeked
+    (raw JSON frames) unless consumed: deserializing records the HMAC, and the real dispatch
+    would then drop the message as a duplicate.
+    """
+    from asyncio import QueueEmpty as AsyncioQueueEmpty
+
+    from tornado.queues import QueueEmpty
+
+    deadline = time.monotonic() + timeout
+    while not _bridge.applied.is_set():
+        kernel.shell_stream.flush()
+        taken = []
+        while True:
+            try:
+                taken.append(kernel.msg_queue.get_nowait())
+            except (QueueEmpty, AsyncioQueueEmpty):
+                break
+        for item in taken:
+            if not _handle_if_ours(kernel, item):
+                kernel.msg_queue.put_nowait(item)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        _bridge.applied.wait(min(0.005, remaining))
+
+
+def _frame_bytes(frame):
+    return frame.bytes if hasattr(frame, "bytes") else frame
+
+
+def _handle_if_ours(kernel, item):
+    try:
+        _, dispatch, args = item
+        if getattr(dispatch, "__name__", "") != "dispatch_shell" or len(args) != 1:
+            return False
+        idents, frames = kernel.session.feed_identities(args[0], copy=False)
+        header = json.loads(_frame_bytes(frames[1]))
+        content = json.loads(_frame_bytes(frames[4]))
+    except Exception:
+        return False
+    msg_type = header.get("msg_type")
+    if msg_type == "comm_open":
+        ours = content.get("target_name") == TARGET
+    elif msg_type == "comm_msg":
+        with _bridge.lock:
+            ours = content.get("comm_id") in {c.comm_id for c in _bridge.comms}
+    else:
+        return False
+    if not ours:
+        return False
+    try:
+        msg = kernel.session.deserialize(frames, content=True, copy=False)
+        handler = getattr(kernel.comm_manager, msg_type)
+        handler(kernel.shell_stream, idents, msg)
+    except Exception as exc:
+        log.warning("Could not handle a queued %s for %s: %s", msg_type, TARGET,
+                    type(exc).__name__)
+    return True
+
+
+def _reset_for_tests():
+    _bridge.reset()

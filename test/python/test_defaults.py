@@ -1,0 +1,280 @@
+"""``set/get/unset_default_credentials``: every cartoframes argument form, and the precedence
+chain explicit > code > JupyterLab push > environment > account store > creds.json > None."""
+import json
+import os
+import sys
+
+import pytest
+
+from _carto_helpers import KEY, FakeKernel, isolated, push_message  # noqa: F401 (fixture)
+from carto_credentials import (
+    Credentials, InvalidCredentialsError, NoCredentialsError, get_default_credentials,
+    resolve_credentials, set_default_credentials, unset_default_credentials,
+)
+from carto_credentials import defaults, kernel, paths
+
+pytestmark = pytest.mark.usefixtures("isolated")
+
+NO_FILE = ("There is no default credentials file. "
+           "Run `Credentials(...).save()` to create a credentials file.")
+
+
+def _set(*args, **kwargs):
+    set_default_credentials(*args, **kwargs)
+    return get_default_credentials()
+
+
+def _write_creds_json(**content):
+    path = paths.cartoframes_creds_path()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(content, f)
+    return path
+
+
+# -- every argument form ------------------------------------------------------------------------
+
+def test_username_alone_and_with_key():
+    assert _set("johnsmith") == Credentials("johnsmith", "default_public")
+    assert get_default_credentials().base_url == "https://johnsmith.carto.com"
+    assert _set("johnsmith", "k") == Credentials("johnsmith", "k")
+    assert _set("johnsmith", "").api_key == "default_public"
+
+
+def test_url_first_argument_is_a_base_url_without_username():
+    c = _set("https://johnsmith.carto.com/", "k")
+    assert (c.username, c.base_url, c.api_key) == (None, "https://johnsmith.carto.com", "k")
+
+
+def test_http_url_needs_allow_non_secure():
+    with pytest.raises(ValueError, match="over `https`"):
+        set_default_credentials("http://h.example/user/u", "k")
+    assert get_default_credentials() is None  # a failed set changes nothing
+    assert _set("http://h.example/user/u", "k", allow_non_secure=True).allow_non_secure is True
+
+
+def test_strings_that_are_neither_url_nor_json_are_usernames():
+    assert _set("johnsmith.carto.com").base_url == "https://johnsmith.carto.com.carto.com"
+    assert _set("creds.txt").base_url == "https://creds.txt.carto.com"
+
+
+def test_json_path_positional_or_keyword_reads_the_file_and_ignores_second(tmp_path):
+    path = tmp_path / "my.JSON"
+    path.write_text(json.dumps({"username": "filed", "api_key": "fk", "base_url":
+                                "http://h/user/filed", "allow_non_secure": True}))
+    c = _set(str(path), "ignored-key", allow_non_secure=False)
+    assert (c.username, c.api_key, c.allow_non_secure) == ("filed", "fk", True)
+    assert _set(filepath=str(path)) == c
+
+
+def test_keywords_username_base_url_api_key():
+    assert _set(username="u", api_key="k") == Credentials("u", "k")
+    c = _set(base_url="https://onprem.example/user/u/", api_key="k")
+    assert (c.username, c.base_url) == (None, "https://onprem.example/user/u")
+    # cartoframes' quirks: a URL base_url drops the username, a non-URL one is dropped.
+    c = _set(username="u", base_url="https://onprem.example/user/u", api_key="k")
+    assert (c.username, c.base_url) == (None, "https://onprem.example/user/u")
+    assert _set(username="u", base_url="onprem.example", api_key="k").base_url == \
+        "https://u.carto.com"
+    with pytest.raises(ValueError, match="at least"):
+        set_default_credentials(base_url="onprem.example", api_key="k")
+
+
+def test_credentials_instance_is_stored_by_identity_and_session_is_set_on_it():
+    original = Credentials("u", "k")
+    assert _set(original, "ignored") is original
+    assert _set(credentials=original, session="sess") is original
+    assert original.session == "sess"
+    assert _set("u", session="s2").session == "s2"
+
+
+def test_first_positional_wins_over_keywords():
+    assert _set("u", username="ignored").username == "u"
+
+
+def test_no_usable_argument_reads_creds_json_or_raises_cartoframes_message():
+    for call in (lambda: set_default_credentials(), lambda: set_default_credentials(api_key="k"),
+                 lambda: set_default_credentials({"username": "x"}),
+                 lambda: set_default_credentials("u", 123)):
+        with pytest.raises(FileNotFoundError) as info:
+            call()
+        assert str(info.value) == NO_FILE
+    _write_creds_json(username="saved", api_key="sk")
+    assert _set() == Credentials("saved", "sk")
+    assert _set(api_key="k") == Credentials("saved", "sk")
+
+
+def test_a_cartoframes_credentials_instance_is_accepted():
+    fake_module = type(sys)("cartoframes.auth.credentials")
+
+    class CFCredentials:
+        username, api_key, base_url, session, allow_non_secure = (
+            "cf", "ck", "https://cf.carto.com", None, False)
+
+    CFCredentials.__name__ = "Credentials"
+    CFCredentials.__module__ = fake_module.__name__
+    assert _set(CFCredentials()) == Credentials("cf", "ck")
+
+
+def test_unset_clears_the_code_default():
+    set_default_credentials("u", "k")
+    unset_default_credentials()
+    assert get_default_credentials() is None
+
+
+# -- precedence -----------------------------------------------------------------------------------
+
+def _write_store(accounts, default):
+    path = paths.store_path()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump({"version": 1, "default_account": default, "accounts": accounts,
+                   "grants": {}}, f)
+
+
+STORE_ACCOUNT = {"id": "acc-s", "label": "store", "username": "stored",
+                 "base_url": "https://stored.carto.com/", "api_key": "store-key",
+                 "user_info": None, "created_at": "2024-01-01T00:00:00Z"}
+
+
+def _pushed(state="granted", **kw):
+    fake = FakeKernel()
+    kernel.register_target(fake)
+    return fake.comm_manager.open(push_message(state=state, **kw))
+
+
+def test_full_precedence_chain(monkeypatch):
+    assert get_default_credentials() is None and defaults.default_credentials_source() is None
+
+    _write_creds_json(username="fromfile", api_key="fk")
+    assert get_default_credentials() == Credentials("fromfile", "fk")
+    assert defaults.default_credentials_source() == "creds.json"
+
+    _write_store([{"id": "other", "username": "x", "base_url": "https://x.carto.com/",
+                   "api_key": "x"}, STORE_ACCOUNT], "acc-s")
+    assert get_default_credentials() == Credentials("stored", "store-key",
+                                                    "https://stored.carto.com")
+
+    monkeypatch.setenv("CARTO_USERNAME", "envuser")
+    monkeypatch.setenv("CARTO_API_KEY", "envkey")
+    assert get_default_credentials() == Credentials("envuser", "envkey")
+
+    _pushed(username="alice", api_key=KEY)
+    assert get_default_credentials() == Credentials("alice", KEY, "https://alice.carto.com/")
+    assert defaults.default_credentials_source() == "jupyterlab"
+
+    set_default_credentials("coder", "ck")
+    assert get_default_credentials() == Credentials("coder", "ck")
+    explicit = Credentials("explicit", "ek")
+    assert resolve_credentials(explicit) is explicit
+    assert resolve_credentials() == Credentials("coder", "ck")
+
+    unset_default_credentials()
+    assert defaults.default_credentials_source() == "jupyterlab"
+
+
+def test_not_granted_skips_the_account_store_but_not_env_or_creds_json(monkeypatch):
+    _write_store([STORE_ACCOUNT], "acc-s")
+    _pushed(state="not_granted")
+    assert get_default_credentials() is None
+    with pytest.raises(NoCredentialsError) as info:
+        resolve_credentials()
+    assert "has not allowed this notebook" in str(info.value)
+    _write_creds_json(username="fromfile")
+    assert get_default_credentials().username == "fromfile"
+    monkeypatch.setenv("CARTO_BASE_URL", "https://onprem.example/user/e")
+    assert get_default_credentials() == Credentials(base_url="https://onprem.example/user/e")
+
+
+def test_no_account_push_falls_through_to_the_store():
+    _write_store([STORE_ACCOUNT], "acc-s")
+    _pushed(state="no_account")
+    assert defaults.default_credentials_source() == "account store"
+
+
+def test_environment_variants(monkeypatch):
+    monkeypatch.setenv("CARTO_BASE_URL", "http://127.0.0.1:1/user/u")
+    with pytest.raises(InvalidCredentialsError, match="CARTO_BASE_URL"):
+        get_default_credentials()
+    monkeypatch.setenv("CARTO_ALLOW_NON_SECURE", "1")
+    monkeypatch.setenv("CARTO_API_KEY", KEY)
+    c = get_default_credentials()
+    assert (c.base_url, c.api_key, c.username) == ("http://127.0.0.1:1/user/u", KEY, None)
+    monkeypatch.delenv("CARTO_API_KEY")
+    assert get_default_credentials().api_key == "default_public"
+
+
+def test_broken_store_and_creds_json_are_skipped_with_a_log_line_without_secrets(caplog):
+    path = paths.store_path()
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as f:
+        f.write('{"version": 1, "api_key": "' + KEY + '"')  # truncated JSON
+    _write_creds_json(api_key=KEY)  # neither username nor base_url
+    with caplog.at_level("WARNING", logger="carto_credentials"):
+        assert get_default_credentials() is None
+    assert "account store" in caplog.text and "credentials file" in caplog.text
+    assert KEY not in caplog.text
+
+
+def test_store_default_missing_or_unknown_format_gives_nothing():
+    _write_store([STORE_ACCOUNT], "acc-gone")
+    assert get_default_credentials() is None
+    with open(paths.store_path(), "w") as f:
+        json.dump({"version": 2}, f)
+    assert get_default_credentials() is None
+
+
+def test_no_credentials_error_says_how_to_log_in():
+    with pytest.raises(NoCredentialsError) as info:
+        resolve_credentials()
+    message = str(info.value)
+    assert "CARTO panel" in message and "set_default_credentials" in message
+    assert "CARTO_USERNAME" in message
+    assert isinstance(info.value, ValueError)
+
+
+# -- cartoframes kept in step ---------------------------------------------------------------------
+
+FAKE_CARTOFRAMES_AUTH = '''
+_default_credentials = None
+class Credentials:
+    def __init__(self, username=None, api_key="default_public", base_url=None, session=None,
+                 allow_non_secure=False):
+        self.args = (username, api_key, base_url, session, allow_non_secure)
+def set_default_credentials(credentials):
+    global _default_credentials
+    _default_credentials = credentials
+def unset_default_credentials():
+    global _default_credentials
+    _default_credentials = None
+def get_default_credentials():
+    return _default_credentials
+'''
+
+
+@pytest.fixture
+def fake_cartoframes(tmp_path, monkeypatch):
+    package = tmp_path / "site" / "cartoframes"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "auth.py").write_text(FAKE_CARTOFRAMES_AUTH)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    yield
+    for name in [n for n in sys.modules if n == "cartoframes" or n.startswith("cartoframes.")]:
+        del sys.modules[name]
+
+
+def test_cartoframes_default_follows_set_and_unset(fake_cartoframes):
+    set_default_credentials("https://onprem.example/user/u", "k")
+    from cartoframes import auth
+
+    assert auth.get_default_credentials().args == (
+        None, "k", "https://onprem.example/user/u", None, False)
+    unset_default_credentials()
+    assert auth.get_default_credentials() is None
+
+
+def test_a_broken_cartoframes_does_not_break_our_default(fake_cartoframes, tmp_path):
+    (tmp_path / "site" / "cartoframes" / "auth.py").write_text("raise RuntimeError('boom')")
+    set_default_credentials("u", "k")
+    assert get_default_credentials() == Credentials("u", "k")
