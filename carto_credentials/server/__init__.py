@@ -1,0 +1,21 @@
+"""The Jupyter server extension: the CARTO account store and its REST API.
+
+Only the Jupyter server imports this package; kernels import ``carto_credentials`` alone.
+"""
+from .config import CartoCredentials
+from .handlers import handlers
+from .store import AccountStore
+
+__all__ = ["CartoCredentials", "load_jupyter_server_extension"]
+
+
+def _load_jupyter_server_extension(serverapp):
+    settings = CartoCredentials(parent=serverapp)
+    store = AccountStore(settings.resolved_store_path())
+    web_app = serverapp.web_app
+    web_app.add_handlers(".*$", handlers(web_app.settings["base_url"], store, settings))
+    serverapp.log.info("carto-credentials: account store at %s", store.path)
+
+
+# jupyter_server < 1.x-era name, still looked up by some launchers.
+load_jupyter_server_extension = _load_jupyter_server_extension

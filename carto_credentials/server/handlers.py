@@ -1,0 +1,245 @@
+"""The REST API of docs/contracts.md §2, under ``{base_url}carto-credentials/``.
+
+Keys only travel in request bodies and in the answer of ``GET accounts/{id}/key``, never in a URL,
+so the access log cannot record one. Log lines name account ids and usernames only.
+"""
+import functools
+import inspect
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from . import bodies, importer, validate
+from .bodies import Field
+from .errors import CredentialsError
+from .store import PUBLIC_KEY
+
+try:  # jupyter_server >= 2 (also present in 1.23, but not in older 1.x)
+    from jupyter_server.auth.decorator import authorized
+except ImportError:  # pragma: no cover - depends on the installed jupyter_server
+
+    def authorized(method):
+        return method
+
+
+NAMESPACE = "carto-credentials"
+_ID = r"(?P<account_id>[^/]+)"
+
+
+def endpoint(method):
+    """Authentication, authorization and translation of errors into the contract's JSON shape."""
+
+    @functools.wraps(method)
+    async def wrapper(self, *args, **kwargs):
+        try:
+            result = method(self, *args, **kwargs)
+            if inspect.isawaitable(result):
+                await result
+        except CredentialsError as err:
+            self.send_error_json(err)
+        except web.HTTPError:
+            raise
+        except Exception:
+            # The traceback names code, not request data; the answer stays generic.
+            self.log.error("carto-credentials: unexpected error in %s %s", self.request.method,
+                           self.request.path, exc_info=True)
+            self.send_error_json(CredentialsError(500, "internal_error",
+                                                  "The CARTO credentials service failed; see the server log."))
+
+    return web.authenticated(authorized(wrapper))
+
+
+class CredentialsHandler(APIHandler):
+    auth_resource = "carto_credentials"
+
+    def initialize(self, store, settings):
+        self.store = store
+        self.cc = settings
+
+    def set_default_headers(self):
+        super().set_default_headers()
+        # Answers may carry account details (and one carries a key): never cache them.
+        self.set_header("Cache-Control", "no-store")
+
+    def send_json(self, payload, status=200):
+        self.set_status(status)
+        self.finish(payload)
+
+    def send_error_json(self, err):
+        if err.status >= 500:
+            self.log.error("carto-credentials: %s: %s", err.code, err.message)
+        else:
+            self.log.info("carto-credentials: %s %s refused: %s", self.request.method, self.request.path, err.code)
+        self.set_status(err.status)
+        self.finish({"error": {"code": err.code, "message": err.message}})
+
+    def body(self, fields):
+        return bodies.parse(self.request.body or b"", fields)
+
+    def allow_http(self, body):
+        return bool(body.get("allow_non_https")) and not self.cc.forbid_non_https
+
+    async def check(self, username, base_url, api_key, allow_http):
+        """Validation as in ``POST validate``: input errors and CARTO's answer in one result."""
+        try:
+            validate.check_api_key(api_key)
+            username, base_url = validate.resolve_account(username, base_url, allow_http)
+        except CredentialsError as err:
+            return {"ok": False, "code": err.code, "message": err.message}, username, base_url
+        result = await validate.check_live(base_url, api_key, timeout=self.cc.validate_timeout)
+        self.log.info("carto-credentials: validated user %s at %s: %s", username, base_url,
+                      "ok" if result["ok"] else result["code"])
+        return result, username, base_url
+
+
+_LOGIN_FIELDS = {
+    "username": Field(str),
+    "base_url": Field(str),
+    "api_key": Field(str, required=True),
+    "allow_non_https": Field(bool),
+}
+
+# Statuses for a failed live check when creating an account (POST validate answers 200 + ok: false).
+_CHECK_STATUS = {"timeout": 504, "unreachable": 502, "not_carto": 502, "server_error": 502}
+
+
+class AccountsHandler(CredentialsHandler):
+    @endpoint
+    def get(self):
+        accounts, default = self.store.list_accounts()
+        self.send_json({"accounts": accounts, "default_account": default})
+
+    @endpoint
+    async def post(self):
+        fields = dict(_LOGIN_FIELDS, label=Field(str, check=bodies.label), validate=Field(bool))
+        body = self.body(fields)
+        api_key = validate.check_api_key(body["api_key"])
+        username, base_url = validate.resolve_account(body.get("username"), body.get("base_url"),
+                                                      self.allow_http(body))
+        user_info = None
+        if body.get("validate", True):
+            result, _, _ = await self.check(username, base_url, api_key, self.allow_http(body))
+            if not result["ok"]:
+                raise CredentialsError(_CHECK_STATUS.get(result["code"], 400), result["code"], result["message"])
+            user_info = result["user_info"]
+        label = body.get("label") or _default_label(username, base_url, api_key)
+        account = self.store.add_account(username, base_url, api_key, label, user_info)
+        self.log.info("carto-credentials: added account %s (user %s)", account["id"], username)
+        self.send_json(account, status=201)
+
+
+class AccountHandler(CredentialsHandler):
+    @endpoint
+    def patch(self, account_id):
+        body = self.body({"label": Field(str, check=bodies.label), "api_key": Field(str)})
+        if not body:
+            raise CredentialsError(400, "bad_request", "Give a new 'label' or 'api_key'.")
+        if "api_key" in body:
+            validate.check_api_key(body["api_key"])
+        account = self.store.update_account(account_id, label=body.get("label"), api_key=body.get("api_key"))
+        self.log.info("carto-credentials: updated account %s (%s)", account_id, ", ".join(sorted(body)))
+        self.send_json(account)
+
+    @endpoint
+    def delete(self, account_id):
+        self.store.remove_account(account_id)
+        self.log.info("carto-credentials: removed account %s", account_id)
+        self.set_status(204)
+        self.finish()
+
+
+class AccountKeyHandler(CredentialsHandler):
+    @endpoint
+    def get(self, account_id):
+        api_key = self.store.get_key(account_id)
+        self.log.info("carto-credentials: key of account %s handed to the frontend", account_id)
+        self.send_json({"api_key": api_key})
+
+
+class DefaultHandler(CredentialsHandler):
+    @endpoint
+    def put(self):
+        body = self.body({"account_id": Field(str, required=True, nullable=True)})
+        default = self.store.set_default(body["account_id"])
+        self.log.info("carto-credentials: default account is now %s", default)
+        self.send_json({"default_account": default})
+
+
+class ValidateHandler(CredentialsHandler):
+    @endpoint
+    async def post(self):
+        body = self.body(_LOGIN_FIELDS)
+        result, _, _ = await self.check(body.get("username"), body.get("base_url"), body["api_key"],
+                                        self.allow_http(body))
+        self.send_json(result)
+
+
+class GrantsHandler(CredentialsHandler):
+    @endpoint
+    def get(self):
+        self.send_json({"grants": self.store.grants()})
+
+    @endpoint
+    def put(self):
+        body = self.body({
+            "path": Field(str, required=True, check=bodies.notebook_path),
+            "decision": Field(str, required=True, check=bodies.decision),
+        })
+        self.store.set_grant(body["path"], body["decision"])
+        self.send_json({"path": body["path"], "decision": body["decision"]})
+
+    @endpoint
+    def delete(self):
+        path = self.get_query_argument("path", None)
+        if path is None:
+            raise CredentialsError(400, "bad_request", "Give the notebook path: DELETE grants?path=….")
+        self.store.remove_grant(bodies.notebook_path("path", path))
+        self.set_status(204)
+        self.finish()
+
+
+class ImportHandler(CredentialsHandler):
+    @endpoint
+    def get(self):
+        path = self.cc.cartoframes_creds_path()
+        answer = {"available": False, "path": path, "username": None, "base_url": None}
+        try:
+            creds = importer.read_creds(path, self.cc.forbid_non_https)
+        except CredentialsError:
+            pass
+        else:
+            answer.update(available=True, username=creds["username"], base_url=creds["base_url"])
+        self.send_json(answer)
+
+    @endpoint
+    def post(self):
+        body = self.body({"path": Field(str, check=bodies.json_file_path)})
+        path = importer.resolve_path(body.get("path"), self.cc.cartoframes_creds_path())
+        creds = importer.read_creds(path, self.cc.forbid_non_https)
+        label = "%s (CARTOframes)" % (creds["username"] or creds["base_url"])
+        account = self.store.add_account(creds["username"], creds["base_url"], creds["api_key"], label[:100])
+        self.log.info("carto-credentials: imported account %s (user %s)", account["id"], creds["username"])
+        self.send_json(account, status=201)
+
+
+def _default_label(username, base_url, api_key):
+    name = username or validate.derive_username(base_url) or base_url
+    label = "%s (public)" % name if api_key == PUBLIC_KEY else name
+    return label[: bodies.MAX_LABEL_LENGTH]
+
+
+def handlers(base_url, store, settings):
+    def route(path):
+        return url_path_join(base_url, NAMESPACE, path)
+
+    kwargs = {"store": store, "settings": settings}
+    return [
+        (route("accounts"), AccountsHandler, kwargs),
+        (route("accounts/%s" % _ID), AccountHandler, kwargs),
+        (route("accounts/%s/key" % _ID), AccountKeyHandler, kwargs),
+        (route("default"), DefaultHandler, kwargs),
+        (route("validate"), ValidateHandler, kwargs),
+        (route("grants"), GrantsHandler, kwargs),
+        (route("import"), ImportHandler, kwargs),
+    ]

@@ -1,0 +1,52 @@
+"""Reading CARTOframes' own ``creds.json`` (``Credentials.save()``) to import it as an account.
+
+Mirrors ``Credentials.from_file``: ``base_url`` wins over ``username``; ``allow_non_secure`` from the
+file allows http. One deliberate difference: a file without ``api_key`` (cartoframes would use the
+key ``None``) imports as ``default_public``. Errors never quote the file's content.
+"""
+import json
+import os
+
+from .errors import CredentialsError
+from .store import PUBLIC_KEY
+from .validate import check_api_key, resolve_account
+
+
+def read_creds(path, forbid_non_https=False):
+    """``{"username", "base_url", "api_key"}`` from a creds.json, checked like a login."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(64 * 1024 + 1)
+    except FileNotFoundError:
+        raise CredentialsError(404, "import_not_found", "There is no CARTOframes credentials file at %s." % path)
+    except IsADirectoryError:
+        raise CredentialsError(400, "import_invalid", "%s is a directory, not a credentials file." % path)
+    except OSError as err:
+        raise CredentialsError(400, "import_invalid", "Could not read %s (%s)." % (path, type(err).__name__))
+    try:
+        content = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise CredentialsError(400, "import_invalid", "%s is not valid JSON." % path)
+    if not isinstance(content, dict):
+        raise CredentialsError(400, "import_invalid", "%s does not hold a JSON object." % path)
+    username = content.get("username")
+    base_url = content.get("base_url")
+    api_key = content.get("api_key")
+    username = username if isinstance(username, str) and username else None
+    base_url = base_url if isinstance(base_url, str) and base_url else None
+    if api_key is None:
+        api_key = PUBLIC_KEY
+    try:
+        check_api_key(api_key)
+        username, base_url = resolve_account(
+            username, base_url, bool(content.get("allow_non_secure")) and not forbid_non_https
+        )
+    except CredentialsError as err:
+        raise CredentialsError(400, "import_invalid", "%s cannot be imported: %s" % (path, err.message))
+    return {"username": username, "base_url": base_url, "api_key": api_key}
+
+
+def resolve_path(path, default_path):
+    if path is None:
+        return default_path
+    return os.path.abspath(os.path.expanduser(path))
