@@ -1,1 +1,1 @@
-"""Development tools (not shipped in the wheel): the local CARTO-compatible API server."""
+"""Development tools (test/demo servers); not part of the product."""

@@ -1,0 +1,1 @@
+"""Test/demo JupyterLab host (see README.md)."""
