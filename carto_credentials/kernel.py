@@ -101,10 +101,22 @@ class MalformedMessage(ValueError):
     """A message that does not follow the contract; its text never quotes the message."""
 
 
-def _optional_str(data, key):
+# Field limits and required keys mirror src/protocol.ts (zod strictObject), the single source.
+_PUSH_KEYS = {"version", "type", "session_path", "kernel_id", "state", "account"}
+_ACCOUNT_KEYS = {"id", "label", "username", "base_url", "api_key"}
+
+
+def _check_keys(data, expected, what):
+    if set(data) != expected:
+        raise MalformedMessage("{} has missing or unknown fields".format(what))
+
+
+def _string(data, key, max_length, min_length=0, nullable=False):
     value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise MalformedMessage("`{}` is not a string".format(key))
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str) or not min_length <= len(value) <= max_length:
+        raise MalformedMessage("`{}` is not a valid string".format(key))
     return value
 
 
@@ -116,15 +128,16 @@ def parse_set_credentials(data):
     if not isinstance(data, dict):
         raise MalformedMessage("not an object")
     version = data.get("version")
-    if type(version) is not int or version != PROTOCOL_VERSION:
+    if type(version) not in (int, float) or version != PROTOCOL_VERSION:
         raise MalformedMessage("unknown version")
     if data.get("type") != "set_credentials":
         raise MalformedMessage("unknown type")
+    _check_keys(data, _PUSH_KEYS, "message")
     state = data.get("state")
     if state not in STATES:
         raise MalformedMessage("unknown state")
-    session_path = _optional_str(data, "session_path")
-    kernel_id = _optional_str(data, "kernel_id")
+    session_path = _string(data, "session_path", 4096)
+    kernel_id = _string(data, "kernel_id", 200)
     account = data.get("account")
     if state in (NOT_GRANTED, NO_ACCOUNT):
         if account is not None:
@@ -132,24 +145,21 @@ def parse_set_credentials(data):
         return Push(state, None, None, session_path, kernel_id)
     if not isinstance(account, dict):
         raise MalformedMessage("`account` is not an object")
-    account_id = account.get("id")
-    if not isinstance(account_id, str) or not account_id:
-        raise MalformedMessage("`account.id` is not a non-empty string")
-    _optional_str(account, "label")
-    username = _optional_str(account, "username")
-    base_url = _optional_str(account, "base_url")
-    api_key = account.get("api_key")
-    if not isinstance(api_key, str) or not api_key:
-        raise MalformedMessage("`account.api_key` is not a non-empty string")
+    _check_keys(account, _ACCOUNT_KEYS, "`account`")
+    account_id = _string(account, "id", 200, 1)
+    _string(account, "label", 200, 1)
+    username = _string(account, "username", 200, 1, nullable=True)
+    base_url = _string(account, "base_url", 2048, 1)
+    api_key = _string(account, "api_key", 4096, 1)
     if state == PUBLIC and api_key != DEFAULT_PUBLIC:
         raise MalformedMessage("state `public` with a key other than default_public")
     try:
         # The server only accepts http:// accounts when the user allowed them.
         credentials = Credentials(
-            username=username or None, api_key=api_key, base_url=base_url or None,
-            allow_non_secure=bool(base_url and base_url.lower().startswith("http://")))
+            username=username, api_key=api_key, base_url=base_url,
+            allow_non_secure=base_url.lower().startswith("http://"))
     except (ValueError, TypeError):
-        raise MalformedMessage("invalid `account.username` / `account.base_url`") from None
+        raise MalformedMessage("invalid `account.base_url`") from None
     return Push(state, credentials, account_id, session_path, kernel_id)
 
 
@@ -205,15 +215,17 @@ def changed_message(credentials):
     """The ``credentials_changed`` message for credentials set by code (``None``: unset)."""
     if credentials is None:
         return {"version": PROTOCOL_VERSION, "type": "credentials_changed", "credentials": None}
+    username, api_key = credentials.username, credentials.api_key
     return {
         "version": PROTOCOL_VERSION,
         "type": "credentials_changed",
         "credentials": {
-            "username": credentials.username,
+            # The schema wants null or a non-empty string; cartoframes allows more.
+            "username": username if isinstance(username, str) and username else None,
             # Contract form of a base URL: with a trailing slash.
             "base_url": credentials.base_url + "/",
-            "api_key": credentials.api_key if isinstance(credentials.api_key, str)
-            else DEFAULT_PUBLIC,
+            # An empty or missing key means the public key, as in cartoframes' map code.
+            "api_key": api_key if isinstance(api_key, str) and api_key else DEFAULT_PUBLIC,
         },
     }
 
