@@ -11,7 +11,7 @@ __all__ = ["CartoCredentials", "load_jupyter_server_extension"]
 
 def _load_jupyter_server_extension(serverapp):
     settings = CartoCredentials(parent=serverapp)
-    store = AccountStore(settings.resolved_store_path())
+    store = AccountStore(settings.resolved_store_path(), log=serverapp.log)
     web_app = serverapp.web_app
     web_app.add_handlers(".*$", handlers(web_app.settings["base_url"], store, settings))
     serverapp.log.info("carto-credentials: account store at %s", store.path)

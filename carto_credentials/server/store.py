@@ -26,9 +26,6 @@ ACCOUNT_FIELDS = ("id", "label", "username", "base_url", "api_key", "user_info",
 # What the REST API may show: everything but the key, plus the derived "public" flag.
 PUBLIC_FIELDS = ("id", "label", "username", "base_url", "public", "user_info", "created_at")
 
-log = logging.getLogger(__name__)
-
-
 def empty_store():
     return {"version": VERSION, "default_account": None, "accounts": [], "grants": {}}
 
@@ -87,8 +84,9 @@ def _shape_problem(data):
 
 
 class AccountStore:
-    def __init__(self, path):
+    def __init__(self, path, log=None):
         self.path = os.path.abspath(path)
+        self.log = log or logging.getLogger(__name__)
         self.lock_path = self.path + ".lock"
         # flock excludes other processes; this excludes threads of this process sharing one fd.
         self._thread_lock = threading.Lock()
@@ -134,7 +132,7 @@ class AccountStore:
             raise CredentialsError(500, "store_corrupt", "The CARTO account store %s could not be read (%s)."
                                    % (self.path, problem))
         kept_as = self._quarantine()
-        log.error("carto-credentials: account store %s is unreadable (%s); kept as %s", self.path, problem, kept_as)
+        self.log.error("carto-credentials: account store %s is unreadable (%s); kept as %s", self.path, problem, kept_as)
         raise StoreCorrupt(self.path, kept_as, problem)
 
     def _quarantine(self):

@@ -19,7 +19,9 @@ MAX_URL_LENGTH = 2048
 MAX_KEY_LENGTH = 512
 # A CARTO username is a host label (it becomes {username}.carto.com).
 _USERNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$")
-_HOST_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+# '_' is not valid in host names, but DNS serves it and cartoframes accepts it (its own tests use
+# https://fake_user.carto.com), so refusing it would break imports of working creds.json files.
+_HOST_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
 _ON_PREM_PATH = re.compile(r"^/(?:user|u)/(?P<name>[^/]+)/$")
 _KEY = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
 

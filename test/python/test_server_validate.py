@@ -19,6 +19,7 @@ ALICE_KEY = "alice-demo-key-0001"
         ("https://onprem.example/user/alice", "https://onprem.example/user/alice/"),
         ("https://onprem.example:8443/user/alice/", "https://onprem.example:8443/user/alice/"),
         ("https://[::1]:8443/", "https://[::1]:8443/"),
+        ("https://fake_user.carto.com/", "https://fake_user.carto.com/"),
     ],
 )
 def test_base_url_is_normalised(given, expected):
@@ -37,7 +38,8 @@ def test_base_url_is_normalised(given, expected):
         ("https://alice.carto.com/?", "bad_url"),
         ("https:///path", "bad_url"),
         ("https://al ice.carto.com/", "bad_url"),
-        ("https://bad_host.carto.com/", "bad_url"),
+        ("https://bad!host.carto.com/", "bad_url"),
+        ("https://-x.carto.com/", "bad_url"),
         ("https://alice.carto.com:99999/", "bad_url"),
         ("https://x.example/a/../b", "bad_url"),
         ("", "bad_url"),
