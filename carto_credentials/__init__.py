@@ -1,0 +1,60 @@
+"""One CARTO login for JupyterLab, shared by the sidebar, notebook code and map widgets.
+
+Notebook code uses the ``cartoframes.auth``-compatible API exported here; the Jupyter server loads
+``carto_credentials.server`` (the account store) through the hooks at the bottom.
+"""
+try:
+    from ._version import __version__
+except ImportError:  # a source checkout that was never built
+    __version__ = "dev"
+
+from .credentials import Credentials
+from .defaults import (
+    get_default_credentials,
+    resolve_credentials,
+    set_default_credentials,
+    unset_default_credentials,
+)
+from .errors import (
+    AuthenticationError,
+    CartoAPIError,
+    CartoCredentialsError,
+    CartoNetworkError,
+    CartoTimeoutError,
+    DOError,
+    InvalidCredentialsError,
+    NoCredentialsError,
+    NotFoundError,
+    QueryError,
+    ServerError,
+)
+from .sql import sql
+
+__all__ = [
+    "Credentials",
+    "set_default_credentials",
+    "get_default_credentials",
+    "unset_default_credentials",
+    "resolve_credentials",
+    "sql",
+    "CartoCredentialsError",
+    "NoCredentialsError",
+    "InvalidCredentialsError",
+    "CartoAPIError",
+    "AuthenticationError",
+    "NotFoundError",
+    "QueryError",
+    "ServerError",
+    "DOError",
+    "CartoNetworkError",
+    "CartoTimeoutError",
+]
+
+
+def _jupyter_labextension_paths():
+    return [{"src": "labextension", "dest": "jupyterlab-carto-credentials"}]
+
+
+def _jupyter_server_extension_points():
+    # The server part lives in its own module so that kernels never import jupyter_server.
+    return [{"module": "carto_credentials.server"}]

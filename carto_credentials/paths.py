@@ -1,0 +1,43 @@
+"""Where the files this package reads and writes live.
+
+Kept free of heavy imports: the kernel module imports it at notebook start.
+"""
+import os
+import sys
+
+STORE_DIRNAME = "carto_credentials"
+STORE_FILENAME = "accounts.json"
+
+
+def jupyter_data_dir():
+    """Jupyter's per-user data directory, as ``jupyter_core.paths.jupyter_data_dir``."""
+    try:
+        from jupyter_core.paths import jupyter_data_dir as _data_dir
+    except ImportError:  # a kernel environment without jupyter_core
+        env = os.environ.get("JUPYTER_DATA_DIR")
+        if env:
+            return env
+        return os.path.join(os.path.expanduser("~"), ".local", "share", "jupyter")
+    return _data_dir()
+
+
+def store_path():
+    """The account store: the only file where keys rest (mode 0600)."""
+    return os.path.join(jupyter_data_dir(), STORE_DIRNAME, STORE_FILENAME)
+
+
+def cartoframes_config_dir():
+    """``appdirs.user_config_dir('cartoframes')`` as cartoframes 1.x computes it."""
+    if sys.platform == "darwin":
+        return os.path.expanduser("~/Library/Application Support/cartoframes")
+    if sys.platform.startswith("win"):
+        base = os.environ.get("LOCALAPPDATA", os.path.expanduser("~\\AppData\\Local"))
+        return os.path.join(base, "cartoframes", "cartoframes")
+    return os.path.join(
+        os.getenv("XDG_CONFIG_HOME", os.path.expanduser("~/.config")), "cartoframes"
+    )
+
+
+def cartoframes_creds_path():
+    """CARTOframes' default credentials file, ``creds.json``."""
+    return os.path.join(cartoframes_config_dir(), "creds.json")

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets everything up, then runs every test: lint, jest, pytest (incl. real jupyter_server and
+# ipykernel), integration through @jupyterlab/services, and browser tests in Chromium.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+started=$SECONDS
+bash scripts/setup.sh
+
+step() { printf '\n==> %s (%ss elapsed)\n' "$*" "$((SECONDS - started))"; }
+
+step "Lint: stylelint, prettier, eslint"
+npm run --silent lint:check
+
+step "Unit tests: jest"
+npx jest --ci
+
+step "Python tests: pytest"
+/usr/bin/python3 -m pytest test/python -q -p no:cacheprovider
+
+if compgen -G "test/integration/*.test.mjs" >/dev/null; then
+  step "Integration tests: @jupyterlab/services against a real server and kernel"
+  node --test --test-concurrency=1 test/integration/
+fi
+
+step "Browser tests: JupyterLab in headless Chromium"
+node --test --test-concurrency=1 test/e2e/
+
+step "All tests passed"

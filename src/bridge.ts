@@ -1,0 +1,270 @@
+/**
+ * The kernel bridge: one per notebook or console session. It is the only code that talks to
+ * kernels. Credentials travel in the comm *open* message (ordered before any later
+ * `execute_request`), are pushed again on every (re)connection, and code-set credentials flow back.
+ * Measured mechanics: `shared/reference/comm-mechanics.md`.
+ */
+import { CommsOverSubshells } from '@jupyterlab/services';
+import type { JSONObject } from '@lumino/coreutils';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import type { CartoCredentialsModel } from './model';
+import {
+  COMM_TARGET,
+  PROTOCOL_VERSION,
+  SetCredentialsMessage,
+  parseKernelMessage
+} from './protocol';
+import type { ICartoCredentials } from './tokens';
+
+/** The slice of a comm the bridge uses (a real `Kernel.IComm` fits). */
+export interface ICommLike {
+  readonly isDisposed: boolean;
+  commsOverSubshells?: CommsOverSubshells;
+  onMsg: (msg: { content: { data: unknown } }) => void;
+  onClose: (msg: { content: { data: unknown } }) => void;
+  open(data?: JSONObject): unknown;
+  send(data: JSONObject): unknown;
+}
+
+export type ConnectionStatus = 'connected' | 'connecting' | 'disconnected';
+
+/** The slice of a kernel connection the bridge uses. */
+export interface IKernelLike {
+  readonly id: string;
+  readonly connectionStatus: ConnectionStatus;
+  readonly connectionStatusChanged: ISignal<unknown, ConnectionStatus>;
+  createComm(targetName: string): ICommLike;
+  requestExecute(content: {
+    code: string;
+    silent: boolean;
+    store_history: boolean;
+  }): unknown;
+}
+
+/** The slice of a session context the bridge uses. */
+export interface ISessionContextLike {
+  readonly path: string;
+  readonly session: { readonly kernel: IKernelLike | null } | null;
+  readonly kernelChanged: ISignal<unknown, { newValue: IKernelLike | null }>;
+}
+
+/**
+ * Run silently when the kernel closes our comm straight back (its startup file did not run,
+ * e.g. a kernel from another environment that still has the package on its path).
+ */
+export const BOOTSTRAP_CODE = [
+  'try:',
+  '    import carto_credentials.kernel as _carto_kernel',
+  '    _carto_kernel.register_comm_target()',
+  '    del _carto_kernel',
+  'except Exception:',
+  '    pass'
+].join('\n');
+
+export class KernelBridge implements IDisposable {
+  constructor(options: KernelBridge.IOptions) {
+    this._context = options.sessionContext;
+    this._model = options.model;
+    this._context.kernelChanged.connect(this._onKernelChanged, this);
+    this._model.changed.connect(this._onModelChanged, this);
+    this._attach(this._context.session?.kernel ?? null);
+  }
+
+  /** Emitted after each push reached the comm; for status displays and tests. */
+  get pushed(): ISignal<this, SetCredentialsMessage['state']> {
+    return this._pushed;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  /** Push the current credentials now (e.g. after the user changed this notebook's account). */
+  async push(force = false): Promise<void> {
+    const kernel = this._kernel;
+    if (!kernel || kernel.connectionStatus !== 'connected') {
+      return;
+    }
+    const ticket = ++this._ticket;
+    const path = this._context.path;
+    this._model.registerKernel(kernel.id, path);
+    let payload;
+    try {
+      payload = await this._model.pushPayload(path);
+    } catch (reason) {
+      console.warn(
+        'CARTO credentials: could not read the account key.',
+        reason
+      );
+      payload = { state: 'no_account' as const, account: null };
+    }
+    // A newer push or a kernel change overtook this one while the key was being fetched.
+    if (
+      ticket !== this._ticket ||
+      kernel !== this._kernel ||
+      this._isDisposed
+    ) {
+      return;
+    }
+    const message: SetCredentialsMessage = {
+      version: PROTOCOL_VERSION,
+      type: 'set_credentials',
+      session_path: path,
+      kernel_id: kernel.id,
+      state: payload.state,
+      account: payload.account
+    };
+    const fingerprint = JSON.stringify(message);
+    const comm = this._comm;
+    if (comm && !comm.isDisposed) {
+      if (!force && fingerprint === this._lastSent) {
+        return;
+      }
+      comm.send(message as unknown as JSONObject);
+    } else {
+      this._open(kernel, message);
+    }
+    this._lastSent = fingerprint;
+    this._pushed.emit(message.state);
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    if (this._kernel) {
+      this._model.unregisterKernel(this._kernel.id);
+    }
+    this._detach();
+    Signal.clearData(this);
+  }
+
+  private _open(kernel: IKernelLike, message: SetCredentialsMessage): void {
+    const comm = kernel.createComm(COMM_TARGET);
+    // Set before any await: keeps this comm on the main shell, ordered with execute requests.
+    comm.commsOverSubshells = CommsOverSubshells.Disabled;
+    let heardBack = false;
+    comm.onMsg = msg => {
+      heardBack = true;
+      this._onKernelMessage(kernel, msg.content.data);
+    };
+    comm.onClose = () => {
+      if (this._comm === comm) {
+        this._comm = null;
+      }
+      // Closed straight back: the kernel has no target yet. Bootstrap once, then push again.
+      if (
+        !heardBack &&
+        !this._bootstrapped.has(kernel.id) &&
+        kernel === this._kernel
+      ) {
+        this._bootstrapped.add(kernel.id);
+        kernel.requestExecute({
+          code: BOOTSTRAP_CODE,
+          silent: true,
+          store_history: false
+        });
+        void this.push(true);
+      }
+    };
+    this._comm = comm;
+    comm.open(message as unknown as JSONObject);
+  }
+
+  private _onKernelMessage(kernel: IKernelLike, data: unknown): void {
+    const message = parseKernelMessage(data);
+    if (!message) {
+      console.warn(
+        'CARTO credentials: ignored a malformed message from the kernel.'
+      );
+      return;
+    }
+    if (message.type === 'credentials_changed') {
+      this._model.setRuntimeCredentials(kernel.id, message.credentials);
+    }
+  }
+
+  private _onKernelChanged(
+    _: unknown,
+    args: { newValue: IKernelLike | null }
+  ): void {
+    this._attach(args.newValue);
+  }
+
+  private _attach(kernel: IKernelLike | null): void {
+    if (kernel === this._kernel) {
+      // A user restart fires kernelChanged with the same connection: the
+      // connectionStatusChanged handler does the re-push.
+      return;
+    }
+    this._detach();
+    this._kernel = kernel;
+    if (!kernel) {
+      return;
+    }
+    kernel.connectionStatusChanged.connect(this._onConnectionStatus, this);
+    if (kernel.connectionStatus === 'connected') {
+      void this.push(true);
+    }
+  }
+
+  private _detach(): void {
+    const kernel = this._kernel;
+    if (kernel) {
+      kernel.connectionStatusChanged.disconnect(this._onConnectionStatus, this);
+      this._model.unregisterKernel(kernel.id);
+    }
+    this._kernel = null;
+    this._comm = null;
+    this._lastSent = null;
+  }
+
+  private _onConnectionStatus(_: unknown, status: ConnectionStatus): void {
+    if (status === 'connected') {
+      // Start, restart, auto-restart or reconnect: the kernel may have lost everything,
+      // including a bootstrapped comm target.
+      this._bootstrapped.clear();
+      void this.push(true);
+    }
+  }
+
+  private _onModelChanged(_: unknown, change: ICartoCredentials.IChange): void {
+    switch (change.type) {
+      case 'accounts':
+      case 'default':
+      case 'settings':
+        void this.push();
+        break;
+      case 'notebook':
+      case 'grants':
+        if (change.path === this._context.path) {
+          void this.push();
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  private readonly _context: ISessionContextLike;
+  private readonly _model: CartoCredentialsModel;
+  private _kernel: IKernelLike | null = null;
+  private _comm: ICommLike | null = null;
+  private _lastSent: string | null = null;
+  private _ticket = 0;
+  private readonly _bootstrapped = new Set<string>();
+  private readonly _pushed = new Signal<this, SetCredentialsMessage['state']>(
+    this
+  );
+  private _isDisposed = false;
+}
+
+export namespace KernelBridge {
+  export interface IOptions {
+    sessionContext: ISessionContextLike;
+    model: CartoCredentialsModel;
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Asks once whether a notebook may receive the CARTO key (policy `ask`).
+ */
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
+
+import type { GrantDecision } from './rest';
+
+export async function askGrant(
+  path: string,
+  accountLabel: string,
+  trans: TranslationBundle
+): Promise<GrantDecision | null> {
+  const result = await showDialog({
+    title: trans.__('Allow CARTO access?'),
+    body: trans.__(
+      'Notebook "%1" wants to use your CARTO account "%2". Code in its kernel will be able to read the API key. Allow it for this notebook?',
+      path,
+      accountLabel
+    ),
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Deny') }),
+      Dialog.okButton({ label: trans.__('Allow') })
+    ],
+    hasClose: true
+  });
+  if (result.button.accept) {
+    return 'allow';
+  }
+  // Closing the dialog decides nothing: the notebook is asked again next time.
+  return result.button.label === trans.__('Deny') ? 'deny' : null;
+}

@@ -1,0 +1,415 @@
+/**
+ * The shared CARTO context: accounts (from the server-side store), the default account, each
+ * notebook's choice, access grants, and credentials that notebook code set at run time.
+ *
+ * Keys are fetched from the server only when a kernel or a widget needs them, and never leave
+ * this object through a signal.
+ */
+import { PromiseDelegate } from '@lumino/coreutils';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import type { CodeCredentials, GrantState, PushedAccount } from './protocol';
+import {
+  GrantDecision,
+  IAccountStore,
+  INewAccount,
+  StoredAccount,
+  ValidationResult
+} from './rest';
+import { DEFAULT_SETTINGS, ISettingsConfig } from './settings';
+import { ICartoCredentials } from './tokens';
+
+/** The key CARTO uses for public datasets; it is not a secret. */
+export const PUBLIC_API_KEY = 'default_public';
+
+/** What a kernel should receive: see `docs/contracts.md` §1. */
+export interface IPushPayload {
+  state: GrantState;
+  account: PushedAccount | null;
+}
+
+/** Which account a notebook uses, and whether its own choice had to be replaced. */
+export interface IEffectiveAccount {
+  account: ICartoCredentials.IAccount | null;
+  /** The id the notebook asked for but this user does not have. */
+  missingId: string | null;
+}
+
+export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
+  constructor(options: CartoCredentialsModel.IOptions) {
+    this._store = options.store;
+  }
+
+  get ready(): Promise<void> {
+    return this._ready.promise;
+  }
+
+  get changed(): ISignal<this, ICartoCredentials.IChange> {
+    return this._changed;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  get settings(): Readonly<ISettingsConfig> {
+    return this._settings;
+  }
+
+  get accounts(): ReadonlyArray<ICartoCredentials.IAccount> {
+    return [...this._accounts, ...this._runtimeAccounts.values()];
+  }
+
+  get defaultAccountId(): string | null {
+    return this._defaultId;
+  }
+
+  /** The default account, if it still exists. */
+  get defaultAccount(): ICartoCredentials.IAccount | null {
+    return this._findStored(this._defaultId);
+  }
+
+  /** Apply new preferences. */
+  configure(settings: ISettingsConfig): void {
+    this._settings = settings;
+    this._changed.emit({ type: 'settings' });
+  }
+
+  /** Load accounts and grants from the server; `ready` resolves after the first success. */
+  async refresh(): Promise<void> {
+    const [list, grants] = await Promise.all([
+      this._store.list(),
+      this._store.grants()
+    ]);
+    this._accounts = list.accounts.map(Private.toAccount);
+    this._defaultId = list.default_account;
+    this._grants = new Map(Object.entries(grants));
+    for (const id of this._keys.keys()) {
+      if (!this._findStored(id)) {
+        this._keys.delete(id);
+      }
+    }
+    this._ready.resolve();
+    this._changed.emit({ type: 'accounts' });
+  }
+
+  /** Check an account against CARTO through the server, without saving it. */
+  validate(account: INewAccount): Promise<ValidationResult> {
+    return this._store.validate(this._withPolicy(account));
+  }
+
+  /** Save a new account (validated by the server when the settings ask for it). */
+  async addAccount(account: INewAccount): Promise<ICartoCredentials.IAccount> {
+    const created = await this._store.create(this._withPolicy(account));
+    await this.refresh();
+    if (this._defaultId === null) {
+      await this.setDefault(created.id);
+    }
+    return Private.toAccount(created);
+  }
+
+  /** Import CARTOframes' saved `creds.json` as an account. */
+  async importCartoframes(): Promise<ICartoCredentials.IAccount> {
+    const created = await this._store.importCartoframes();
+    await this.refresh();
+    if (this._defaultId === null) {
+      await this.setDefault(created.id);
+    }
+    return Private.toAccount(created);
+  }
+
+  /** Log out: delete the account and its key from the store. */
+  async removeAccount(id: string): Promise<void> {
+    await this._store.remove(id);
+    this._keys.delete(id);
+    await this.refresh();
+  }
+
+  async setDefault(id: string | null): Promise<void> {
+    if (id !== null && !this._findStored(id)) {
+      throw new Error(`Unknown account ${id}.`);
+    }
+    await this._store.setDefault(id);
+    this._defaultId = id;
+    this._changed.emit({ type: 'default' });
+  }
+
+  /** The account id a notebook's metadata names, or `null` for "use the default". */
+  notebookAccountId(path: string): string | null {
+    return this._notebookChoices.get(path) ?? null;
+  }
+
+  /** Record a notebook's choice (read from or written to its metadata by the caller). */
+  setNotebookAccount(path: string, id: string | null): void {
+    if (this.notebookAccountId(path) === id) {
+      return;
+    }
+    if (id === null) {
+      this._notebookChoices.delete(path);
+    } else {
+      this._notebookChoices.set(path, id);
+    }
+    this._changed.emit({ type: 'notebook', path });
+  }
+
+  /** Follow a rename: choices and kernels move with the notebook. */
+  renameNotebook(oldPath: string, newPath: string): void {
+    const choice = this._notebookChoices.get(oldPath);
+    this._notebookChoices.delete(oldPath);
+    if (choice !== undefined) {
+      this._notebookChoices.set(newPath, choice);
+    }
+    for (const [kernelId, path] of this._kernelPaths) {
+      if (path === oldPath) {
+        this._kernelPaths.set(kernelId, newPath);
+      }
+    }
+    this._changed.emit({ type: 'notebook', path: newPath });
+  }
+
+  /** The account a notebook uses: its own choice when it exists, else the default. */
+  effectiveAccount(path: string): IEffectiveAccount {
+    const chosen = this.notebookAccountId(path);
+    if (chosen !== null) {
+      const account = this._findStored(chosen);
+      if (account) {
+        return { account, missingId: null };
+      }
+    }
+    return { account: this.defaultAccount, missingId: chosen };
+  }
+
+  /** Tell the model which notebook a kernel serves, so `resolve({ kernelId })` works. */
+  registerKernel(kernelId: string, path: string): void {
+    this._kernelPaths.set(kernelId, path);
+  }
+
+  unregisterKernel(kernelId: string): void {
+    this._kernelPaths.delete(kernelId);
+    if (this._runtimeAccounts.delete(kernelId)) {
+      this._runtime.delete(kernelId);
+      this._changed.emit({ type: 'runtime', kernelId });
+    }
+  }
+
+  /** Credentials that code in a kernel set (`null` when it unset them). */
+  setRuntimeCredentials(
+    kernelId: string,
+    credentials: CodeCredentials | null
+  ): void {
+    if (credentials === null) {
+      this._runtime.delete(kernelId);
+      this._runtimeAccounts.delete(kernelId);
+    } else {
+      this._runtime.set(kernelId, credentials);
+      this._runtimeAccounts.set(kernelId, {
+        id: Private.runtimeId(kernelId),
+        label: credentials.username ?? credentials.base_url,
+        username: credentials.username,
+        baseUrl: credentials.base_url,
+        isPublic: credentials.api_key === PUBLIC_API_KEY,
+        isRuntime: true,
+        userInfo: null
+      });
+    }
+    this._changed.emit({
+      type: 'runtime',
+      kernelId,
+      path: this._kernelPaths.get(kernelId)
+    });
+  }
+
+  /** Whether a notebook may receive secrets under the current policy. */
+  accessFor(path: string): 'allow' | 'deny' | 'undecided' {
+    switch (this._settings.kernelAccess) {
+      case 'always':
+        return 'allow';
+      case 'never':
+        return 'deny';
+      default:
+        return this._grants.get(path) ?? 'undecided';
+    }
+  }
+
+  /** Remember the user's answer for a notebook (server-side, per path). */
+  async setGrant(path: string, decision: GrantDecision): Promise<void> {
+    await this._store.setGrant(path, decision);
+    this._grants.set(path, decision);
+    this._changed.emit({ type: 'grants', path });
+  }
+
+  /** Forget a notebook's answer: it will be asked again. */
+  async revokeGrant(path: string): Promise<void> {
+    await this._store.removeGrant(path);
+    this._grants.delete(path);
+    this._changed.emit({ type: 'grants', path });
+  }
+
+  /** What the kernel of a notebook should receive now. */
+  async pushPayload(path: string): Promise<IPushPayload> {
+    const { account } = this.effectiveAccount(path);
+    if (!account) {
+      return { state: 'no_account', account: null };
+    }
+    // default_public is no secret: public accounts need no grant.
+    if (!account.isPublic && this.accessFor(path) !== 'allow') {
+      return { state: 'not_granted', account: null };
+    }
+    const apiKey = await this._key(account.id);
+    return {
+      state: account.isPublic ? 'public' : 'granted',
+      account: {
+        id: account.id,
+        label: account.label,
+        username: account.username,
+        base_url: account.baseUrl,
+        api_key: apiKey
+      }
+    };
+  }
+
+  async resolve(
+    target: ICartoCredentials.ITarget
+  ): Promise<ICartoCredentials.IResolved | null> {
+    const path =
+      target.path ??
+      (target.kernelId ? this._kernelPaths.get(target.kernelId) : undefined);
+    const kernelIds = target.kernelId
+      ? [target.kernelId]
+      : [...this._kernelPaths].filter(([, p]) => p === path).map(([id]) => id);
+    for (const kernelId of kernelIds) {
+      const code = this._runtime.get(kernelId);
+      if (code) {
+        return {
+          accountId: Private.runtimeId(kernelId),
+          label: code.username ?? code.base_url,
+          username: code.username,
+          baseUrl: code.base_url,
+          apiKey: code.api_key,
+          source: 'code'
+        };
+      }
+    }
+    if (path === undefined) {
+      return null;
+    }
+    const payload = await this.pushPayload(path);
+    if (!payload.account) {
+      return null;
+    }
+    return {
+      accountId: payload.account.id,
+      label: payload.account.label,
+      username: payload.account.username,
+      baseUrl: payload.account.base_url,
+      apiKey: payload.account.api_key,
+      source:
+        this.notebookAccountId(path) === payload.account.id
+          ? 'notebook'
+          : 'default'
+    };
+  }
+
+  /** Every key this page knows, for masking outputs. */
+  knownKeys(): string[] {
+    const keys = [...this._keys.values()];
+    for (const code of this._runtime.values()) {
+      keys.push(code.api_key);
+    }
+    return keys.filter(key => key !== PUBLIC_API_KEY);
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._keys.clear();
+    this._runtime.clear();
+    Signal.clearData(this);
+  }
+
+  private async _key(id: string): Promise<string> {
+    const account = this._findStored(id);
+    if (account?.isPublic) {
+      return PUBLIC_API_KEY;
+    }
+    let key = this._keys.get(id);
+    if (key === undefined) {
+      key = await this._store.key(id);
+      this._keys.set(id, key);
+    }
+    return key;
+  }
+
+  private _findStored(id: string | null): ICartoCredentials.IAccount | null {
+    return id === null ? null : (this._accounts.find(a => a.id === id) ?? null);
+  }
+
+  private _withPolicy(account: INewAccount): INewAccount {
+    return {
+      ...account,
+      allow_non_https: this._settings.allowNonHttps,
+      validate: account.validate ?? this._settings.validateOnLogin
+    };
+  }
+
+  private readonly _store: IAccountStore;
+  private _settings: ISettingsConfig = { ...DEFAULT_SETTINGS };
+  private _accounts: ICartoCredentials.IAccount[] = [];
+  private _defaultId: string | null = null;
+  private _grants = new Map<string, GrantDecision>();
+  private readonly _keys = new Map<string, string>();
+  private readonly _notebookChoices = new Map<string, string>();
+  private readonly _kernelPaths = new Map<string, string>();
+  private readonly _runtime = new Map<string, CodeCredentials>();
+  private readonly _runtimeAccounts = new Map<
+    string,
+    ICartoCredentials.IAccount
+  >();
+  private readonly _ready = new PromiseDelegate<void>();
+  private readonly _changed = new Signal<this, ICartoCredentials.IChange>(this);
+  private _isDisposed = false;
+}
+
+export namespace CartoCredentialsModel {
+  export interface IOptions {
+    store: IAccountStore;
+  }
+
+  /** This extension's own plugins get the full model behind the public token. */
+  export function from(token: ICartoCredentials): CartoCredentialsModel {
+    if (!(token instanceof CartoCredentialsModel)) {
+      throw new Error(
+        'jupyterlab-carto-credentials: ICartoCredentials is provided by another extension.'
+      );
+    }
+    return token;
+  }
+}
+
+namespace Private {
+  export function toAccount(stored: StoredAccount): ICartoCredentials.IAccount {
+    const info = stored.user_info ?? null;
+    return {
+      id: stored.id,
+      label: stored.label,
+      username: stored.username,
+      baseUrl: stored.base_url,
+      isPublic: stored.public,
+      isRuntime: false,
+      userInfo: info
+        ? {
+            username: info.username,
+            email: info.email,
+            avatarUrl: info.avatar_url
+          }
+        : null
+    };
+  }
+
+  export function runtimeId(kernelId: string): string {
+    return `runtime-${kernelId}`;
+  }
+}

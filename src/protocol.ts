@@ -1,0 +1,74 @@
+/**
+ * The messages of the `carto.credentials` comm channel, defined once.
+ *
+ * `scripts/export-protocol-schema.mjs` turns these zod schemas into
+ * `carto_credentials/protocol.schema.json`, which the Python tests validate against.
+ */
+import * as z from 'zod/mini';
+
+/** The comm target the kernel registers from its IPython startup file. */
+export const COMM_TARGET = 'carto.credentials';
+
+/** Bumped only for incompatible changes; receivers ignore other versions. */
+export const PROTOCOL_VERSION = 1;
+
+const text = (max: number) =>
+  z.string().check(z.minLength(1), z.maxLength(max));
+
+export const pushedAccountSchema = z.strictObject({
+  id: text(200),
+  label: text(200),
+  username: z.nullable(text(200)),
+  base_url: text(2048),
+  api_key: text(4096)
+});
+
+export const grantStateSchema = z.enum([
+  'granted',
+  'public',
+  'not_granted',
+  'no_account'
+]);
+
+export const setCredentialsSchema = z.strictObject({
+  version: z.literal(PROTOCOL_VERSION),
+  type: z.literal('set_credentials'),
+  session_path: z.string().check(z.maxLength(4096)),
+  kernel_id: z.string().check(z.maxLength(200)),
+  state: grantStateSchema,
+  account: z.nullable(pushedAccountSchema)
+});
+
+export const codeCredentialsSchema = z.strictObject({
+  username: z.nullable(text(200)),
+  base_url: text(2048),
+  api_key: text(4096)
+});
+
+export const credentialsChangedSchema = z.strictObject({
+  version: z.literal(PROTOCOL_VERSION),
+  type: z.literal('credentials_changed'),
+  credentials: z.nullable(codeCredentialsSchema)
+});
+
+/** Everything the frontend may send to the kernel. */
+export const frontendMessageSchema = z.discriminatedUnion('type', [
+  setCredentialsSchema
+]);
+
+/** Everything the kernel may send to the frontend. */
+export const kernelMessageSchema = z.discriminatedUnion('type', [
+  credentialsChangedSchema
+]);
+
+export type GrantState = z.infer<typeof grantStateSchema>;
+export type PushedAccount = z.infer<typeof pushedAccountSchema>;
+export type SetCredentialsMessage = z.infer<typeof setCredentialsSchema>;
+export type CodeCredentials = z.infer<typeof codeCredentialsSchema>;
+export type KernelMessage = z.infer<typeof kernelMessageSchema>;
+
+/** Parses a kernel message; `null` for anything malformed (never throws). */
+export function parseKernelMessage(data: unknown): KernelMessage | null {
+  const result = kernelMessageSchema.safeParse(data);
+  return result.success ? result.data : null;
+}

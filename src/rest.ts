@@ -1,0 +1,203 @@
+/**
+ * Client of the server extension's REST API (`docs/contracts.md` §2). Every answer is parsed with
+ * zod; the base URL comes from the server settings so JupyterHub prefixes work.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import * as z from 'zod/mini';
+
+const userInfoSchema = z.looseObject({
+  username: z.optional(z.string()),
+  email: z.optional(z.string()),
+  avatar_url: z.optional(z.string())
+});
+
+export const storedAccountSchema = z.object({
+  id: z.string(),
+  label: z.string(),
+  username: z.nullable(z.string()),
+  base_url: z.string(),
+  public: z.boolean(),
+  user_info: z.optional(z.nullable(userInfoSchema)),
+  provisioned: z.optional(z.boolean())
+});
+export type StoredAccount = z.infer<typeof storedAccountSchema>;
+
+const accountListSchema = z.object({
+  accounts: z.array(storedAccountSchema),
+  default_account: z.nullable(z.string())
+});
+export type AccountList = z.infer<typeof accountListSchema>;
+
+const keySchema = z.object({ api_key: z.string().check(z.minLength(1)) });
+const grantsSchema = z.object({
+  grants: z.record(z.string(), z.enum(['allow', 'deny']))
+});
+export type GrantDecision = 'allow' | 'deny';
+
+const validationSchema = z.union([
+  z.object({
+    ok: z.literal(true),
+    user_info: z.optional(z.nullable(userInfoSchema)),
+    base_url: z.optional(z.string())
+  }),
+  z.object({ ok: z.literal(false), code: z.string(), message: z.string() })
+]);
+export type ValidationResult = z.infer<typeof validationSchema>;
+
+const importInfoSchema = z.object({
+  available: z.boolean(),
+  path: z.optional(z.nullable(z.string())),
+  username: z.optional(z.nullable(z.string())),
+  base_url: z.optional(z.nullable(z.string()))
+});
+export type ImportInfo = z.infer<typeof importInfoSchema>;
+
+const errorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string() })
+});
+
+/** What a login form submits. */
+export interface INewAccount {
+  username?: string;
+  base_url?: string;
+  api_key: string;
+  label?: string;
+  validate?: boolean;
+  allow_non_https?: boolean;
+}
+
+/** A failed call, with the server's machine code and human message. */
+export class AccountStoreError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number
+  ) {
+    super(message);
+    this.name = 'AccountStoreError';
+  }
+}
+
+/** The operations the model needs; tests provide a fake. */
+export interface IAccountStore {
+  list(): Promise<AccountList>;
+  create(account: INewAccount): Promise<StoredAccount>;
+  remove(id: string): Promise<void>;
+  key(id: string): Promise<string>;
+  setDefault(id: string | null): Promise<void>;
+  grants(): Promise<Record<string, GrantDecision>>;
+  setGrant(path: string, decision: GrantDecision): Promise<void>;
+  removeGrant(path: string): Promise<void>;
+  validate(account: INewAccount): Promise<ValidationResult>;
+  importInfo(): Promise<ImportInfo>;
+  importCartoframes(): Promise<StoredAccount>;
+}
+
+/** The account store of the Jupyter server this page talks to. */
+export class RestAccountStore implements IAccountStore {
+  constructor(
+    private readonly _settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  ) {}
+
+  async list(): Promise<AccountList> {
+    return this._call('accounts', 'GET', accountListSchema);
+  }
+
+  async create(account: INewAccount): Promise<StoredAccount> {
+    return this._call('accounts', 'POST', storedAccountSchema, account);
+  }
+
+  async remove(id: string): Promise<void> {
+    await this._call(`accounts/${encodeURIComponent(id)}`, 'DELETE', null);
+  }
+
+  async key(id: string): Promise<string> {
+    const answer = await this._call(
+      `accounts/${encodeURIComponent(id)}/key`,
+      'GET',
+      keySchema
+    );
+    return answer.api_key;
+  }
+
+  async setDefault(id: string | null): Promise<void> {
+    await this._call('default', 'PUT', null, { account_id: id });
+  }
+
+  async grants(): Promise<Record<string, GrantDecision>> {
+    return (await this._call('grants', 'GET', grantsSchema)).grants;
+  }
+
+  async setGrant(path: string, decision: GrantDecision): Promise<void> {
+    await this._call('grants', 'PUT', null, { path, decision });
+  }
+
+  async removeGrant(path: string): Promise<void> {
+    await this._call(`grants?path=${encodeURIComponent(path)}`, 'DELETE', null);
+  }
+
+  async validate(account: INewAccount): Promise<ValidationResult> {
+    const { label: _label, validate: _validate, ...body } = account;
+    return this._call('validate', 'POST', validationSchema, body);
+  }
+
+  async importInfo(): Promise<ImportInfo> {
+    return this._call('import', 'GET', importInfoSchema);
+  }
+
+  async importCartoframes(): Promise<StoredAccount> {
+    return this._call('import', 'POST', storedAccountSchema, {});
+  }
+
+  private async _call<T>(
+    path: string,
+    method: string,
+    schema: z.ZodMiniType<T> | null,
+    body?: unknown
+  ): Promise<T> {
+    const url = URLExt.join(this._settings.baseUrl, 'carto-credentials', path);
+    const init: RequestInit = { method };
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+    }
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(url, init, this._settings);
+    } catch (reason) {
+      throw new AccountStoreError(
+        'network',
+        'The Jupyter server could not be reached.',
+        0
+      );
+    }
+    const payload: unknown =
+      response.status === 204 ? null : await response.json().catch(() => null);
+    if (!response.ok) {
+      const parsed = errorSchema.safeParse(payload);
+      throw parsed.success
+        ? new AccountStoreError(
+            parsed.data.error.code,
+            parsed.data.error.message,
+            response.status
+          )
+        : new AccountStoreError(
+            'server',
+            `The CARTO credentials server extension answered ${response.status}. Is it installed and enabled?`,
+            response.status
+          );
+    }
+    if (schema === null) {
+      return undefined as T;
+    }
+    const parsed = schema.safeParse(payload);
+    if (!parsed.success) {
+      throw new AccountStoreError(
+        'bad_answer',
+        'The CARTO credentials server extension sent an answer this page does not understand.',
+        response.status
+      );
+    }
+    return parsed.data;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The public token other extensions (map widgets, data browsers…) use to share the CARTO login.
+ * It exposes plain TypeScript types only: consumers never need zod.
+ */
+import { Token } from '@lumino/coreutils';
+import { ISignal } from '@lumino/signaling';
+
+/**
+ * One authenticated CARTO context, shared by the sidebar, every kernel and every map widget.
+ */
+export interface ICartoCredentials {
+  /** Resolves once the accounts have been loaded from the server. */
+  readonly ready: Promise<void>;
+
+  /** Known accounts, without keys. */
+  readonly accounts: ReadonlyArray<ICartoCredentials.IAccount>;
+
+  /** The account used by notebooks that did not choose one, if any. */
+  readonly defaultAccountId: string | null;
+
+  /** Emitted on any change; the payload never holds a key. */
+  readonly changed: ISignal<ICartoCredentials, ICartoCredentials.IChange>;
+
+  /** The account a notebook chose (its metadata), or `null` for "use the default". */
+  notebookAccountId(path: string): string | null;
+
+  /**
+   * The effective credentials for a notebook (by path) or a kernel (by id), key included, or
+   * `null` when nothing applies or the notebook was not granted access.
+   */
+  resolve(
+    target: ICartoCredentials.ITarget
+  ): Promise<ICartoCredentials.IResolved | null>;
+}
+
+export namespace ICartoCredentials {
+  /** An account as shown to users and other extensions. */
+  export interface IAccount {
+    readonly id: string;
+    readonly label: string;
+    readonly username: string | null;
+    readonly baseUrl: string;
+    /** True for `default_public` (public datasets only). */
+    readonly isPublic: boolean;
+    /** Set by `set_default_credentials` in a kernel, not stored on the server. */
+    readonly isRuntime: boolean;
+    readonly userInfo: IUserInfo | null;
+  }
+
+  /** What CARTO's `/api/v3/me` says about the user. */
+  export interface IUserInfo {
+    readonly username?: string;
+    readonly email?: string;
+    readonly avatarUrl?: string;
+  }
+
+  /** Which context to resolve: a notebook path, a kernel id, or both. */
+  export interface ITarget {
+    readonly path?: string;
+    readonly kernelId?: string;
+  }
+
+  /** Effective credentials, key included. Never put this in a signal, a log or widget state. */
+  export interface IResolved {
+    readonly accountId: string;
+    readonly label: string;
+    readonly username: string | null;
+    readonly baseUrl: string;
+    readonly apiKey: string;
+    /** Where they came from, in precedence order. */
+    readonly source: 'code' | 'notebook' | 'default';
+  }
+
+  /** What changed; carries ids and paths only. */
+  export interface IChange {
+    readonly type:
+      'accounts' | 'default' | 'notebook' | 'runtime' | 'grants' | 'settings';
+    readonly path?: string;
+    readonly kernelId?: string;
+  }
+}
+
+export const ICartoCredentials = new Token<ICartoCredentials>(
+  'jupyterlab-carto-credentials:ICartoCredentials',
+  'The shared CARTO login: accounts, the default account, per-notebook choices and effective credentials.'
+);

@@ -1,0 +1,195 @@
+import { CartoCredentialsModel } from '../src/model';
+import { DEFAULT_SETTINGS } from '../src/settings';
+import type { ICartoCredentials } from '../src/tokens';
+import { FakeStore } from './fakes';
+
+async function makeModel(
+  setup: (store: FakeStore) => void = () => undefined
+): Promise<{ model: CartoCredentialsModel; store: FakeStore }> {
+  const store = new FakeStore();
+  store.add('acc-a', 'alice', 'alice-secret-key');
+  store.add('acc-b', 'bob', 'bob-secret-key');
+  store.add('acc-p', 'public', 'default_public');
+  store.defaultId = 'acc-a';
+  setup(store);
+  const model = new CartoCredentialsModel({ store });
+  await model.refresh();
+  return { model, store };
+}
+
+describe('CartoCredentialsModel', () => {
+  describe('#refresh()', () => {
+    it('loads accounts and the default, and resolves ready', async () => {
+      const { model } = await makeModel();
+      await model.ready;
+      expect(model.accounts.map(a => a.id)).toEqual([
+        'acc-a',
+        'acc-b',
+        'acc-p'
+      ]);
+      expect(model.defaultAccountId).toBe('acc-a');
+      expect(model.accounts[2].isPublic).toBe(true);
+    });
+  });
+
+  describe('#changed', () => {
+    it('never carries a key', async () => {
+      const { model } = await makeModel(s => (s.grantMap['n.ipynb'] = 'allow'));
+      const payloads: ICartoCredentials.IChange[] = [];
+      model.changed.connect((_, change) => payloads.push(change));
+      await model.refresh();
+      await model.setDefault('acc-b');
+      model.setNotebookAccount('n.ipynb', 'acc-a');
+      model.registerKernel('k1', 'n.ipynb');
+      model.setRuntimeCredentials('k1', {
+        username: 'carol',
+        base_url: 'https://carol.carto.com/',
+        api_key: 'carol-secret-key'
+      });
+      await model.pushPayload('n.ipynb');
+      const text = JSON.stringify(payloads);
+      expect(payloads.map(p => p.type)).toEqual([
+        'accounts',
+        'default',
+        'notebook',
+        'runtime'
+      ]);
+      expect(text).not.toMatch(/secret/);
+    });
+  });
+
+  describe('#effectiveAccount()', () => {
+    it('uses the notebook choice, else the default', async () => {
+      const { model } = await makeModel();
+      expect(model.effectiveAccount('x.ipynb').account?.id).toBe('acc-a');
+      model.setNotebookAccount('x.ipynb', 'acc-b');
+      expect(model.effectiveAccount('x.ipynb').account?.id).toBe('acc-b');
+    });
+
+    it('falls back to the default and reports an unknown notebook account', async () => {
+      const { model } = await makeModel();
+      model.setNotebookAccount('x.ipynb', 'acc-gone');
+      expect(model.effectiveAccount('x.ipynb')).toEqual({
+        account: expect.objectContaining({ id: 'acc-a' }),
+        missingId: 'acc-gone'
+      });
+    });
+  });
+
+  describe('#pushPayload()', () => {
+    it('withholds the key until the notebook is granted (policy ask)', async () => {
+      const { model } = await makeModel();
+      expect(await model.pushPayload('n.ipynb')).toEqual({
+        state: 'not_granted',
+        account: null
+      });
+      await model.setGrant('n.ipynb', 'allow');
+      expect(await model.pushPayload('n.ipynb')).toEqual({
+        state: 'granted',
+        account: {
+          id: 'acc-a',
+          label: 'alice',
+          username: 'alice',
+          base_url: 'https://alice.carto.com/',
+          api_key: 'alice-secret-key'
+        }
+      });
+    });
+
+    it('follows the policy: always grants, never denies', async () => {
+      const { model } = await makeModel(s => (s.grantMap['n.ipynb'] = 'allow'));
+      model.configure({ ...DEFAULT_SETTINGS, kernelAccess: 'never' });
+      expect((await model.pushPayload('n.ipynb')).state).toBe('not_granted');
+      model.configure({ ...DEFAULT_SETTINGS, kernelAccess: 'always' });
+      expect((await model.pushPayload('other.ipynb')).state).toBe('granted');
+    });
+
+    it('sends public accounts without a grant, and no_account when nobody is logged in', async () => {
+      const { model } = await makeModel(s => (s.defaultId = 'acc-p'));
+      expect(await model.pushPayload('n.ipynb')).toEqual({
+        state: 'public',
+        account: expect.objectContaining({ api_key: 'default_public' })
+      });
+      await model.setDefault(null);
+      expect(await model.pushPayload('n.ipynb')).toEqual({
+        state: 'no_account',
+        account: null
+      });
+    });
+
+    it('fetches a key once and forgets it when the account is removed', async () => {
+      const { model, store } = await makeModel(
+        s => (s.grantMap['n.ipynb'] = 'allow')
+      );
+      await model.pushPayload('n.ipynb');
+      await model.pushPayload('n.ipynb');
+      expect(store.keyRequests).toBe(1);
+      expect(model.knownKeys()).toEqual(['alice-secret-key']);
+      await model.removeAccount('acc-a');
+      expect(model.knownKeys()).toEqual([]);
+      expect(model.defaultAccountId).toBeNull();
+    });
+  });
+
+  describe('#resolve()', () => {
+    it('prefers credentials set by code in the kernel, then the notebook account', async () => {
+      const { model } = await makeModel(s => (s.grantMap['n.ipynb'] = 'allow'));
+      model.registerKernel('k1', 'n.ipynb');
+      model.setNotebookAccount('n.ipynb', 'acc-b');
+      expect(await model.resolve({ kernelId: 'k1' })).toEqual(
+        expect.objectContaining({ username: 'bob', source: 'notebook' })
+      );
+      model.setRuntimeCredentials('k1', {
+        username: 'carol',
+        base_url: 'https://carol.carto.com/',
+        api_key: 'carol-key'
+      });
+      expect(await model.resolve({ path: 'n.ipynb' })).toEqual(
+        expect.objectContaining({ apiKey: 'carol-key', source: 'code' })
+      );
+      expect(model.accounts.find(a => a.isRuntime)?.username).toBe('carol');
+      model.unregisterKernel('k1');
+      expect(model.accounts.some(a => a.isRuntime)).toBe(false);
+    });
+
+    it('returns null for a notebook that was not granted', async () => {
+      const { model } = await makeModel();
+      expect(await model.resolve({ path: 'n.ipynb' })).toBeNull();
+    });
+  });
+
+  describe('#addAccount()', () => {
+    it('sends the settings policy and makes the first account the default', async () => {
+      const store = new FakeStore();
+      const model = new CartoCredentialsModel({ store });
+      await model.refresh();
+      model.configure({
+        ...DEFAULT_SETTINGS,
+        allowNonHttps: true,
+        validateOnLogin: false
+      });
+      const account = await model.addAccount({
+        username: 'dora',
+        api_key: 'k'
+      });
+      expect(store.created[0]).toEqual(
+        expect.objectContaining({ allow_non_https: true, validate: false })
+      );
+      expect(model.defaultAccountId).toBe(account.id);
+    });
+  });
+
+  describe('#renameNotebook()', () => {
+    it('moves the choice and the kernel mapping to the new path', async () => {
+      const { model } = await makeModel(
+        s => (s.grantMap['new.ipynb'] = 'allow')
+      );
+      model.setNotebookAccount('old.ipynb', 'acc-b');
+      model.registerKernel('k1', 'old.ipynb');
+      model.renameNotebook('old.ipynb', 'new.ipynb');
+      expect(model.notebookAccountId('new.ipynb')).toBe('acc-b');
+      expect(model.notebookAccountId('old.ipynb')).toBeNull();
+      expect((await model.resolve({ kernelId: 'k1' }))?.username).toBe('bob');
+    });
+  });
+});
