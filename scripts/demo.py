@@ -1,0 +1,123 @@
+"""Starts the demo: the local CARTO-compatible API with demo accounts, and JupyterLab with the
+extension, in an isolated home under ./.demo (kept between runs, so accounts stay logged in).
+
+Run through scripts/demo.sh, which sets everything up first. Ctrl-C stops both.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.carto_api import start_server, stop  # noqa: E402
+
+DEMO = ROOT / ".demo"
+LAB_PORT = int(os.environ.get("CARTO_DEMO_LAB_PORT", "8888"))
+API_PORT = int(os.environ.get("CARTO_DEMO_API_PORT", "8765"))
+
+WELCOME = {
+    "cells": [
+        {
+            "cell_type": "markdown",
+            "metadata": {},
+            "source": [
+                "# CARTO credentials demo\n",
+                "Log in from the CARTO panel in the left sidebar (Ctrl/Cmd+Shift+K), then run the cells.",
+            ],
+        },
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": [
+                "from carto_credentials import get_default_credentials, sql\n",
+                "get_default_credentials()",
+            ],
+        },
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": ["sql('SELECT * FROM alice_stores')"],
+        },
+    ],
+    "metadata": {
+        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    },
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+
+def prepare(api_url):
+    dirs = {name: DEMO / name for name in ("config", "data", "runtime", "home", "ipython", "notebooks")}
+    for path in dirs.values():
+        path.mkdir(parents=True, exist_ok=True)
+    settings = dirs["config"] / "lab" / "user-settings" / "jupyterlab-carto-credentials"
+    settings.mkdir(parents=True, exist_ok=True)
+    # The local API speaks http on 127.0.0.1 and serves users on-premises style.
+    (settings / "plugin.jupyterlab-settings").write_text(
+        json.dumps(
+            {"allowNonHttps": True, "baseUrlTemplate": f"{api_url}user/{{username}}/"}, indent=2
+        )
+    )
+    welcome = dirs["notebooks"] / "Welcome to CARTO credentials.ipynb"
+    if not welcome.exists():
+        welcome.write_text(json.dumps(WELCOME, indent=1))
+    return dirs
+
+
+def main():
+    server, api_url = start_server(port=API_PORT)
+    dirs = prepare(api_url)
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(dirs["config"]),
+        "JUPYTER_DATA_DIR": str(dirs["data"]),
+        "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
+        "IPYTHONDIR": str(dirs["ipython"]),
+        "HOME": str(dirs["home"]),
+        "PYTHONPATH": str(ROOT),
+    }
+    lab = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "python"), "-m", "tools.lab.server",
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={LAB_PORT}", "--ServerApp.port_retries=0",
+            "--ServerApp.open_browser=False", "--ServerApp.allow_root=True",
+            "--ServerApp.token=", "--ServerApp.password=",
+            f"--ServerApp.root_dir={dirs['notebooks']}",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    print(
+        f"""
+  JupyterLab with jupyterlab-carto-credentials:  http://127.0.0.1:{LAB_PORT}/lab
+  Local CARTO-compatible API:                    {api_url}
+
+  Demo accounts (log in from the CARTO panel, left sidebar, Ctrl/Cmd+Shift+K):
+    username alice   API key alice-demo-key-0001   tables alice_stores, alice_customers, alice_grid_10k
+    username bob     API key bob-demo-key-0002     tables bob_parks, bob_private_notes
+  The server field is prefilled as {api_url}user/<username>/ (demo settings allow http on 127.0.0.1).
+
+  Ctrl-C stops both servers.
+""",
+        flush=True,
+    )
+    try:
+        lab.wait()
+    except KeyboardInterrupt:
+        lab.send_signal(signal.SIGTERM)
+        lab.wait(timeout=20)
+    finally:
+        stop(server)
+
+
+if __name__ == "__main__":
+    main()
