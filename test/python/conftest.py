@@ -29,10 +29,10 @@ def free_port():
 
 @pytest.fixture(scope="session")
 def carto_api():
-    """``(server, base_url)`` of a running local CARTO API; ``slowpoke`` sleeps 1 s."""
+    """``(server, base_url)`` of a running local CARTO API; ``slowpoke`` sleeps 2 s."""
     from tools.carto_api import start_server
 
-    server, base_url = start_server(slow_seconds=1.0)
+    server, base_url = start_server(slow_seconds=2.0)
     try:
         yield server, base_url
     finally:
@@ -128,10 +128,10 @@ class JupyterServer:
 
 @pytest.fixture(scope="module")
 def jupyter_server(tmp_path_factory):
-    """One jupyter_server per test module, base URL ``/user/alice/``, validation timeout 0.5 s."""
+    """One jupyter_server per test module, base URL ``/user/alice/``, validation timeout 1 s (slowpoke sleeps 2)."""
     server = JupyterServer(
         tmp_path_factory.mktemp("jupyter"),
-        args=["--CartoCredentials.validate_timeout=0.5"],
+        args=["--CartoCredentials.validate_timeout=1.0"],
     ).start()
     try:
         yield server

@@ -358,7 +358,7 @@ def test_parallel_logins_all_land(js, carto_api):
 
     with concurrent.futures.ThreadPoolExecutor(20) as pool:
         responses = list(pool.map(login, range(20)))
-    assert [r.status_code for r in responses] == [201] * 20
+    assert [r.status_code for r in responses] == [201] * 20, [r.text for r in responses if r.status_code != 201]
     labels = sorted(a["label"] for a in js.http.get(js.api("accounts")).json()["accounts"])
     assert labels == sorted("tab %d" % i for i in range(20))
 

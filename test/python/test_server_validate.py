@@ -124,7 +124,7 @@ def test_live_failures_are_classified(carto_api, path, key, code):
 
 
 def test_live_timeout(carto_api):
-    _, base = carto_api  # slowpoke sleeps 1 s
+    _, base = carto_api  # slowpoke sleeps 2 s
     result = live(base + "user/slowpoke/", "slowpoke-demo-key", timeout=0.3)
     assert result["code"] == "timeout" and "0.3 seconds" in result["message"]
 

@@ -246,6 +246,9 @@ class CartoApiHandler(BaseHTTPRequestHandler):
 class CartoApiServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops connects beyond it (the client retries after 1 s),
+    # which a map or 20 parallel logins easily exceed.
+    request_queue_size = 128
 
     def __init__(self, address, slow_seconds=DEFAULT_SLOW_SECONDS, quiet=True):
         super().__init__(address, CartoApiHandler)
