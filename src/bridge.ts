@@ -57,7 +57,7 @@ export interface ISessionContextLike {
 export const BOOTSTRAP_CODE = [
   'try:',
   '    import carto_credentials.kernel as _carto_kernel',
-  '    _carto_kernel.register_comm_target()',
+  '    _carto_kernel.register_target()',
   '    del _carto_kernel',
   'except Exception:',
   '    pass'
