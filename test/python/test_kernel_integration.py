@@ -5,9 +5,7 @@ IOPub, malformed messages are ignored, a cell queued before the push still gets 
 pump), and the package imports fast."""
 import json
 import os
-import re
 import subprocess
-import sys
 import time
 import uuid
 
@@ -205,6 +203,28 @@ def test_startup_file_is_silent_in_terminal_ipython_with_or_without_the_package(
         assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "ok []", "")
 
 
+def _installed_like_env(tmp_path):
+    """Bytecode cached as after ``pip install`` (the CI env sets PYTHONDONTWRITEBYTECODE, which
+    would make every run compile the sources), in a cache outside the repository."""
+    env = _isolated_env(tmp_path)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")
+    return env
+
+
+def _best_cpu_seconds(code, env, runs=3):
+    """Lowest CPU time printed by ``code`` over ``runs`` fresh processes (the first run fills
+    the bytecode cache). CPU time, not wall time: other jobs on a busy CI machine don't count."""
+    best = None
+    for _ in range(runs):
+        result = subprocess.run([PYTHON, "-c", code], env=env, capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr[-2000:]
+        seconds = float(result.stdout.split()[0])
+        best = seconds if best is None else min(best, seconds)
+    return best
+
+
 def test_startup_file_registers_the_target_in_a_few_ms(tmp_path):
     # Measured after importing what every kernel has already imported.
     code = (
@@ -215,27 +235,19 @@ def test_startup_file_registers_the_target_in_a_few_ms(tmp_path):
         "class K: comm_manager = M()\n"
         "class Shell: kernel = K()\n"
         "src = open(%r).read()\n"
-        "t = time.perf_counter()\n"
+        "t = time.process_time()\n"
         "exec(src, {'get_ipython': lambda: Shell()})\n"
-        "print(time.perf_counter() - t, list(K.comm_manager.targets))\n" % STARTUP)
-    best = None
-    for _ in range(3):
-        result = subprocess.run([PYTHON, "-c", code], env=_isolated_env(tmp_path),
-                                capture_output=True, text=True, timeout=60)
-        seconds, targets = result.stdout.split(" ", 1)
-        assert targets.strip() == "['carto.credentials']"
-        best = min(best or 1e9, float(seconds))
-    assert best < 0.02, "startup file took {:.1f} ms".format(best * 1000)
+        "t = time.process_time() - t\n"
+        "assert list(K.comm_manager.targets) == ['carto.credentials']\n"
+        "print(t)\n" % STARTUP)
+    best = _best_cpu_seconds(code, _installed_like_env(tmp_path))
+    assert best < 0.01, "startup file took {:.1f} ms".format(best * 1000)
 
 
-def test_import_takes_under_50_ms():
-    best = None
-    for _ in range(3):
-        result = subprocess.run([PYTHON, "-X", "importtime", "-c", "import carto_credentials"],
-                                env=dict(os.environ, PYTHONPATH=REPO), capture_output=True,
-                                text=True, timeout=60)
-        match = re.search(r"\|\s*(\d+) \| carto_credentials$", result.stderr, re.MULTILINE)
-        assert match, result.stderr[-2000:]
-        micros = int(match.group(1))
-        best = micros if best is None else min(best, micros)
-    assert best < 50_000, "import carto_credentials took {:.1f} ms".format(best / 1000)
+def test_import_takes_under_50_ms(tmp_path):
+    code = ("import time\n"
+            "t = time.process_time()\n"
+            "import carto_credentials\n"
+            "print(time.process_time() - t)\n")
+    best = _best_cpu_seconds(code, _installed_like_env(tmp_path))
+    assert best < 0.05, "import carto_credentials took {:.1f} ms".format(best * 1000)
