@@ -22,7 +22,6 @@ from .errors import CredentialsError
 
 VERSION = 1
 PUBLIC_KEY = "default_public"
-ACCOUNT_FIELDS = ("id", "label", "username", "base_url", "api_key", "user_info", "created_at")
 # What the REST API may show: everything but the key, plus the derived "public" flag.
 PUBLIC_FIELDS = ("id", "label", "username", "base_url", "public", "user_info", "created_at")
 
@@ -241,9 +240,6 @@ class AccountStore:
 
     def get_key(self, account_id):
         return _find(self.read(), account_id)["api_key"]
-
-    def get_account(self, account_id):
-        return public_view(_find(self.read(), account_id))
 
     def set_default(self, account_id):
         def change(data):

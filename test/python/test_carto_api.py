@@ -1,6 +1,5 @@
 """The local CARTO-compatible API (tools/carto_api) answers like CARTO does."""
 import json
-import os
 import signal
 import struct
 import subprocess

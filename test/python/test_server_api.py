@@ -160,8 +160,7 @@ def test_failed_login_is_an_error_and_stores_nothing(js, carto_api, change, stat
 )
 def test_bad_bodies_are_refused_and_change_nothing(js, body):
     status = 413 if isinstance(body, bytes) and len(body) > 65536 else 400
-    message = assert_error(post(js, "accounts", body), status, "bad_request")
-    assert "k" != message
+    assert_error(post(js, "accounts", body), status, "bad_request")
     assert not os.path.exists(js.store_path)
 
 
