@@ -231,6 +231,12 @@ class Credentials:
 
     __str__ = __repr__
 
+    def _repr_html_(self):
+        # Not in cartoframes: a rich, masked status (account, server, state) in notebooks.
+        from ._status_html import credentials_html
+
+        return credentials_html(self)
+
 
 def _write_private(path, text):
     # Restrict before writing: an existing 0644 file is tightened while still empty.

@@ -45,6 +45,7 @@ class _Bridge:
             self.kernel_id = None
             self.waited = False
             self.wait_timed_out = False
+            self.announcements = {}
         self.applied.clear()
 
 
@@ -191,6 +192,10 @@ def _on_open(comm, open_msg):
     current = code_default()
     if current is not None:
         _send(comm, changed_message(current))
+    with _bridge.lock:
+        announced = list(_bridge.announcements.values())
+    for message in announced:
+        _send(comm, message)
 
 
 def _on_msg(msg):
@@ -237,6 +242,19 @@ def notify_code_default(credentials):
     message = changed_message(credentials)
     for comm in comms:
         _send(comm, message)
+
+
+def announce(key, message):
+    """Send ``message`` on every open comm now, and on every comm opened later (a second tab,
+    a reconnect); a later ``announce`` with the same ``key`` replaces it. Returns how many comms
+    it reached now. Used by the map widgets to register credentials set in code by reference.
+    """
+    with _bridge.lock:
+        _bridge.announcements[key] = message
+        comms = list(_bridge.comms)
+    for comm in comms:
+        _send(comm, message)
+    return len(comms)
 
 
 def _send(comm, message):

@@ -51,6 +51,19 @@ export const credentialsChangedSchema = z.strictObject({
   credentials: z.nullable(codeCredentialsSchema)
 });
 
+/** How widget state names credentials set in code: `rt-` and 16 hex digits (never the key). */
+export const credentialsRefSchema = z
+  .string()
+  .check(z.regex(/^rt-[0-9a-f]{16}$/));
+
+/** Credentials passed to a map layer in code, registered under a reference. */
+export const registerCredentialsSchema = z.strictObject({
+  version: z.literal(PROTOCOL_VERSION),
+  type: z.literal('register_credentials'),
+  ref: credentialsRefSchema,
+  credentials: codeCredentialsSchema
+});
+
 /** Everything the frontend may send to the kernel. */
 export const frontendMessageSchema = z.discriminatedUnion('type', [
   setCredentialsSchema
@@ -58,7 +71,8 @@ export const frontendMessageSchema = z.discriminatedUnion('type', [
 
 /** Everything the kernel may send to the frontend. */
 export const kernelMessageSchema = z.discriminatedUnion('type', [
-  credentialsChangedSchema
+  credentialsChangedSchema,
+  registerCredentialsSchema
 ]);
 
 export type GrantState = z.infer<typeof grantStateSchema>;
