@@ -184,6 +184,12 @@ export class KernelBridge implements IDisposable {
     }
     if (message.type === 'credentials_changed') {
       this._model.setRuntimeCredentials(kernel.id, message.credentials);
+    } else if (message.type === 'register_credentials') {
+      this._model.registerRuntimeReference(
+        kernel.id,
+        message.ref,
+        message.credentials
+      );
     }
   }
 

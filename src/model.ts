@@ -187,6 +187,7 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
 
   unregisterKernel(kernelId: string): void {
     this._kernelPaths.delete(kernelId);
+    this._runtimeRefs.delete(kernelId);
     if (this._runtimeAccounts.delete(kernelId)) {
       this._runtime.delete(kernelId);
       this._changed.emit({ type: 'runtime', kernelId });
@@ -213,6 +214,25 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
         userInfo: null
       });
     }
+    this._changed.emit({
+      type: 'runtime',
+      kernelId,
+      path: this._kernelPaths.get(kernelId)
+    });
+  }
+
+  /** Credentials that code in a kernel passed to a map layer, registered under `ref`. */
+  registerRuntimeReference(
+    kernelId: string,
+    ref: string,
+    credentials: CodeCredentials
+  ): void {
+    let refs = this._runtimeRefs.get(kernelId);
+    if (!refs) {
+      refs = new Map();
+      this._runtimeRefs.set(kernelId, refs);
+    }
+    refs.set(ref, credentials);
     this._changed.emit({
       type: 'runtime',
       kernelId,
@@ -272,6 +292,12 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
   async resolve(
     target: ICartoCredentials.ITarget
   ): Promise<ICartoCredentials.IResolved | null> {
+    if (target.ref !== undefined) {
+      const code = target.kernelId
+        ? this._runtimeRefs.get(target.kernelId)?.get(target.ref)
+        : undefined;
+      return code ? Private.fromCode(target.ref, code) : null;
+    }
     const path =
       target.path ??
       (target.kernelId ? this._kernelPaths.get(target.kernelId) : undefined);
@@ -281,14 +307,7 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     for (const kernelId of kernelIds) {
       const code = this._runtime.get(kernelId);
       if (code) {
-        return {
-          accountId: Private.runtimeId(kernelId),
-          label: code.username ?? code.base_url,
-          username: code.username,
-          baseUrl: code.base_url,
-          apiKey: code.api_key,
-          source: 'code'
-        };
+        return Private.fromCode(Private.runtimeId(kernelId), code);
       }
     }
     if (path === undefined) {
@@ -317,6 +336,11 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     for (const code of this._runtime.values()) {
       keys.push(code.api_key);
     }
+    for (const refs of this._runtimeRefs.values()) {
+      for (const code of refs.values()) {
+        keys.push(code.api_key);
+      }
+    }
     return keys.filter(key => key !== PUBLIC_API_KEY);
   }
 
@@ -327,6 +351,7 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     this._isDisposed = true;
     this._keys.clear();
     this._runtime.clear();
+    this._runtimeRefs.clear();
     Signal.clearData(this);
   }
 
@@ -364,6 +389,10 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
   private readonly _notebookChoices = new Map<string, string>();
   private readonly _kernelPaths = new Map<string, string>();
   private readonly _runtime = new Map<string, CodeCredentials>();
+  private readonly _runtimeRefs = new Map<
+    string,
+    Map<string, CodeCredentials>
+  >();
   private readonly _runtimeAccounts = new Map<
     string,
     ICartoCredentials.IAccount
@@ -406,6 +435,20 @@ namespace Private {
             avatarUrl: info.avatar_url
           }
         : null
+    };
+  }
+
+  export function fromCode(
+    accountId: string,
+    code: CodeCredentials
+  ): ICartoCredentials.IResolved {
+    return {
+      accountId,
+      label: code.username ?? code.base_url,
+      username: code.username,
+      baseUrl: code.base_url,
+      apiKey: code.api_key,
+      source: 'code'
     };
   }
 

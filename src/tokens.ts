@@ -58,6 +58,11 @@ export namespace ICartoCredentials {
   export interface ITarget {
     readonly path?: string;
     readonly kernelId?: string;
+    /**
+     * Credentials that code in that kernel registered by reference (a map layer's
+     * `credentials=`); with a `ref`, only those are returned, never a fallback.
+     */
+    readonly ref?: string;
   }
 
   /** Effective credentials, key included. Never put this in a signal, a log or widget state. */

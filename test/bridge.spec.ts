@@ -175,3 +175,46 @@ describe('KernelBridge', () => {
     expect(kernel!.comms[0].sent).toEqual([]);
   });
 });
+
+describe('KernelBridge register_credentials', () => {
+  const REF = 'rt-0123456789abcdef';
+  const message = {
+    version: 1,
+    type: 'register_credentials',
+    ref: REF,
+    credentials: {
+      username: 'bob',
+      base_url: 'https://bob.carto.com/',
+      api_key: 'bob-code-key'
+    }
+  };
+
+  it('registers credentials by reference for that kernel only', async () => {
+    const { kernel, model } = await setup();
+    const changes: unknown[] = [];
+    model.changed.connect((_, change) => changes.push(change));
+    kernel!.comms[0].receive(message);
+    expect((await model.resolve({ kernelId: 'k1', ref: REF }))?.apiKey).toBe(
+      'bob-code-key'
+    );
+    expect(await model.resolve({ kernelId: 'k2', ref: REF })).toBeNull();
+    // The notebook's own context is unchanged.
+    expect((await model.resolve({ kernelId: 'k1' }))?.apiKey).toBe('alice-key');
+    expect(changes).toEqual([
+      { type: 'runtime', kernelId: 'k1', path: 'nb.ipynb' }
+    ]);
+    expect(JSON.stringify(changes)).not.toContain('bob-code-key');
+  });
+
+  it('ignores registrations with a malformed reference', async () => {
+    const warn = jest
+      .spyOn(console, 'warn')
+      .mockImplementation(() => undefined);
+    const { kernel, model } = await setup();
+    kernel!.comms[0].receive({ ...message, ref: 'acc-a' });
+    kernel!.comms[0].receive({ ...message, credentials: { username: 'x' } });
+    expect(await model.resolve({ kernelId: 'k1', ref: 'acc-a' })).toBeNull();
+    expect(warn).toHaveBeenCalledTimes(2);
+    warn.mockRestore();
+  });
+});

@@ -193,3 +193,42 @@ describe('CartoCredentialsModel', () => {
     });
   });
 });
+
+describe('CartoCredentialsModel runtime references', () => {
+  const REF = 'rt-00112233aabbccdd';
+  const bob = {
+    username: 'bob',
+    base_url: 'https://bob.carto.com/',
+    api_key: 'bob-code-key'
+  };
+
+  it('resolves a registered reference, and nothing else when a ref is asked', async () => {
+    const { model } = await makeModel(s => (s.grantMap['n.ipynb'] = 'allow'));
+    model.registerKernel('k1', 'n.ipynb');
+    expect(await model.resolve({ kernelId: 'k1', ref: REF })).toBeNull();
+    model.registerRuntimeReference('k1', REF, bob);
+    expect(await model.resolve({ kernelId: 'k1', ref: REF })).toEqual({
+      accountId: REF,
+      label: 'bob',
+      username: 'bob',
+      baseUrl: 'https://bob.carto.com/',
+      apiKey: 'bob-code-key',
+      source: 'code'
+    });
+    expect(await model.resolve({ ref: REF })).toBeNull();
+    expect((await model.resolve({ kernelId: 'k1' }))?.apiKey).toBe(
+      'alice-secret-key'
+    );
+    expect(model.knownKeys()).toContain('bob-code-key');
+    expect(model.accounts.some(a => a.isRuntime)).toBe(false);
+  });
+
+  it('forgets references when the kernel goes away', async () => {
+    const { model } = await makeModel();
+    model.registerKernel('k1', 'n.ipynb');
+    model.registerRuntimeReference('k1', REF, bob);
+    model.unregisterKernel('k1');
+    expect(await model.resolve({ kernelId: 'k1', ref: REF })).toBeNull();
+    expect(model.knownKeys()).not.toContain('bob-code-key');
+  });
+});
