@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from jupyter_core.paths import jupyter_config_dir, jupyter_path
 from jupyter_server._version import version_info as server_version_info
@@ -138,6 +139,15 @@ class LabHostApp(LabServerApp):
     @classmethod
     def get_extension_point(cls):
         return "tools.lab.server"
+
+    @classmethod
+    def launch_instance(cls, argv=None, **kwargs):
+        args = list(sys.argv[1:] if argv is None else argv)
+        # A --ServerApp.jpserver_extensions flag replaces the dict that enables
+        # this app ("KeyError: 'lab'"); add this app's own entry to it.
+        if any(a.startswith("--ServerApp.jpserver_extensions") for a in args):
+            args.append(f"--ServerApp.jpserver_extensions={cls.get_extension_package()}=True")
+        return super().launch_instance(args, **kwargs)
 
     @default("app_version")
     def _default_app_version(self):

@@ -1,0 +1,480 @@
+// Browser test harness: a real JupyterLab (tools/lab), a real kernel and
+// headless Chromium through playwright-core. See tools/lab/README.md.
+//
+//   const lab = await startLab({ env: { CARTO_API_URL: ... } });
+//   const browser = await launchBrowser();
+//   await openLab(browser.page, lab.url);
+//   await newNotebook(browser.page);
+//   const out = await runCell(browser.page, 'print(1 + 1)');
+//   await browser.close(); await lab.stop();
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ARTIFACTS_DIR = path.join(REPO_ROOT, 'artifacts');
+export const EXTENSION_NAME = 'jupyterlab-carto-credentials';
+const LAB_INDEX = path.join(REPO_ROOT, 'tools', 'lab', 'build', 'static', 'index.html');
+const VENV_PYTHON = path.join(REPO_ROOT, '.venv', 'bin', 'python');
+
+/** The Python that runs the server (and so the kernel): the dev venv if present. */
+export function defaultPython() {
+  if (process.env.CARTO_LAB_PYTHON) {
+    return process.env.CARTO_LAB_PYTHON;
+  }
+  return fs.existsSync(VENV_PYTHON) ? VENV_PYTHON : '/usr/bin/python3';
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function normalizeBaseUrl(baseUrl) {
+  let url = baseUrl || '/';
+  if (!url.startsWith('/')) {
+    url = '/' + url;
+  }
+  if (!url.endsWith('/')) {
+    url += '/';
+  }
+  return url;
+}
+
+function sleep(ms) {
+  return new Promise(resolve => setTimeout(resolve, ms));
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Direct children of a process (kernels of the server), read from /proc. */
+function childPids(pid) {
+  const out = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) {
+      continue;
+    }
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the ")" that closes the command name: state, ppid, ...
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid) {
+        out.push(Number(entry));
+      }
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+
+async function waitForExit(pids, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (pids.some(isAlive) && Date.now() < deadline) {
+    await sleep(50);
+  }
+  return !pids.some(isAlive);
+}
+
+/**
+ * Start JupyterLab (tools/lab/server.py) on a free loopback port with
+ * isolated Jupyter/IPython/HOME/TMP directories under a per-run temp dir.
+ *
+ * @param {object} [options]
+ * @param {Record<string, string>} [options.env] extra environment for the
+ *   server and its kernels (PYTHONPATH is prepended to the repo root)
+ * @param {string} [options.baseUrl] jupyter_server base_url, e.g. '/user/me/'
+ * @param {string[]} [options.extraArgs] more jupyter_server flags
+ * @param {Record<string, boolean>} [options.serverExtensions] enabled server
+ *   extensions (default: carto_credentials)
+ * @param {string[]} [options.labextensionsPaths] extra labextensions folders
+ * @param {boolean} [options.linkExtension] make our built labextension
+ *   available when the Python environment does not provide it (default true)
+ * @param {string} [options.python] interpreter (default: .venv or /usr/bin/python3)
+ * @param {number} [options.timeoutMs] how long to wait for /api/status
+ */
+export async function startLab(options = {}) {
+  const {
+    env = {},
+    extraArgs = [],
+    serverExtensions = { carto_credentials: true },
+    labextensionsPaths = [],
+    linkExtension = true,
+    python = defaultPython(),
+    timeoutMs = 60000
+  } = options;
+  const baseUrl = normalizeBaseUrl(options.baseUrl);
+
+  if (!fs.existsSync(LAB_INDEX)) {
+    throw new Error(`JupyterLab front end not built (${LAB_INDEX} missing): run tools/lab/build.sh`);
+  }
+
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'carto-lab-'));
+  const dirs = { root };
+  for (const name of ['config', 'data', 'runtime', 'home', 'tmp', 'ipython', 'work']) {
+    dirs[name] = path.join(root, name);
+    fs.mkdirSync(dirs[name], { recursive: true });
+  }
+  dirs.log = path.join(root, 'server.log');
+
+  if (linkExtension) {
+    linkOurExtension(python, dirs.data);
+  }
+
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([key]) => !/^(JUPYTER|JPY_|IPYTHON|PYTHONSTARTUP|CARTO_)/.test(key)
+    )
+  );
+  const childEnv = {
+    ...inherited,
+    ...env,
+    JUPYTER_CONFIG_DIR: dirs.config,
+    JUPYTER_DATA_DIR: dirs.data,
+    JUPYTER_RUNTIME_DIR: dirs.runtime,
+    IPYTHONDIR: dirs.ipython,
+    HOME: dirs.home,
+    TMPDIR: dirs.tmp,
+    PYTHONUNBUFFERED: '1',
+    PYTHONPATH: [REPO_ROOT, env.PYTHONPATH].filter(Boolean).join(path.delimiter)
+  };
+
+  let lastError;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    try {
+      return await spawnServer({ python, port, baseUrl, dirs, childEnv, serverExtensions, labextensionsPaths, extraArgs, timeoutMs });
+    } catch (err) {
+      lastError = err;
+      if (!err.portInUse) {
+        break;
+      }
+    }
+  }
+  throw lastError;
+}
+
+function linkOurExtension(python, dataDir) {
+  const built = path.join(REPO_ROOT, 'carto_credentials', 'labextension');
+  if (!fs.existsSync(path.join(built, 'package.json'))) {
+    return;
+  }
+  // A venv made by scripts/setup.sh already has it (like a pip install).
+  const prefix = path.resolve(path.dirname(python), '..');
+  if (fs.existsSync(path.join(prefix, 'share', 'jupyter', 'labextensions', EXTENSION_NAME, 'package.json'))) {
+    return;
+  }
+  const target = path.join(dataDir, 'labextensions', EXTENSION_NAME);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.symlinkSync(built, target);
+}
+
+async function spawnServer({ python, port, baseUrl, dirs, childEnv, serverExtensions, labextensionsPaths, extraArgs, timeoutMs }) {
+  const args = [
+    '-m',
+    'tools.lab.server',
+    '--ServerApp.ip=127.0.0.1',
+    `--ServerApp.port=${port}`,
+    '--ServerApp.port_retries=0',
+    '--ServerApp.open_browser=False',
+    '--ServerApp.allow_root=True',
+    '--ServerApp.token=',
+    '--ServerApp.password=',
+    `--ServerApp.base_url=${baseUrl}`,
+    `--ServerApp.root_dir=${dirs.work}`,
+    ...Object.entries(serverExtensions).map(
+      ([name, enabled]) => `--ServerApp.jpserver_extensions=${name}=${enabled ? 'True' : 'False'}`
+    ),
+    ...labextensionsPaths.map(p => `--LabHostApp.extra_labextensions_path=${p}`),
+    ...extraArgs
+  ];
+  const logStream = fs.createWriteStream(dirs.log, { flags: 'a' });
+  const lines = [];
+  const child = spawn(python, args, {
+    cwd: REPO_ROOT,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe']
+  });
+  const collect = chunk => {
+    logStream.write(chunk);
+    lines.push(...chunk.toString().split('\n').filter(Boolean));
+    if (lines.length > 5000) {
+      lines.splice(0, lines.length - 5000);
+    }
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  let exited = null;
+  const exitPromise = new Promise(resolve =>
+    child.on('exit', (code, signal) => {
+      exited = { code, signal };
+      resolve(exited);
+    })
+  );
+
+  const url = `http://127.0.0.1:${port}${baseUrl}`;
+  const log = () => lines.join('\n');
+  const started = Date.now();
+
+  async function stop() {
+    if (exited) {
+      logStream.end();
+      return exited;
+    }
+    const kernels = childPids(child.pid);
+    child.kill('SIGTERM');
+    // jupyter_server asks for confirmation on the first SIGINT; SIGTERM shuts
+    // kernels down and exits. Escalate if it does not.
+    if (!(await waitForExit([child.pid], 10000))) {
+      child.kill('SIGKILL');
+    }
+    await exitPromise;
+    for (const pid of kernels) {
+      if (isAlive(pid)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    await waitForExit(kernels, 5000);
+    logStream.end();
+    return exited;
+  }
+
+  while (true) {
+    if (exited) {
+      const text = log();
+      const err = new Error(
+        `JupyterLab server exited (${JSON.stringify(exited)}) before answering /api/status.\n` +
+          `Command: ${python} ${args.join(' ')}\nLog (${dirs.log}):\n${text.split('\n').slice(-40).join('\n')}`
+      );
+      err.portInUse = /already in use|Address already in use/i.test(text);
+      throw err;
+    }
+    if (Date.now() - started > timeoutMs) {
+      await stop();
+      throw new Error(`JupyterLab server did not answer ${url}api/status within ${timeoutMs} ms.\nLog:\n${log()}`);
+    }
+    try {
+      const res = await fetch(`${url}api/status`, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) {
+        break;
+      }
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+
+  return {
+    url,
+    baseUrl,
+    port,
+    pid: child.pid,
+    dirs,
+    python,
+    startupMs: Date.now() - started,
+    log,
+    stop
+  };
+}
+
+/** Flags from tools/lab/README.md (lab-e2e §4). */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync'
+];
+
+/**
+ * Launch headless Debian Chromium with a fresh profile. Every console message
+ * and page error of every page lands in `messages` (strings "type: text"), so
+ * tests can scan them for secrets; HTTP responses >= 400 land in `httpErrors`
+ * ("status METHOD url").
+ */
+export async function launchBrowser({ headless = true, viewport = { width: 1366, height: 800 } } = {}) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'carto-chromium-'));
+  const profile = path.join(root, 'profile');
+  const tmp = path.join(root, 'tmp');
+  fs.mkdirSync(tmp);
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CARTO_CHROMIUM || '/usr/bin/chromium',
+    headless,
+    args: CHROMIUM_ARGS,
+    viewport,
+    env: { ...process.env, TMPDIR: tmp }
+  });
+  const messages = [];
+  const httpErrors = [];
+  const watch = page => {
+    page.on('console', msg => messages.push(`${msg.type()}: ${msg.text()}`));
+    page.on('pageerror', err => messages.push(`pageerror: ${err.stack || err.message}`));
+    page.on('response', res => {
+      if (res.status() >= 400) {
+        httpErrors.push(`${res.status()} ${res.request().method()} ${res.url()}`);
+      }
+    });
+  };
+  context.pages().forEach(watch);
+  context.on('page', watch);
+  const page = context.pages()[0] ?? (await context.newPage());
+  return {
+    context,
+    page,
+    messages,
+    httpErrors,
+    async close() {
+      await context.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  };
+}
+
+/**
+ * Open JupyterLab at `url` (the server URL including base_url) and wait until
+ * the application has started and restored its layout. `?reset` by default so
+ * no earlier layout or dialog comes back.
+ */
+export async function openLab(page, url, { reset = true, timeout = 60000 } = {}) {
+  const target = new URL('lab', url.endsWith('/') ? url : url + '/');
+  if (reset) {
+    target.search = 'reset';
+  }
+  await page.goto(target.href);
+  await page.waitForFunction(() => !!window.jupyterapp, null, { timeout });
+  await page.evaluate(() => window.jupyterapp.started);
+  await page.evaluate(() => window.jupyterapp.restored);
+}
+
+/** The page config JupyterLab was served with (parsed). */
+export async function pageConfig(page) {
+  return page.evaluate(() => JSON.parse(document.getElementById('jupyter-config-data').textContent));
+}
+
+/**
+ * Create a notebook with `kernelName` and wait until its kernel is idle.
+ * Returns the notebook's path.
+ */
+export async function newNotebook(page, { kernelName = 'python3', timeout = 60000 } = {}) {
+  const before = await page.evaluate(() => window.jupyterapp.shell.currentWidget?.id ?? null);
+  // Not awaited in the page: the command resolves to a widget, which
+  // page.evaluate would try to serialize.
+  await page.evaluate(name => {
+    void window.jupyterapp.commands.execute('notebook:create-new', { kernelName: name });
+  }, kernelName);
+  await page.waitForFunction(
+    previous => {
+      const widget = window.jupyterapp.shell.currentWidget;
+      return (
+        !!widget &&
+        widget.id !== previous &&
+        !!widget.content?.model &&
+        widget.context?.isReady &&
+        widget.sessionContext?.session?.kernel?.status === 'idle'
+      );
+    },
+    before,
+    { timeout }
+  );
+  return page.evaluate(() => window.jupyterapp.shell.currentWidget.context.path);
+}
+
+/**
+ * Run `code` in a code cell of the current notebook (the trailing empty cell,
+ * or a new one at the end) and return its output as text: stream text,
+ * text/plain results, and errors as "Name: value".
+ */
+export async function runCell(page, code, { timeout = 60000 } = {}) {
+  const index = await page.evaluate(source => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    if (!panel?.content?.model) {
+      throw new Error('runCell: the current widget is not a notebook');
+    }
+    const notebook = panel.content;
+    const cells = notebook.model.sharedModel;
+    const last = cells.cells.length - 1;
+    const reusable =
+      last >= 0 &&
+      cells.cells[last].cell_type === 'code' &&
+      cells.cells[last].getSource() === '' &&
+      cells.cells[last].execution_count == null;
+    const at = reusable ? last : last + 1;
+    if (reusable) {
+      cells.cells[last].setSource(source);
+    } else {
+      cells.insertCell(at, { cell_type: 'code', source });
+    }
+    notebook.activeCellIndex = at;
+    return at;
+  }, code);
+  await page.evaluate(
+    ({ timeoutMs }) =>
+      Promise.race([
+        window.jupyterapp.commands.execute('notebook:run-cell'),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('runCell: timed out')), timeoutMs))
+      ]).then(() => undefined),
+    { timeoutMs: timeout }
+  );
+  return page.evaluate(at => {
+    const cell = window.jupyterapp.shell.currentWidget.content.model.cells.get(at);
+    const parts = [];
+    for (let i = 0; i < cell.outputs.length; i++) {
+      const out = cell.outputs.get(i).toJSON();
+      if (out.output_type === 'stream') {
+        parts.push(Array.isArray(out.text) ? out.text.join('') : out.text);
+      } else if (out.output_type === 'error') {
+        parts.push(`${out.ename}: ${out.evalue}\n`);
+      } else if (out.data && out.data['text/plain'] !== undefined) {
+        const text = out.data['text/plain'];
+        parts.push((Array.isArray(text) ? text.join('') : text) + '\n');
+      }
+    }
+    return parts.join('');
+  }, index);
+}
+
+/** Save a PNG of the page as artifacts/<name>.png; returns its path. */
+export async function screenshot(page, name) {
+  fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
+  const file = path.join(ARTIFACTS_DIR, `${name.replace(/[^\w.-]+/g, '_')}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+/** Wait until `predicate(messages)` is true for the captured console. */
+export async function waitForConsole(messages, predicate, { timeout = 10000 } = {}) {
+  const deadline = Date.now() + timeout;
+  while (!predicate(messages)) {
+    if (Date.now() > deadline) {
+      throw new Error('waitForConsole: condition not met; console:\n' + messages.join('\n'));
+    }
+    await sleep(50);
+  }
+}
