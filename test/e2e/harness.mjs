@@ -54,6 +54,29 @@ function normalizeBaseUrl(baseUrl) {
   return url;
 }
 
+// Servers still running when this process exits (a failing test that never
+// reached stop(), Ctrl-C): stop them and their kernels by PID.
+const liveServers = new Map();
+function killLiveServers() {
+  for (const [pid, kernels] of liveServers) {
+    for (const p of [pid, ...kernels()]) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  liveServers.clear();
+}
+process.on('exit', killLiveServers);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    killLiveServers();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
+
 function sleep(ms) {
   return new Promise(resolve => setTimeout(resolve, ms));
 }
@@ -222,12 +245,14 @@ async function spawnServer({ python, port, baseUrl, dirs, childEnv, serverExtens
       lines.splice(0, lines.length - 5000);
     }
   };
+  liveServers.set(child.pid, () => childPids(child.pid));
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
   let exited = null;
   const exitPromise = new Promise(resolve =>
     child.on('exit', (code, signal) => {
       exited = { code, signal };
+      liveServers.delete(child.pid);
       resolve(exited);
     })
   );

@@ -92,3 +92,39 @@ describe('JupyterLab smoke', { timeout: 180000 }, () => {
     assert.deepEqual(errors, []);
   });
 });
+
+describe('JupyterLab under a JupyterHub-style base_url', { timeout: 120000 }, () => {
+  let lab;
+  let browser;
+
+  before(async () => {
+    lab = await startLab({ baseUrl: '/user/alice/' });
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await lab?.stop();
+  });
+
+  it('serves the app, its assets and the extra endpoints below the prefix', async () => {
+    assert.match(lab.url, /\/user\/alice\/$/);
+    for (const endpoint of ['api/me', 'lsp/status', 'lab/api/extensions']) {
+      const res = await fetch(lab.url + endpoint);
+      assert.equal(res.status, 200, `${endpoint} answered ${res.status}`);
+      await res.json();
+    }
+    // An unknown /lab/... URL must not leak "Path Not Found" into later pages.
+    const notFound = await fetch(lab.url + 'lab/no/such/page');
+    assert.equal(notFound.status, 200);
+    await notFound.text();
+    await openLab(browser.page, lab.url);
+    const config = await pageConfig(browser.page);
+    assert.equal(config.baseUrl, '/user/alice/');
+    assert.equal(config.notFoundUrl, undefined);
+    assert.ok(config.fullStaticUrl.startsWith('/user/alice/'));
+    const active = await browser.page.evaluate(id => window.jupyterapp.isPluginActivated(id), PLUGIN_ID);
+    assert.ok(active, `${PLUGIN_ID} not active under base_url`);
+    assert.deepEqual(browser.httpErrors, []);
+  });
+});
