@@ -12,7 +12,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+// The bench bundles this file elsewhere and names the repository in CARTO_REPO_ROOT.
+export const REPO_ROOT =
+  process.env.CARTO_REPO_ROOT ?? path.resolve(__dirname, '..', '..');
 export const VENV_PYTHON = path.join(REPO_ROOT, '.venv', 'bin', 'python');
 
 /** Resolve when `check` returns a truthy value; reject after `timeoutMs`. Polls, never sleeps blindly. */
@@ -63,6 +65,8 @@ export interface IServerOptions {
   args?: string[];
   /** Extra environment for the server (and so its kernels). */
   env?: Record<string, string>;
+  /** Default DEBUG: successful requests are logged too, so the leak scan reads them. */
+  logLevel?: string;
 }
 
 export class JupyterServerProcess {
@@ -138,8 +142,7 @@ export class JupyterServerProcess {
       '--ServerApp.open_browser=False',
       `--ServerApp.base_url=${this.baseUrl}`,
       `--ServerApp.root_dir=${this.dirs.notebooks}`,
-      // The access log of successful requests lands in the captured log too (leak scan).
-      '--ServerApp.log_level=DEBUG',
+      `--ServerApp.log_level=${this._options.logLevel ?? 'DEBUG'}`,
       ...(this._options.args ?? [])
     ];
     const log = fs.openSync(this.logPath, 'a');
@@ -151,19 +154,22 @@ export class JupyterServerProcess {
     fs.closeSync(log);
     const proc = this.proc;
     try {
-      await waitFor(
+      const state = await waitFor(
         async () => {
           if (proc.exitCode !== null) {
-            throw new Error(`jupyter_server exited with ${proc.exitCode}`);
+            return 'exited';
           }
           const response = await fetch(`${this.url}api/status`, {
             headers: { Authorization: `token ${this.token}` }
           });
-          return response.status === 200;
+          return response.status === 200 ? 'up' : '';
         },
         timeoutMs,
         'jupyter_server /api/status'
       );
+      if (state === 'exited') {
+        throw new Error(`jupyter_server exited with ${proc.exitCode}`);
+      }
     } catch (reason) {
       await this.stop();
       throw new Error(`${String(reason)}\n${this.log().slice(-4000)}`);

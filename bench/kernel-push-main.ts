@@ -1,0 +1,612 @@
+/**
+ * Benchmark of the credential push (DESIGN.md "Bars to beat"), run by `bench/kernel-push.mjs`
+ * after esbuild bundled this file with the real `src/` code and `@jupyterlab/services` for Node.
+ *
+ * One jupyter_server (venv, our extension, base URL /user/alice/, token) serves every
+ * measurement, so ratios compare like with like (same server, same kernels, same Nagle delays).
+ */
+import {
+  Kernel,
+  KernelManager,
+  KernelMessage,
+  ServerConnection,
+  Session,
+  SessionManager
+} from '@jupyterlab/services';
+import { Signal } from '@lumino/signaling';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { gzipSync } from 'zlib';
+
+import { ISessionContextLike, KernelBridge } from '../src/bridge';
+import { CartoCredentialsModel } from '../src/model';
+import { RestAccountStore } from '../src/rest';
+import { DEFAULT_SETTINGS } from '../src/settings';
+import {
+  JupyterServerProcess,
+  REPO_ROOT,
+  VENV_PYTHON,
+  waitFor
+} from '../test/integration/server';
+
+const STARTS = Number(process.env.BENCH_STARTS ?? 50);
+const CONTROL_STARTS = Number(process.env.BENCH_CONTROL_STARTS ?? 20);
+const KERNELS = Number(process.env.BENCH_KERNELS ?? 50);
+const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 40);
+const SWITCHES = Number(process.env.BENCH_SWITCHES ?? 6);
+
+const WHOAMI = [
+  'from carto_credentials import get_default_credentials',
+  'from carto_credentials.defaults import default_credentials_source',
+  'c = get_default_credentials()',
+  'print(c.username if c else None, default_credentials_source())'
+].join('\n');
+// Same imports, no credential lookup: what a first cell costs without the bridge.
+const CONTROL_CELL =
+  'from carto_credentials import get_default_credentials\nprint("x")';
+
+/**
+ * Kernel-side instrumentation: an echo comm target for bare round trips, and a hook that acks
+ * on the same comm each time a pushed `set_credentials` has been applied.
+ */
+const INSTRUMENT = `
+import carto_credentials.kernel as _K
+_bench = {}
+def _bench_open(comm, msg):
+    _bench['c'] = comm
+    comm.on_msg(lambda m: comm.send({'echo': m['content']['data']}))
+get_ipython().kernel.comm_manager.register_target('bench.echo', _bench_open)
+if not hasattr(_K, '_bench_orig_apply'):
+    _K._bench_orig_apply = _K._apply
+def _bench_apply(data, kind):
+    ok = _K._bench_orig_apply(data, kind)
+    c = _bench.get('c')
+    if c is not None:
+        c.send({'applied': _K.status()['username']})
+    return ok
+_K._apply = _bench_apply
+`;
+
+// @jupyterlab/services narrates every (re)connection; keep stdout for the table.
+const bridgeWarnings: string[] = [];
+console.debug = () => undefined;
+console.info = () => undefined;
+console.warn = (...args: unknown[]) => {
+  const text = args.map(String).join(' ');
+  if (text.startsWith('CARTO')) {
+    bridgeWarnings.push(text);
+  }
+};
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const p90 = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * 0.9))];
+};
+const now = () => performance.now();
+
+/** A notebook's session context without the UI: the slice KernelBridge uses. */
+// Not `implements ISessionContextLike`: a real IKernelConnection does not fit IKernelLike
+// structurally (ICommLike.onMsg parameter), so it is cast where the bridge is made.
+class HeadlessContext {
+  readonly kernelChanged = new Signal<
+    this,
+    { newValue: Kernel.IKernelConnection | null }
+  >(this);
+  constructor(readonly session: Session.ISessionConnection) {
+    session.kernelChanged.connect((_, args) =>
+      this.kernelChanged.emit({ newValue: args.newValue })
+    );
+  }
+  get path(): string {
+    return this.session.path;
+  }
+}
+
+async function execute(
+  kernel: Kernel.IKernelConnection,
+  code: string
+): Promise<string> {
+  const future = kernel.requestExecute({ code, store_history: false });
+  let out = '';
+  future.onIOPub = msg => {
+    if (KernelMessage.isStreamMsg(msg)) {
+      out += msg.content.text;
+    } else if (KernelMessage.isErrorMsg(msg)) {
+      out += `${msg.content.ename}: ${msg.content.evalue}`;
+    }
+  };
+  await future.done;
+  return out;
+}
+
+/** Run `code` the moment the kernel (re)connects, after the bridge heard the same signal. */
+function runOnConnected(
+  kernel: Kernel.IKernelConnection,
+  code: string
+): Promise<{ ms: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    const handler = (_: unknown, status: string) => {
+      if (status !== 'connected') {
+        return;
+      }
+      kernel.connectionStatusChanged.disconnect(handler);
+      const t0 = now();
+      execute(kernel, code).then(
+        out => resolve({ ms: now() - t0, out: out.trim() }),
+        reject
+      );
+    };
+    kernel.connectionStatusChanged.connect(handler);
+  });
+}
+
+/** An open echo comm on a kernel that ran INSTRUMENT. */
+class Echo {
+  private _waiters: Array<(data: Record<string, unknown>) => boolean> = [];
+  readonly comm: Kernel.IComm;
+  constructor(kernel: Kernel.IKernelConnection) {
+    this.comm = kernel.createComm('bench.echo');
+    this.comm.onMsg = msg => {
+      const data = msg.content.data as Record<string, unknown>;
+      this._waiters = this._waiters.filter(w => !w(data));
+    };
+    this.comm.open({});
+  }
+  next(match: (data: Record<string, unknown>) => boolean): Promise<void> {
+    return new Promise(resolve =>
+      this._waiters.push(data => {
+        if (match(data)) {
+          resolve();
+          return true;
+        }
+        return false;
+      })
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const began = now();
+  const server = await new JupyterServerProcess({
+    baseUrl: '/user/alice/',
+    logLevel: 'INFO'
+  }).start();
+  const settings = ServerConnection.makeSettings({
+    baseUrl: server.url,
+    wsUrl: server.wsUrl,
+    token: server.token,
+    appendToken: true,
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    WebSocket: require('ws')
+  });
+  const kernelManager = new KernelManager({ serverSettings: settings });
+  const sessionManager = new SessionManager({
+    serverSettings: settings,
+    kernelManager
+  });
+  const model = new CartoCredentialsModel({
+    store: new RestAccountStore(settings)
+  });
+  model.configure({
+    ...DEFAULT_SETTINGS,
+    kernelAccess: 'always',
+    validateOnLogin: false
+  });
+  const sessions: Session.ISessionConnection[] = [];
+  const bridges: KernelBridge[] = [];
+  const rows: string[][] = [];
+  const log = (...a: unknown[]) => console.error('[bench]', ...a);
+  try {
+    await Promise.all([
+      kernelManager.ready,
+      sessionManager.ready,
+      model.refresh()
+    ]);
+    const alice = await model.addAccount({
+      username: 'alice',
+      api_key: 'alice-bench-key-0001'
+    });
+    const bob = await model.addAccount({
+      username: 'bob',
+      api_key: 'bob-bench-key-0002'
+    });
+
+    const open = async (p: string, withBridge: boolean) => {
+      const session = await sessionManager.startNew({
+        path: p,
+        name: p,
+        type: 'notebook',
+        kernel: { name: 'python3' }
+      });
+      sessions.push(session);
+      const bridge = withBridge
+        ? new KernelBridge({
+            sessionContext: new HeadlessContext(
+              session
+            ) as unknown as ISessionContextLike,
+            model
+          })
+        : null;
+      if (bridge) {
+        bridges.push(bridge);
+      }
+      return { session, bridge, kernel: session.kernel! };
+    };
+    const close = async (session: Session.ISessionConnection) => {
+      await session.shutdown();
+      session.dispose();
+      sessions.splice(sessions.indexOf(session), 1);
+    };
+
+    // 1. First cell after start / restart --------------------------------------------------
+    log(
+      `first cell: ${STARTS} starts+restarts with the bridge, ${CONTROL_STARTS} without`
+    );
+    const withBridge: number[] = [];
+    const control: number[] = [];
+    let seen = 0;
+    let total = 0;
+    const cycle = async (i: number, bridged: boolean) => {
+      const cell = bridged ? WHOAMI : CONTROL_CELL;
+      const expect = bridged ? 'alice jupyterlab' : 'x';
+      const sessionP = sessionManager.startNew({
+        path: `first/${bridged ? 'b' : 'c'}${i}.ipynb`,
+        name: `b${i}`,
+        type: 'notebook',
+        kernel: { name: 'python3' }
+      });
+      // startNew resolves with a connection that is still connecting; hook it at once.
+      const session = await sessionP;
+      sessions.push(session);
+      let bridge: KernelBridge | null = null;
+      if (bridged) {
+        bridge = new KernelBridge({
+          sessionContext: new HeadlessContext(
+            session
+          ) as unknown as ISessionContextLike,
+          model
+        });
+      }
+      const kernel = session.kernel!;
+      const results: { ms: number; out: string }[] = [];
+      if (kernel.connectionStatus === 'connected') {
+        const t0 = now();
+        results.push({
+          out: (await execute(kernel, cell)).trim(),
+          ms: now() - t0
+        });
+      } else {
+        results.push(await runOnConnected(kernel, cell));
+      }
+      const afterRestart = runOnConnected(kernel, cell);
+      await kernel.restart();
+      results.push(await afterRestart);
+      for (const r of results) {
+        (bridged ? withBridge : control).push(r.ms);
+        if (bridged) {
+          total += 1;
+          seen += r.out === expect ? 1 : 0;
+          if (r.out !== expect) {
+            log(`  cycle ${i}: first cell printed ${JSON.stringify(r.out)}`);
+          }
+        }
+      }
+      bridge?.dispose();
+      await close(session);
+    };
+    const cycles = Math.ceil(STARTS / 2);
+    const controlCycles = Math.ceil(CONTROL_STARTS / 2);
+    for (let i = 0; i < cycles; i++) {
+      await cycle(i, true);
+      if (i < controlCycles) {
+        await cycle(i, false);
+      }
+    }
+
+    // 2. UI change -> kernel updated vs bare comm round trip --------------------------------
+    log(`UI change vs bare comm round trip: ${ROUND_TRIPS} each`);
+    const one = await open('rtt/nb.ipynb', true);
+    await execute(one.kernel, INSTRUMENT);
+    const echo = new Echo(one.kernel);
+    await execute(one.kernel, 'print(1)'); // the echo comm is open once this returns
+    const bare: number[] = [];
+    const change: number[] = [];
+    for (let i = 0; i < ROUND_TRIPS + 5; i++) {
+      let t0 = now();
+      const got = echo.next(d => 'echo' in d);
+      echo.comm.send({ ping: i });
+      await got;
+      const tBare = now() - t0;
+      const target = i % 2 === 0 ? bob : alice;
+      const applied = echo.next(d => d.applied === target.username);
+      t0 = now();
+      model.setNotebookAccount('rtt/nb.ipynb', target.id);
+      await applied;
+      const tChange = now() - t0;
+      if (i >= 5) {
+        bare.push(tBare);
+        change.push(tChange);
+      }
+    }
+    model.setNotebookAccount('rtt/nb.ipynb', null);
+    await close(one.session);
+
+    // 3. Switching the default with many open kernels ---------------------------------------
+    log(`default switch with ${KERNELS} kernels`);
+    const many: { kernel: Kernel.IKernelConnection; echo: Echo }[] = [];
+    const tOpen = now();
+    for (let i = 0; i < KERNELS; i += 5) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(5, KERNELS - i) }, (_, j) =>
+          open(`many/nb${i + j}.ipynb`, true)
+        )
+      );
+      for (const nb of batch) {
+        await waitFor(
+          () => nb.kernel.connectionStatus === 'connected',
+          30000,
+          'kernel'
+        );
+        await execute(nb.kernel, INSTRUMENT);
+        const e = new Echo(nb.kernel);
+        await execute(nb.kernel, 'print(1)');
+        many.push({ kernel: nb.kernel, echo: e });
+      }
+    }
+    log(
+      `  ${KERNELS} kernels open in ${((now() - tOpen) / 1000).toFixed(1)} s`
+    );
+    const bareAll: number[] = [];
+    const switchAll: number[] = [];
+    const switchFromSignal: number[] = [];
+    let current = model.defaultAccountId === alice.id ? alice : bob;
+    let allUpdated = true;
+    for (let r = 0; r < SWITCHES + 1; r++) {
+      let t0 = now();
+      const echoes = many.map(m => m.echo.next(d => 'echo' in d));
+      many.forEach((m, i) => m.echo.comm.send({ ping: i }));
+      await Promise.all(echoes);
+      const tBare = now() - t0;
+      const target = current.id === alice.id ? bob : alice;
+      const applied = many.map(m =>
+        m.echo.next(d => d.applied === target.username)
+      );
+      let tSignal = 0;
+      const onChange = () => {
+        tSignal = now();
+      };
+      model.changed.connect(onChange);
+      t0 = now();
+      const setting = model.setDefault(target.id);
+      const done = await Promise.race([
+        Promise.all(applied).then(() => true),
+        new Promise<boolean>(res => setTimeout(() => res(false), 15000))
+      ]);
+      await setting;
+      const tEnd = now();
+      model.changed.disconnect(onChange);
+      allUpdated = allUpdated && done;
+      current = target;
+      if (r > 0) {
+        bareAll.push(tBare);
+        switchAll.push(tEnd - t0);
+        switchFromSignal.push(tEnd - tSignal);
+      }
+    }
+    const finalOut = await Promise.all(
+      many.map(m => execute(m.kernel, WHOAMI))
+    );
+    const allSee = finalOut.every(
+      o => o.trim() === `${current.username} jupyterlab`
+    );
+
+    // 4. import time ------------------------------------------------------------------------
+    // Fresh interpreter each time; and, as a kernel pays it, after IPython/ipykernel are loaded.
+    const importMs: number[] = [];
+    const importInKernelMs: number[] = [];
+    const timeImport = (pre: string) =>
+      Number(
+        execFileSync(
+          VENV_PYTHON,
+          [
+            '-c',
+            `${pre}import time; t = time.perf_counter(); import carto_credentials; ` +
+              'print((time.perf_counter() - t) * 1000)'
+          ],
+          {
+            env: {
+              ...process.env,
+              HOME: server.dirs.home,
+              PYDEVD_DISABLE_FILE_VALIDATION: '1'
+            },
+            stdio: ['ignore', 'pipe', 'ignore']
+          }
+        )
+          .toString()
+          .trim()
+      );
+    for (let i = 0; i < 15; i++) {
+      importMs.push(timeImport(''));
+      importInKernelMs.push(timeImport('import IPython, ipykernel.ipkernel; '));
+    }
+
+    // 5. JS loaded at JupyterLab start ------------------------------------------------------
+    const js = startupJs();
+
+    // ---- table ----------------------------------------------------------------------------
+    const mWith = median(withBridge);
+    const mControl = median(control);
+    const mBare = median(bare);
+    const mChange = median(change);
+    const perKernel = (median(switchAll) - median(bareAll)) / KERNELS;
+    const perKernelSignal =
+      (median(switchFromSignal) - median(bareAll)) / KERNELS;
+    const fmt = (x: number, d = 1) => x.toFixed(d);
+    const row = (
+      metric: string,
+      measured: string,
+      bar: string,
+      ratio: number,
+      ok: boolean
+    ) => rows.push([metric, measured, bar, fmt(ratio, 2), ok ? 'yes' : 'NO']);
+    row(
+      `first cell after start/restart sees credentials (${total} runs)`,
+      `${seen}/${total}`,
+      '100 %, ≥ 50 runs',
+      seen / Math.max(total, 1),
+      seen === total && total >= 50
+    );
+    row(
+      'first cell output, bridge vs none (median ms)',
+      `${fmt(mWith)} vs ${fmt(mControl)} (${mWith >= mControl ? '+' : ''}${fmt(mWith - mControl)})`,
+      `no added round trip (< ${fmt(mBare)} ms)`,
+      Math.max(0, mWith - mControl) / mBare,
+      mWith - mControl < mBare
+    );
+    row(
+      'UI change → kernel updated vs bare comm RTT (median ms)',
+      `${fmt(mChange)} vs ${fmt(mBare)} (p90 ${fmt(p90(change))} vs ${fmt(p90(bare))})`,
+      '≤ 1.2 ×',
+      mChange / mBare,
+      mChange / mBare <= 1.2
+    );
+    row(
+      `default switch, ${KERNELS} kernels: per-kernel cost over a bare message`,
+      `${fmt(perKernel, 2)} ms (all ${fmt(median(switchAll))} vs bare ${fmt(median(bareAll))} ms; from signal ${fmt(perKernelSignal, 2)} ms)`,
+      '≤ 5 ms, all updated',
+      perKernel / 5,
+      perKernel <= 5 && allUpdated && allSee
+    );
+    row(
+      '`import carto_credentials`, fresh python (median of 15, ms)',
+      `${fmt(median(importMs))} (min ${fmt(Math.min(...importMs))}; after ipykernel ${fmt(median(importInKernelMs))})`,
+      '≤ 50 ms',
+      median(importMs) / 50,
+      median(importMs) <= 50
+    );
+    row(
+      'labextension JS at start, gzip (KB)',
+      `${fmt(js.gzip / 1024)} (${js.files.join(', ')})`,
+      '≤ 60 KB',
+      js.gzip / 1024 / 60,
+      js.gzip / 1024 <= 60
+    );
+    printTable(rows);
+    console.log(
+      `\nfirst-cell ms with bridge: median ${fmt(mWith)}, p90 ${fmt(p90(withBridge))}, max ${fmt(Math.max(...withBridge))}; ` +
+        `without: median ${fmt(mControl)}, p90 ${fmt(p90(control))}`
+    );
+    console.log(
+      `all ${KERNELS} kernels acked every switch: ${allUpdated}; each printed the final default: ${allSee}`
+    );
+    if (bridgeWarnings.length) {
+      console.log(`bridge warnings: ${bridgeWarnings.join(' / ')}`);
+    }
+    console.log(
+      `load average at the end: ${os
+        .loadavg()
+        .map(x => x.toFixed(1))
+        .join(' ')} on ${os.cpus().length} cores`
+    );
+    console.log(`total bench time ${fmt((now() - began) / 1000)} s`);
+    if (process.env.BENCH_JSON) {
+      fs.writeFileSync(
+        process.env.BENCH_JSON,
+        JSON.stringify(
+          {
+            withBridge,
+            control,
+            bare,
+            change,
+            bareAll,
+            switchAll,
+            switchFromSignal,
+            importMs,
+            importInKernelMs,
+            js
+          },
+          null,
+          1
+        )
+      );
+    }
+    if (rows.some(r => r[4] !== 'yes')) {
+      process.exitCode = 1;
+    }
+  } finally {
+    bridges.forEach(b => b.dispose());
+    await Promise.all(sessions.map(s => s.shutdown().catch(() => undefined)));
+    model.dispose();
+    sessionManager.dispose();
+    kernelManager.dispose();
+    await server.stop();
+    server.cleanup();
+  }
+}
+
+/** remoteEntry plus the chunks of the modules JupyterLab loads at start (`./extension`, `./style`). */
+function startupJs(): { gzip: number; raw: number; files: string[] } {
+  const dir = path.join(REPO_ROOT, 'carto_credentials', 'labextension');
+  const pkg = JSON.parse(
+    fs.readFileSync(path.join(dir, 'package.json'), 'utf-8')
+  );
+  const build = pkg.jupyterlab._build as Record<string, string>;
+  const entry = path.join(dir, build.load);
+  const source = fs.readFileSync(entry, 'utf-8');
+  const chunkIds = new Set<string>();
+  for (const exposed of [build.extension, build.style, build.mimeExtension]) {
+    if (!exposed) {
+      continue;
+    }
+    const at = source.indexOf(`"${exposed}":`);
+    if (at < 0) {
+      throw new Error(`${exposed} not found in ${entry}`);
+    }
+    const body = source.slice(at, source.indexOf('=>()=>', at));
+    for (const m of body.matchAll(/\.e\(["']?([\w-]+)["']?\)/g)) {
+      chunkIds.add(m[1]);
+    }
+  }
+  const staticDir = path.join(dir, 'static');
+  const names = fs.readdirSync(staticDir);
+  const files = [path.basename(entry)];
+  for (const id of chunkIds) {
+    const name = names.find(n => n.startsWith(`${id}.`) && n.endsWith('.js'));
+    if (!name) {
+      throw new Error(`chunk ${id} not found in ${staticDir}`);
+    }
+    files.push(name);
+  }
+  let gzip = 0;
+  let raw = 0;
+  for (const name of files) {
+    const content = fs.readFileSync(path.join(staticDir, name));
+    raw += content.length;
+    // Tornado's gzip level.
+    gzip += gzipSync(content, { level: 6 }).length;
+  }
+  return { gzip, raw, files };
+}
+
+function printTable(rows: string[][]): void {
+  const header = ['metric', 'measured', 'bar', 'ratio', 'ok'];
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map(r => r[i].length)));
+  const line = (r: string[]) =>
+    `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(line(header));
+  console.log(`|${widths.map(w => '-'.repeat(w + 2)).join('|')}|`);
+  rows.forEach(r => console.log(line(r)));
+}
+
+main().catch(reason => {
+  console.error(reason);
+  process.exitCode = 2;
+});
