@@ -13,6 +13,7 @@ import type { CodeCredentials, GrantState, PushedAccount } from './protocol';
 import {
   GrantDecision,
   IAccountStore,
+  ImportInfo,
   INewAccount,
   StoredAccount,
   ValidationResult
@@ -107,6 +108,11 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
       await this.setDefault(created.id);
     }
     return Private.toAccount(created);
+  }
+
+  /** Whether CARTOframes' `creds.json` exists and what it names (never its key). */
+  importInfo(): Promise<ImportInfo> {
+    return this._store.importInfo();
   }
 
   /** Import CARTOframes' saved `creds.json` as an account. */
@@ -254,9 +260,21 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
 
   /** Remember the user's answer for a notebook (server-side, per path). */
   async setGrant(path: string, decision: GrantDecision): Promise<void> {
-    await this._store.setGrant(path, decision);
+    // Applied locally first, so a kernel starting meanwhile is not asked about it again.
+    const previous = this._grants.get(path);
     this._grants.set(path, decision);
     this._changed.emit({ type: 'grants', path });
+    try {
+      await this._store.setGrant(path, decision);
+    } catch (reason) {
+      if (previous === undefined) {
+        this._grants.delete(path);
+      } else {
+        this._grants.set(path, previous);
+      }
+      this._changed.emit({ type: 'grants', path });
+      throw reason;
+    }
   }
 
   /** Forget a notebook's answer: it will be asked again. */

@@ -194,6 +194,42 @@ describe('CartoCredentialsModel', () => {
   });
 });
 
+describe('CartoCredentialsModel grants', () => {
+  it('applies a grant at once and undoes it when the server refuses', async () => {
+    const store = new FakeStore();
+    store.add('acc-a', 'alice', 'alice-key');
+    store.defaultId = 'acc-a';
+    const model = new CartoCredentialsModel({ store });
+    await model.refresh();
+    let release: () => void = () => undefined;
+    store.setGrant = () =>
+      new Promise<void>((_, reject) => {
+        release = () => reject(new Error('server down'));
+      });
+    const pending = model.setGrant('n.ipynb', 'allow');
+    expect(model.accessFor('n.ipynb')).toBe('allow');
+    release();
+    await expect(pending).rejects.toThrow('server down');
+    expect(model.accessFor('n.ipynb')).toBe('undecided');
+  });
+});
+
+describe('CartoCredentialsModel#importInfo()', () => {
+  it('passes on what the server found, without any key', async () => {
+    const store = new FakeStore();
+    store.importAnswer = {
+      available: true,
+      path: '/home/u/.config/cartoframes/creds.json',
+      username: 'carol',
+      base_url: null
+    };
+    const model = new CartoCredentialsModel({ store });
+    const info = await model.importInfo();
+    expect(info).toEqual(store.importAnswer);
+    expect(JSON.stringify(info)).not.toContain('imported-key');
+  });
+});
+
 describe('CartoCredentialsModel runtime references', () => {
   const REF = 'rt-00112233aabbccdd';
   const bob = {

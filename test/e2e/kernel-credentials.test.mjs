@@ -1,0 +1,139 @@
+// The shared context end to end in the real JupyterLab: an account in the store reaches a new
+// notebook's first cell, survives a restart, follows a notebook's own choice, and no key lands
+// in the saved notebook or any file the session wrote, except the 0600 store.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import {
+  DEMO_USERS,
+  callStore,
+  filesContaining,
+  startCartoApi,
+  writeSettings
+} from './carto-api.mjs';
+import {
+  launchBrowser,
+  newNotebook,
+  openLab,
+  runCell,
+  startLab
+} from './harness.mjs';
+
+const WHO =
+  'from carto_credentials import get_default_credentials\nprint(get_default_credentials().username)';
+
+describe('credentials reach the kernel', { timeout: 240000 }, () => {
+  let api;
+  let lab;
+  let browser;
+  let page;
+  let bobId;
+  let notebookPath;
+
+  before(async () => {
+    api = await startCartoApi();
+    lab = await startLab({ baseUrl: '/user/alice/' });
+    writeSettings(lab, { allowNonHttps: true });
+    browser = await launchBrowser();
+    page = browser.page;
+    await openLab(page, lab.url);
+    for (const [name, key] of Object.entries(DEMO_USERS)) {
+      const created = await callStore(page, 'POST', 'accounts', {
+        base_url: api.userUrl(name),
+        api_key: key,
+        validate: true,
+        allow_non_https: true
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      if (name === 'bob') {
+        bobId = created.body.id;
+      } else {
+        const made = await callStore(page, 'PUT', 'default', {
+          account_id: created.body.id
+        });
+        assert.equal(made.status, 200);
+      }
+    }
+    // The page loaded before the accounts existed: reload, as a user would after logging in.
+    await openLab(page, lab.url);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await lab?.stop();
+    await api?.stop();
+  });
+
+  it('gives a notebook created here the default account in its first cell', async () => {
+    notebookPath = await newNotebook(page);
+    assert.equal((await runCell(page, WHO)).trim(), 'alice');
+  });
+
+  it('still has credentials after a kernel restart', async () => {
+    await page.evaluate(() =>
+      window.jupyterapp.shell.currentWidget.sessionContext.restartKernel()
+    );
+    await page.waitForFunction(
+      () =>
+        window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel
+          ?.status === 'idle'
+    );
+    assert.equal((await runCell(page, WHO)).trim(), 'alice');
+  });
+
+  it("follows the notebook's own account, stored as an id in its metadata", async () => {
+    await page.evaluate(id => {
+      const panel = window.jupyterapp.shell.currentWidget;
+      panel.content.model.setMetadata('carto_credentials', { account: id });
+    }, bobId);
+    // The metadata is read when a notebook opens: close and reopen it.
+    await page.evaluate(async nbPath => {
+      const app = window.jupyterapp;
+      await app.shell.currentWidget.context.save();
+      await app.commands.execute('application:close-all', {});
+      const widget = await app.commands.execute('docmanager:open', {
+        path: nbPath
+      });
+      app.shell.activateById(widget.id);
+    }, notebookPath);
+    await page.waitForFunction(nbPath => {
+      const widget = window.jupyterapp.shell.currentWidget;
+      return (
+        widget?.context?.path === nbPath &&
+        widget.sessionContext?.session?.kernel?.status === 'idle'
+      );
+    }, notebookPath);
+    assert.equal((await runCell(page, WHO)).trim(), 'bob');
+  });
+
+  it('writes no key into the saved notebook, settings, workspaces or logs', async () => {
+    await runCell(
+      page,
+      'from carto_credentials import get_default_credentials\nget_default_credentials()'
+    );
+    await page.evaluate(() =>
+      window.jupyterapp.shell.currentWidget.context.save()
+    );
+    const saved = fs.readFileSync(
+      path.join(lab.dirs.work, notebookPath),
+      'utf8'
+    );
+    assert.match(saved, /carto_credentials/);
+    const store = path.join(
+      lab.dirs.data,
+      'carto_credentials',
+      'accounts.json'
+    );
+    assert.equal(fs.statSync(store).mode & 0o777, 0o600);
+    for (const key of Object.values(DEMO_USERS)) {
+      assert.ok(!saved.includes(key), 'key in the saved notebook');
+      assert.deepEqual(filesContaining(lab.dirs.root, key), [store]);
+      assert.ok(
+        !browser.messages.some(m => m.includes(key)),
+        'key in the browser console'
+      );
+    }
+  });
+});
