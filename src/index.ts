@@ -3,22 +3,34 @@
  * other extensions.
  */
 import {
+  ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import { IConsoleTracker } from '@jupyterlab/console';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
 
+import { addToPalette, CommandIDs, registerCommands } from './commands';
 import { askGrant } from './grantDialog';
 import { CartoCredentialsModel } from './model';
+import { CartoCredentialsPanel } from './panel';
+import { OutputRedactor } from './redact';
 import { RestAccountStore } from './rest';
 import { SessionWatcher } from './sessions';
 import { parseSettings } from './settings';
+import { CartoStatusItem } from './statusbar';
+import { NotebookAccountSelector } from './toolbar';
 import { ICartoCredentials } from './tokens';
+import { setWidgetServices } from './widgets/services';
+import { MODULE_NAME, MODULE_VERSION } from './widgets/version';
 
 export { ICartoCredentials } from './tokens';
+export { CommandIDs } from './commands';
 
 const PLUGIN_ID = 'jupyterlab-carto-credentials:plugin';
 
@@ -103,4 +115,188 @@ const bridgePlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [credentialsPlugin, bridgePlugin];
+/** The sidebar (login, accounts) and the palette commands. */
+const panelPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-carto-credentials:panel',
+  description: 'Adds the CARTO sidebar (log in, accounts) and its commands.',
+  autoStart: true,
+  requires: [ICartoCredentials],
+  optional: [ITranslator, ILayoutRestorer, ICommandPalette, INotebookTracker],
+  activate: (
+    app: JupyterFrontEnd,
+    credentials: ICartoCredentials,
+    translator: ITranslator | null,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null,
+    notebooks: INotebookTracker | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load(
+      'jupyterlab_carto_credentials'
+    );
+    const model = CartoCredentialsModel.from(credentials);
+    const panel = new CartoCredentialsPanel({ model, trans });
+    app.shell.add(panel, 'left', { rank: 850 });
+    restorer?.add(panel, 'carto-credentials');
+    registerCommands(app.commands, {
+      model,
+      trans,
+      openPanel: () => app.shell.activateById(panel.id),
+      focusLogin: () => panel.form.focusUsername(),
+      current: () => {
+        const widget = notebooks?.currentWidget;
+        return widget
+          ? { path: widget.context.path, metadata: widget.content.model }
+          : null;
+      }
+    });
+    if (palette) {
+      addToPalette(palette, trans);
+    }
+    // Labels and enabled states depend on the accounts and grants.
+    model.changed.connect(() => app.commands.notifyCommandChanged());
+    notebooks?.currentChanged.connect(() =>
+      app.commands.notifyCommandChanged()
+    );
+  }
+};
+
+/** The account selector in every notebook's toolbar. */
+const toolbarPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-carto-credentials:notebook-toolbar',
+  description:
+    "Adds a selector of the notebook's CARTO account to its toolbar.",
+  autoStart: true,
+  requires: [ICartoCredentials, INotebookTracker],
+  optional: [ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    credentials: ICartoCredentials,
+    notebooks: INotebookTracker,
+    translator: ITranslator | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load(
+      'jupyterlab_carto_credentials'
+    );
+    const model = CartoCredentialsModel.from(credentials);
+    notebooks.widgetAdded.connect((_, panel) => {
+      void panel.context.ready.then(() => {
+        if (panel.isDisposed) {
+          return;
+        }
+        const selector = new NotebookAccountSelector({
+          model,
+          trans,
+          path: () => panel.context.path,
+          metadata: () => panel.content.model
+        });
+        panel.toolbar.insertItem(10, 'cartoAccount', selector);
+      });
+    });
+  }
+};
+
+/** The status bar item; hidden when the `showStatusBar` setting is off. */
+const statusBarPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-carto-credentials:status-bar',
+  description: "Shows the current notebook's CARTO account in the status bar.",
+  autoStart: true,
+  requires: [ICartoCredentials],
+  optional: [IStatusBar, INotebookTracker, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    credentials: ICartoCredentials,
+    statusBar: IStatusBar | null,
+    notebooks: INotebookTracker | null,
+    translator: ITranslator | null
+  ): void => {
+    if (!statusBar) {
+      return;
+    }
+    const trans = (translator ?? nullTranslator).load(
+      'jupyterlab_carto_credentials'
+    );
+    const model = CartoCredentialsModel.from(credentials);
+    const item = new CartoStatusItem({
+      model,
+      trans,
+      currentPath: () => notebooks?.currentWidget?.context.path ?? null,
+      onClick: () => void app.commands.execute(CommandIDs.openPanel)
+    });
+    notebooks?.currentChanged.connect(() => item.refresh());
+    statusBar.registerStatusItem('jupyterlab-carto-credentials:status', {
+      item,
+      align: 'left',
+      rank: 4,
+      isActive: () => item.isActive,
+      activeStateChanged: item.activeStateChanged
+    });
+  }
+};
+
+/** Masks known keys in notebook outputs, on display and on save. */
+const redactPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-carto-credentials:redact',
+  description: 'Masks known CARTO API keys in notebook outputs.',
+  autoStart: true,
+  requires: [ICartoCredentials, INotebookTracker],
+  activate: (
+    app: JupyterFrontEnd,
+    credentials: ICartoCredentials,
+    notebooks: INotebookTracker
+  ): void => {
+    const redactor = new OutputRedactor(
+      CartoCredentialsModel.from(credentials)
+    );
+    notebooks.widgetAdded.connect((_, panel) => {
+      void panel.context.ready.then(() => {
+        const notebook = panel.content.model;
+        if (notebook && !panel.isDisposed) {
+          redactor.watchNotebook(notebook);
+        }
+      });
+    });
+  }
+};
+
+/** Map widgets, when a Jupyter widget manager is present; their code loads on first use. */
+const widgetsPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-carto-credentials:widgets',
+  description:
+    'Registers the CARTO map widget, which resolves keys from the shared login at render time.',
+  autoStart: true,
+  requires: [ICartoCredentials],
+  optional: [IJupyterWidgetRegistry, ITranslator],
+  activate: (
+    _: JupyterFrontEnd,
+    credentials: ICartoCredentials,
+    registry: IJupyterWidgetRegistry | null,
+    translator: ITranslator | null
+  ): void => {
+    if (!registry) {
+      return;
+    }
+    setWidgetServices({
+      credentials,
+      trans: (translator ?? nullTranslator).load('jupyterlab_carto_credentials')
+    });
+    registry.registerWidget({
+      name: MODULE_NAME,
+      version: MODULE_VERSION,
+      exports: async () => {
+        const { CartoMapModel, CartoMapView } =
+          await import('./widgets/exports');
+        return { CartoMapModel, CartoMapView };
+      }
+    });
+  }
+};
+
+export default [
+  credentialsPlugin,
+  bridgePlugin,
+  panelPlugin,
+  toolbarPlugin,
+  statusBarPlugin,
+  redactPlugin,
+  widgetsPlugin
+];

@@ -50,8 +50,23 @@ export class FakeStore implements IAccountStore {
       default_account: this.defaultId
     };
   }
+  /** Makes the next `create` fail (e.g. with an `AccountStoreError`). */
+  createError: Error | null = null;
+  /** While set, `create` waits for it: lets tests see the pending state. */
+  createGate: Promise<void> | null = null;
+  importAnswer: ImportInfo = { available: false };
+  imported: StoredAccount | null = null;
+
   async create(account: INewAccount): Promise<StoredAccount> {
     this.created.push(account);
+    if (this.createGate) {
+      await this.createGate;
+    }
+    if (this.createError) {
+      const error = this.createError;
+      this.createError = null;
+      throw error;
+    }
     const username = account.username ?? 'someone';
     const { api_key: _key, ...stored } = this.add(
       `acc-${this.accounts.length + 1}`,
@@ -90,10 +105,19 @@ export class FakeStore implements IAccountStore {
     return { ok: true, user_info: null };
   }
   async importInfo(): Promise<ImportInfo> {
-    return { available: false };
+    return { ...this.importAnswer };
   }
   async importCartoframes(): Promise<StoredAccount> {
-    throw new Error('nothing to import');
+    if (!this.importAnswer.available) {
+      throw new Error('nothing to import');
+    }
+    const { api_key: _key, ...stored } = this.add(
+      `acc-${this.accounts.length + 1}`,
+      this.importAnswer.username ?? 'someone',
+      'imported-key-1234'
+    );
+    this.imported = stored;
+    return stored;
   }
 }
 

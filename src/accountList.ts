@@ -1,0 +1,173 @@
+/**
+ * The accounts this user has: the default marked in words and with an icon, "Make default" and
+ * "Log out" for stored accounts, and run-time accounts (set by notebook code) shown read-only.
+ */
+import { TranslationBundle } from '@jupyterlab/translation';
+import { checkIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
+
+import { createAvatar, displayName } from './avatar';
+import { confirmLogOut } from './dialogs';
+import { loginErrorMessage } from './messages';
+import type { CartoCredentialsModel } from './model';
+import { ICartoCredentials } from './tokens';
+
+export class AccountList extends Widget {
+  constructor(options: AccountList.IOptions) {
+    super();
+    this._model = options.model;
+    this._trans = options.trans;
+    this._confirm = options.confirm ?? (a => confirmLogOut(a, this._trans));
+    this.addClass('jp-CartoCredentials-accountSection');
+    const heading = document.createElement('h3');
+    heading.className = 'jp-CartoCredentials-heading';
+    heading.textContent = this._trans.__('Accounts');
+    this._list = document.createElement('ul');
+    this._list.className = 'jp-CartoCredentials-accounts';
+    this._list.setAttribute('role', 'list');
+    this._list.setAttribute('aria-label', this._trans.__('CARTO accounts'));
+    this._empty = document.createElement('p');
+    this._empty.className = 'jp-CartoCredentials-empty';
+    this._empty.textContent = this._trans.__('No account yet: log in above.');
+    this._error = document.createElement('div');
+    this._error.className = 'jp-CartoCredentials-error';
+    this._error.setAttribute('role', 'alert');
+    this._error.hidden = true;
+    this.node.append(heading, this._empty, this._list, this._error);
+    this._model.changed.connect(this.render, this);
+    this.render();
+  }
+
+  /** Rebuild the list from the model (it holds no keys, so nothing secret is rendered). */
+  render(): void {
+    const accounts = this._model.accounts;
+    this._empty.hidden = accounts.length > 0;
+    this._list.replaceChildren(...accounts.map(a => this._item(a)));
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._model.changed.disconnect(this.render, this);
+    super.dispose();
+  }
+
+  private _item(account: ICartoCredentials.IAccount): HTMLElement {
+    const trans = this._trans;
+    const isDefault = account.id === this._model.defaultAccountId;
+    const item = document.createElement('li');
+    item.className = 'jp-CartoCredentials-account';
+    item.dataset.accountId = account.id;
+    item.classList.toggle('jp-mod-default', isDefault);
+    item.classList.toggle('jp-mod-runtime', account.isRuntime);
+
+    const text = document.createElement('div');
+    text.className = 'jp-CartoCredentials-accountText';
+    const name = document.createElement('span');
+    name.className = 'jp-CartoCredentials-accountName';
+    name.textContent = account.label;
+    const server = document.createElement('span');
+    server.className = 'jp-CartoCredentials-accountServer';
+    server.textContent = account.baseUrl;
+    text.append(name, server);
+
+    const badges = document.createElement('div');
+    badges.className = 'jp-CartoCredentials-badges';
+    if (isDefault) {
+      const badge = this._badge(trans.__('Default'), 'jp-mod-default');
+      const icon = checkIcon.element({
+        tag: 'span',
+        className: 'jp-CartoCredentials-badgeIcon'
+      });
+      icon.setAttribute('aria-hidden', 'true');
+      badge.prepend(icon);
+      badges.appendChild(badge);
+    }
+    if (account.isPublic) {
+      badges.appendChild(this._badge(trans.__('Public data only')));
+    }
+    if (account.isRuntime) {
+      badges.appendChild(
+        this._badge(trans.__('Set by notebook code (read-only)'))
+      );
+    }
+    text.appendChild(badges);
+
+    item.append(createAvatar(account), text);
+    if (!account.isRuntime) {
+      const actions = document.createElement('div');
+      actions.className = 'jp-CartoCredentials-actions';
+      if (!isDefault) {
+        actions.appendChild(
+          this._button(
+            trans.__('Make default'),
+            trans.__('Make %1 the default account', displayName(account)),
+            'jp-CartoCredentials-makeDefault',
+            () => this._model.setDefault(account.id)
+          )
+        );
+      }
+      actions.appendChild(
+        this._button(
+          trans.__('Log out'),
+          trans.__('Log out of %1', displayName(account)),
+          'jp-CartoCredentials-logOut',
+          async () => {
+            if (await this._confirm(account)) {
+              await this._model.removeAccount(account.id);
+            }
+          }
+        )
+      );
+      item.appendChild(actions);
+    }
+    return item;
+  }
+
+  private _badge(text: string, modifier = ''): HTMLElement {
+    const badge = document.createElement('span');
+    badge.className = `jp-CartoCredentials-badge ${modifier}`.trim();
+    badge.textContent = text;
+    return badge;
+  }
+
+  private _button(
+    text: string,
+    label: string,
+    className: string,
+    action: () => Promise<void>
+  ): HTMLButtonElement {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = `${className} jp-mod-styled`;
+    button.textContent = text;
+    button.setAttribute('aria-label', label);
+    button.addEventListener('click', () => {
+      this._error.hidden = true;
+      action().catch(reason => {
+        this._error.textContent = loginErrorMessage(reason, this._trans);
+        this._error.hidden = false;
+      });
+    });
+    return button;
+  }
+
+  private readonly _model: CartoCredentialsModel;
+  private readonly _trans: TranslationBundle;
+  private readonly _confirm: (
+    account: ICartoCredentials.IAccount
+  ) => Promise<boolean>;
+  private readonly _list: HTMLUListElement;
+  private readonly _empty: HTMLElement;
+  private readonly _error: HTMLElement;
+}
+
+export namespace AccountList {
+  export interface IOptions {
+    model: CartoCredentialsModel;
+    trans: TranslationBundle;
+    /** Asks before logging out; a dialog by default. */
+    confirm?: (account: ICartoCredentials.IAccount) => Promise<boolean>;
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * How an account is named and pictured in the sidebar: the CARTO avatar when CARTO gave one,
+ * otherwise initials, so every account is recognisable without relying on color.
+ */
+import { ICartoCredentials } from './tokens';
+
+/** The name CARTO knows the user by, else the account's own label. */
+export function displayName(account: ICartoCredentials.IAccount): string {
+  return account.userInfo?.username || account.username || account.label;
+}
+
+/** Up to two letters for the avatar placeholder. */
+export function initials(name: string): string {
+  const words = name.split(/[^\p{L}\p{N}]+/u).filter(word => word.length > 0);
+  const letters =
+    words.length > 1
+      ? words[0][0] + words[1][0]
+      : (words[0] ?? '?').slice(0, 2);
+  return letters.toUpperCase();
+}
+
+/** A decorative avatar: the name is always written next to it. */
+export function createAvatar(account: ICartoCredentials.IAccount): HTMLElement {
+  const url = account.userInfo?.avatarUrl;
+  if (url && /^https?:\/\//i.test(url)) {
+    const img = document.createElement('img');
+    img.className = 'jp-CartoCredentials-avatar';
+    img.src = url;
+    img.alt = '';
+    img.referrerPolicy = 'no-referrer';
+    return img;
+  }
+  const span = document.createElement('span');
+  span.className = 'jp-CartoCredentials-avatar jp-CartoCredentials-initials';
+  span.setAttribute('aria-hidden', 'true');
+  span.textContent = initials(displayName(account));
+  return span;
+}

@@ -1,0 +1,222 @@
+/**
+ * Palette commands: open the panel, log in, log out of the default account, switch the current
+ * notebook's account, and revoke the current notebook's access to the key.
+ */
+import {
+  ICommandPalette,
+  InputDialog,
+  Notification
+} from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { CommandRegistry } from '@lumino/commands';
+import { DisposableSet, IDisposable } from '@lumino/disposable';
+
+import { confirmLogOut } from './dialogs';
+import { cartoIcon } from './icons';
+import { loginErrorMessage } from './messages';
+import { IMetadataHolder } from './metadata';
+import type { CartoCredentialsModel } from './model';
+import {
+  accountChoices,
+  chooseNotebookAccount,
+  IAccountChoice
+} from './notebookAccount';
+import { ICartoCredentials } from './tokens';
+
+export namespace CommandIDs {
+  export const openPanel = 'jupyterlab-carto-credentials:open-panel';
+  export const logIn = 'jupyterlab-carto-credentials:log-in';
+  export const logOut = 'jupyterlab-carto-credentials:log-out';
+  export const switchAccount = 'jupyterlab-carto-credentials:switch-account';
+  export const revokeAccess = 'jupyterlab-carto-credentials:revoke-access';
+}
+
+/** The notebook the commands act on. */
+export interface ICurrentNotebook {
+  readonly path: string;
+  readonly metadata: IMetadataHolder | null;
+}
+
+export interface ICommandsOptions {
+  model: CartoCredentialsModel;
+  trans: TranslationBundle;
+  /** Reveal the sidebar panel. */
+  openPanel: () => void;
+  /** Put the focus in the login form's first field. */
+  focusLogin: () => void;
+  /** The notebook in focus, if any. */
+  current: () => ICurrentNotebook | null;
+  /** Asks before logging out; a dialog by default. */
+  confirm?: (account: ICartoCredentials.IAccount) => Promise<boolean>;
+  /** Lets the user pick an account; an item dialog by default. */
+  pick?: (
+    choices: IAccountChoice[],
+    current: IAccountChoice
+  ) => Promise<IAccountChoice | null>;
+}
+
+const NO_ARGS = { args: { type: 'object', properties: {} } };
+
+/** Add the commands; dispose the result to remove them. */
+export function registerCommands(
+  commands: CommandRegistry,
+  options: ICommandsOptions
+): IDisposable {
+  const { model, trans, current } = options;
+  const confirm = options.confirm ?? (a => confirmLogOut(a, trans));
+  const pick = options.pick ?? ((c, now) => Private.pickItem(c, now, trans));
+  const set = new DisposableSet();
+
+  set.add(
+    commands.addCommand(CommandIDs.openPanel, {
+      label: trans.__('Open CARTO Credentials'),
+      caption: trans.__('Show the CARTO credentials sidebar'),
+      icon: cartoIcon,
+      describedBy: NO_ARGS,
+      execute: () => options.openPanel()
+    })
+  );
+
+  set.add(
+    commands.addCommand(CommandIDs.logIn, {
+      label: trans.__('Log In to CARTO…'),
+      caption: trans.__('Open the CARTO sidebar at its login form'),
+      describedBy: NO_ARGS,
+      execute: () => {
+        options.openPanel();
+        options.focusLogin();
+      }
+    })
+  );
+
+  set.add(
+    commands.addCommand(CommandIDs.logOut, {
+      label: () => {
+        const account = model.defaultAccount;
+        return account
+          ? trans.__('Log Out of CARTO (%1)…', account.label)
+          : trans.__('Log Out of CARTO…');
+      },
+      caption: trans.__(
+        'Remove the default CARTO account and its key from this JupyterLab'
+      ),
+      describedBy: NO_ARGS,
+      isEnabled: () => model.defaultAccount !== null,
+      execute: async () => {
+        const account = model.defaultAccount;
+        if (!account || !(await confirm(account))) {
+          return;
+        }
+        await Private.report(model.removeAccount(account.id), trans);
+      }
+    })
+  );
+
+  set.add(
+    commands.addCommand(CommandIDs.switchAccount, {
+      label: trans.__('Switch CARTO Account for This Notebook…'),
+      caption: trans.__(
+        'Choose which CARTO account the current notebook uses (saved in the notebook as an account id only)'
+      ),
+      describedBy: NO_ARGS,
+      isEnabled: () => current() !== null,
+      execute: async () => {
+        const notebook = current();
+        if (!notebook) {
+          return;
+        }
+        const choices = accountChoices(model, trans);
+        const chosenId = model.notebookAccountId(notebook.path);
+        const now = choices.find(c => c.id === chosenId) ?? choices[0];
+        const choice = await pick(choices, now);
+        if (choice) {
+          chooseNotebookAccount(
+            model,
+            notebook.path,
+            notebook.metadata,
+            choice.id
+          );
+        }
+      }
+    })
+  );
+
+  set.add(
+    commands.addCommand(CommandIDs.revokeAccess, {
+      label: trans.__('Revoke CARTO Access for This Notebook'),
+      caption: trans.__(
+        'Stop sending the CARTO key to the current notebook; it will be asked again'
+      ),
+      describedBy: NO_ARGS,
+      isEnabled: () => {
+        const notebook = current();
+        return notebook !== null && model.accessFor(notebook.path) === 'allow';
+      },
+      execute: async () => {
+        const notebook = current();
+        if (!notebook) {
+          return;
+        }
+        if (await Private.report(model.revokeGrant(notebook.path), trans)) {
+          Notification.info(
+            trans.__('CARTO access revoked for %1.', notebook.path),
+            { autoClose: 5000 }
+          );
+        }
+      }
+    })
+  );
+  return set;
+}
+
+/** Every command, under the "CARTO" palette category. */
+export function addToPalette(
+  palette: ICommandPalette,
+  trans: TranslationBundle
+): IDisposable {
+  const set = new DisposableSet();
+  const category = trans.__('CARTO');
+  for (const command of [
+    CommandIDs.openPanel,
+    CommandIDs.logIn,
+    CommandIDs.logOut,
+    CommandIDs.switchAccount,
+    CommandIDs.revokeAccess
+  ]) {
+    set.add(palette.addItem({ command, category }));
+  }
+  return set;
+}
+
+namespace Private {
+  export async function pickItem(
+    choices: IAccountChoice[],
+    current: IAccountChoice,
+    trans: TranslationBundle
+  ): Promise<IAccountChoice | null> {
+    const result = await InputDialog.getItem({
+      title: trans.__('CARTO account for this notebook'),
+      label: trans.__('Account'),
+      items: choices.map(c => c.label),
+      current: current.label
+    });
+    if (!result.button.accept || result.value === null) {
+      return null;
+    }
+    return choices.find(c => c.label === result.value) ?? null;
+  }
+
+  /** Resolves whether the action worked; a failure becomes an error notification. */
+  export async function report(
+    action: Promise<void>,
+    trans: TranslationBundle
+  ): Promise<boolean> {
+    try {
+      await action;
+      return true;
+    } catch (reason) {
+      Notification.error(loginErrorMessage(reason, trans));
+      return false;
+    }
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * The CARTO sidebar: who is signed in, an offer to import CARTOframes' `creds.json`, the login
+ * form and the account list.
+ *
+ * Stable DOM hooks for browser tests (keep them when changing the markup):
+ * - panel: `#jp-carto-credentials-panel`
+ * - signed-in summary: `.jp-CartoCredentials-signedIn` (text "Signed in as …"), its server
+ *   `.jp-CartoCredentials-signedInServer`
+ * - username input: `.jp-CartoCredentials-usernameInput`
+ * - base URL input: `.jp-CartoCredentials-baseUrlInput`
+ * - API key input: `.jp-CartoCredentials-keyInput`, its show/hide toggle
+ *   `.jp-CartoCredentials-keyToggle` (`aria-pressed`)
+ * - public checkbox: `.jp-CartoCredentials-publicCheckbox`
+ * - login button: `.jp-CartoCredentials-loginButton`; the form is `.jp-CartoCredentials-form`
+ *   (`aria-busy="true"` while CARTO is checked), progress text `.jp-CartoCredentials-progress`
+ * - error alert: `.jp-CartoCredentials-form .jp-CartoCredentials-error` (`role="alert"`)
+ * - account list items: `.jp-CartoCredentials-accounts > li.jp-CartoCredentials-account`
+ *   (`data-account-id`; `.jp-mod-default` on the default), buttons `.jp-CartoCredentials-makeDefault`
+ *   and `.jp-CartoCredentials-logOut`
+ * - import offer: `.jp-CartoCredentials-import`, button `.jp-CartoCredentials-importButton`
+ * - notebook toolbar select: `.jp-CartoCredentials-notebookAccount select`
+ * - status bar item: `.jp-CartoCredentials-status`
+ */
+import { TranslationBundle } from '@jupyterlab/translation';
+import { Panel, Widget } from '@lumino/widgets';
+
+import { AccountList } from './accountList';
+import { createAvatar, displayName } from './avatar';
+import { cartoIcon } from './icons';
+import { LoginForm } from './loginForm';
+import { loginErrorMessage } from './messages';
+import type { CartoCredentialsModel } from './model';
+import { ICartoCredentials } from './tokens';
+
+export const PANEL_ID = 'jp-carto-credentials-panel';
+
+export class CartoCredentialsPanel extends Panel {
+  constructor(options: CartoCredentialsPanel.IOptions) {
+    super();
+    this._model = options.model;
+    this._trans = options.trans;
+    const trans = this._trans;
+    this.id = PANEL_ID;
+    this.addClass('jp-CartoCredentials-panel');
+    this.title.icon = cartoIcon;
+    this.title.caption = trans.__('CARTO credentials');
+    this.node.setAttribute('role', 'region');
+    this.node.setAttribute('aria-label', trans.__('CARTO credentials'));
+
+    this._summary = new Widget();
+    this._summary.addClass('jp-CartoCredentials-summary');
+    this._import = new Widget();
+    this._import.addClass('jp-CartoCredentials-import');
+    this._import.hide();
+    this.form = new LoginForm({ model: this._model, trans });
+    this.list = new AccountList({
+      model: this._model,
+      trans,
+      confirm: options.confirm
+    });
+    const heading = new Widget({ node: document.createElement('h3') });
+    heading.addClass('jp-CartoCredentials-heading');
+    heading.node.textContent = trans.__('Log in');
+    this.addWidget(this._summary);
+    this.addWidget(this._import);
+    this.addWidget(heading);
+    this.addWidget(this.form);
+    this.addWidget(this.list);
+    this.form.loggedIn.connect(this._onLoggedIn, this);
+    this._model.changed.connect(this._onModelChanged, this);
+    this._renderSummary();
+    void this.checkImport();
+  }
+
+  /** The login form, for commands that focus it. */
+  readonly form: LoginForm;
+  readonly list: AccountList;
+
+  /** Offer CARTOframes' `creds.json` when the server found one this user has not added yet. */
+  async checkImport(): Promise<void> {
+    let info;
+    try {
+      info = await this._model.importInfo();
+    } catch {
+      // An old server without the import route: simply no offer.
+      this._import.hide();
+      return;
+    }
+    const known = this._model.accounts.some(
+      a =>
+        !a.isRuntime &&
+        a.username === (info.username ?? null) &&
+        (!info.base_url || a.baseUrl === info.base_url)
+    );
+    if (!info.available || known || this.isDisposed) {
+      this._import.hide();
+      return;
+    }
+    this._renderImport(info.username ?? info.base_url ?? '', info.path ?? '');
+    this._import.show();
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._model.changed.disconnect(this._onModelChanged, this);
+    super.dispose();
+  }
+
+  private _onLoggedIn(_: LoginForm, account: ICartoCredentials.IAccount): void {
+    this._lastSignedIn = account.id;
+    this._renderSummary();
+  }
+
+  private _onModelChanged(_: unknown, change: ICartoCredentials.IChange): void {
+    if (
+      change.type === 'accounts' ||
+      change.type === 'default' ||
+      change.type === 'runtime'
+    ) {
+      this._renderSummary();
+    }
+    if (change.type === 'accounts' && !this._import.isHidden) {
+      void this.checkImport();
+    }
+  }
+
+  /** The account just signed into, else the default one. */
+  private _renderSummary(): void {
+    const trans = this._trans;
+    const accounts = this._model.accounts;
+    const account =
+      accounts.find(a => a.id === this._lastSignedIn) ??
+      this._model.defaultAccount;
+    const node = this._summary.node;
+    if (!account) {
+      const text = document.createElement('p');
+      text.className = 'jp-CartoCredentials-signedOut';
+      text.textContent = trans.__('Not signed in to CARTO.');
+      node.replaceChildren(text);
+      return;
+    }
+    const text = document.createElement('div');
+    text.className = 'jp-CartoCredentials-summaryText';
+    const who = document.createElement('span');
+    who.className = 'jp-CartoCredentials-signedIn';
+    who.textContent = trans.__('Signed in as %1', displayName(account));
+    const server = document.createElement('span');
+    server.className = 'jp-CartoCredentials-signedInServer';
+    server.textContent = account.baseUrl;
+    text.append(who, server);
+    if (account.userInfo?.email) {
+      const email = document.createElement('span');
+      email.className = 'jp-CartoCredentials-signedInEmail';
+      email.textContent = account.userInfo.email;
+      text.appendChild(email);
+    }
+    node.replaceChildren(createAvatar(account), text);
+  }
+
+  private _renderImport(name: string, path: string): void {
+    const trans = this._trans;
+    const text = document.createElement('p');
+    text.textContent = trans.__(
+      'CARTOframes credentials for %1 were found in %2.',
+      name,
+      path
+    );
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'jp-CartoCredentials-importButton jp-mod-styled';
+    button.textContent = trans.__('Import');
+    button.setAttribute(
+      'aria-label',
+      trans.__('Import the CARTOframes credentials of %1', name)
+    );
+    const error = document.createElement('div');
+    error.className = 'jp-CartoCredentials-error';
+    error.setAttribute('role', 'alert');
+    error.hidden = true;
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      error.hidden = true;
+      try {
+        const account = await this._model.importCartoframes();
+        this._lastSignedIn = account.id;
+        this._import.hide();
+        this._renderSummary();
+      } catch (reason) {
+        error.textContent = loginErrorMessage(reason, trans);
+        error.hidden = false;
+      } finally {
+        button.disabled = false;
+      }
+    });
+    this._import.node.replaceChildren(text, button, error);
+  }
+
+  private readonly _model: CartoCredentialsModel;
+  private readonly _trans: TranslationBundle;
+  private readonly _summary: Widget;
+  private readonly _import: Widget;
+  private _lastSignedIn: string | null = null;
+}
+
+export namespace CartoCredentialsPanel {
+  export interface IOptions {
+    model: CartoCredentialsModel;
+    trans: TranslationBundle;
+    /** Asks before logging out; a dialog by default. */
+    confirm?: (account: ICartoCredentials.IAccount) => Promise<boolean>;
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The status bar item: which CARTO account the current notebook uses and whether its kernel gets
+ * the key. Clicking it opens the sidebar.
+ */
+import { TranslationBundle } from '@jupyterlab/translation';
+import { ISignal, Signal } from '@lumino/signaling';
+import { Widget } from '@lumino/widgets';
+
+import { cartoIcon } from './icons';
+import type { CartoCredentialsModel } from './model';
+import { ICartoCredentials } from './tokens';
+
+/** What the item can say. */
+export type NotebookState =
+  'signed_in' | 'public' | 'not_granted' | 'no_account' | 'error';
+
+export interface INotebookStatus {
+  readonly state: NotebookState;
+  readonly account: ICartoCredentials.IAccount | null;
+}
+
+/** The state of a notebook (or, with no notebook, of the default account). */
+export function notebookStatus(
+  model: CartoCredentialsModel,
+  path: string | null
+): INotebookStatus {
+  if (path === null) {
+    const account = model.defaultAccount;
+    if (!account) {
+      return { state: 'no_account', account: null };
+    }
+    return { state: account.isPublic ? 'public' : 'signed_in', account };
+  }
+  const { account, missingId } = model.effectiveAccount(path);
+  if (missingId !== null) {
+    return { state: 'error', account };
+  }
+  if (!account) {
+    return { state: 'no_account', account: null };
+  }
+  if (account.isPublic) {
+    return { state: 'public', account };
+  }
+  return {
+    state: model.accessFor(path) === 'allow' ? 'signed_in' : 'not_granted',
+    account
+  };
+}
+
+/** The status text and its longer explanation. */
+export function describeStatus(
+  status: INotebookStatus,
+  trans: TranslationBundle
+): { text: string; title: string } {
+  const label = status.account?.label ?? '';
+  switch (status.state) {
+    case 'signed_in':
+      return {
+        text: trans.__('CARTO: %1', label),
+        title: trans.__('This notebook uses the CARTO account %1.', label)
+      };
+    case 'public':
+      return {
+        text: trans.__('CARTO: %1 (public)', label),
+        title: trans.__(
+          'This notebook uses public CARTO data only (%1).',
+          label
+        )
+      };
+    case 'not_granted':
+      return {
+        text: trans.__('CARTO: %1 (not granted)', label),
+        title: trans.__(
+          'This notebook has not been allowed to use the CARTO account %1.',
+          label
+        )
+      };
+    case 'error':
+      return {
+        text: label
+          ? trans.__('CARTO: %1 (account missing)', label)
+          : trans.__('CARTO: account missing'),
+        title: trans.__(
+          'This notebook names a CARTO account you do not have; it uses your default account instead.'
+        )
+      };
+    default:
+      return {
+        text: trans.__('CARTO: not logged in'),
+        title: trans.__('No CARTO account: click to log in.')
+      };
+  }
+}
+
+/** The status bar widget; the host decides where it goes. */
+export class CartoStatusItem extends Widget {
+  constructor(options: CartoStatusItem.IOptions) {
+    super({ node: document.createElement('button') });
+    this._model = options.model;
+    this._trans = options.trans;
+    this._currentPath = options.currentPath;
+    this.addClass('jp-CartoCredentials-status');
+    this.addClass('jp-StatusBar-GroupItem');
+    const button = this.node as HTMLButtonElement;
+    button.type = 'button';
+    button.addEventListener('click', () => options.onClick());
+    this._icon = cartoIcon.element({
+      tag: 'span',
+      className: 'jp-CartoCredentials-statusIcon'
+    });
+    this._icon.setAttribute('aria-hidden', 'true');
+    this._text = document.createElement('span');
+    this._text.className = 'jp-CartoCredentials-statusText';
+    button.append(this._icon, this._text);
+    this._model.changed.connect(this._onModelChanged, this);
+    this.update();
+  }
+
+  /** Emitted when the `showStatusBar` setting may have changed visibility. */
+  get activeStateChanged(): ISignal<this, void> {
+    return this._activeStateChanged;
+  }
+
+  /** Whether the settings ask for the item. */
+  get isActive(): boolean {
+    return this._model.settings.showStatusBar;
+  }
+
+  /** The notebook in focus changed, or anything else the text depends on. */
+  refresh(): void {
+    this.update();
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    Signal.clearData(this);
+    this._model.changed.disconnect(this._onModelChanged, this);
+    super.dispose();
+  }
+
+  protected onUpdateRequest(): void {
+    const status = notebookStatus(this._model, this._currentPath());
+    const { text, title } = describeStatus(status, this._trans);
+    this._text.textContent = text;
+    this.node.title = title;
+    this.node.setAttribute(
+      'aria-label',
+      this._trans.__('%1 Open the CARTO credentials panel.', title)
+    );
+    this.node.dataset.state = status.state;
+    for (const state of [
+      'signed_in',
+      'public',
+      'not_granted',
+      'no_account',
+      'error'
+    ]) {
+      this.toggleClass(`jp-mod-${state}`, state === status.state);
+    }
+  }
+
+  private _onModelChanged(_: unknown, change: ICartoCredentials.IChange): void {
+    if (change.type === 'settings') {
+      this._activeStateChanged.emit();
+    }
+    this.update();
+  }
+
+  private readonly _model: CartoCredentialsModel;
+  private readonly _trans: TranslationBundle;
+  private readonly _currentPath: () => string | null;
+  private readonly _icon: HTMLElement;
+  private readonly _text: HTMLElement;
+  private readonly _activeStateChanged = new Signal<this, void>(this);
+}
+
+export namespace CartoStatusItem {
+  export interface IOptions {
+    model: CartoCredentialsModel;
+    trans: TranslationBundle;
+    /** The path of the notebook in focus, or `null`. */
+    currentPath: () => string | null;
+    onClick: () => void;
+  }
+}

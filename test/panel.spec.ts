@@ -1,0 +1,447 @@
+import { framePromise } from '@jupyterlab/testing';
+import { nullTranslator } from '@jupyterlab/translation';
+import { PromiseDelegate } from '@lumino/coreutils';
+import { Widget } from '@lumino/widgets';
+
+import { CartoCredentialsModel } from '../src/model';
+import { CartoCredentialsPanel, PANEL_ID } from '../src/panel';
+import { AccountStoreError } from '../src/rest';
+import { DEFAULT_SETTINGS } from '../src/settings';
+import { FakeStore, settle } from './fakes';
+
+const trans = nullTranslator.load('jupyterlab_carto_credentials');
+
+interface IHarness {
+  store: FakeStore;
+  model: CartoCredentialsModel;
+  panel: CartoCredentialsPanel;
+  confirmed: string[];
+  $: <T extends HTMLElement = HTMLElement>(selector: string) => T;
+}
+
+async function setup(
+  prepare: (store: FakeStore, model: CartoCredentialsModel) => void = () =>
+    undefined
+): Promise<IHarness> {
+  const store = new FakeStore();
+  const model = new CartoCredentialsModel({ store });
+  prepare(store, model);
+  await model.refresh();
+  const confirmed: string[] = [];
+  const panel = new CartoCredentialsPanel({
+    model,
+    trans,
+    confirm: async account => {
+      confirmed.push(account.id);
+      return true;
+    }
+  });
+  Widget.attach(panel, document.body);
+  await framePromise();
+  await settle();
+  const $ = <T extends HTMLElement = HTMLElement>(selector: string): T => {
+    const node = panel.node.querySelector<T>(selector);
+    if (!node) {
+      throw new Error(`no ${selector}`);
+    }
+    return node;
+  };
+  return { store, model, panel, confirmed, $ };
+}
+
+function type(input: HTMLInputElement, value: string): void {
+  input.value = value;
+  input.dispatchEvent(new Event('input', { bubbles: true }));
+}
+
+function click(node: HTMLElement): void {
+  node.click();
+}
+
+async function submit(h: IHarness): Promise<void> {
+  click(h.$('.jp-CartoCredentials-loginButton'));
+  await settle();
+  await framePromise();
+}
+
+let current: IHarness | null = null;
+afterEach(() => {
+  current?.panel.dispose();
+  current?.model.dispose();
+  current = null;
+});
+
+describe('CartoCredentialsPanel', () => {
+  it('is a labelled sidebar with the CARTO icon', async () => {
+    const h = (current = await setup());
+    expect(h.panel.id).toBe(PANEL_ID);
+    expect(h.panel.title.icon).toBeDefined();
+    expect(h.panel.title.caption).toBe('CARTO credentials');
+    expect(h.panel.node.getAttribute('aria-label')).toBe('CARTO credentials');
+    expect(h.$('.jp-CartoCredentials-signedOut').textContent).toBe(
+      'Not signed in to CARTO.'
+    );
+  });
+
+  it('labels every form control', async () => {
+    const h = (current = await setup());
+    for (const input of Array.from(
+      h.panel.node.querySelectorAll<HTMLInputElement>('form input')
+    )) {
+      const label = h.panel.node.querySelector(`label[for="${input.id}"]`);
+      expect(label?.textContent).toBeTruthy();
+    }
+    expect(
+      h.$('.jp-CartoCredentials-keyToggle').getAttribute('aria-label')
+    ).toBe('Show API key');
+  });
+
+  describe('login form', () => {
+    it('fills the base URL from the template as the username is typed', async () => {
+      const h = (current = await setup());
+      const base = h.$<HTMLInputElement>('.jp-CartoCredentials-baseUrlInput');
+      expect(base.value).toBe('');
+      expect(base.placeholder).toBe('https://{username}.carto.com/');
+      type(h.$<HTMLInputElement>('.jp-CartoCredentials-usernameInput'), 'al');
+      expect(base.value).toBe('https://al.carto.com/');
+      type(
+        h.$<HTMLInputElement>('.jp-CartoCredentials-usernameInput'),
+        'alice'
+      );
+      expect(base.value).toBe('https://alice.carto.com/');
+    });
+
+    it('stops following the username once the base URL is edited', async () => {
+      const h = (current = await setup());
+      const base = h.$<HTMLInputElement>('.jp-CartoCredentials-baseUrlInput');
+      type(base, 'https://carto.example.com/user/alice/');
+      type(h.$<HTMLInputElement>('.jp-CartoCredentials-usernameInput'), 'bob');
+      expect(base.value).toBe('https://carto.example.com/user/alice/');
+    });
+
+    it('uses a template without {username} as the URL itself', async () => {
+      const h = (current = await setup((_, model) =>
+        model.configure({
+          ...DEFAULT_SETTINGS,
+          baseUrlTemplate: 'https://carto.corp.example/'
+        })
+      ));
+      expect(
+        h.$<HTMLInputElement>('.jp-CartoCredentials-baseUrlInput').value
+      ).toBe('https://carto.corp.example/');
+    });
+
+    it('follows a template changed in the settings', async () => {
+      const h = (current = await setup());
+      type(h.$<HTMLInputElement>('.jp-CartoCredentials-usernameInput'), 'ann');
+      h.model.configure({
+        ...DEFAULT_SETTINGS,
+        baseUrlTemplate: 'https://onprem.example/user/{username}/'
+      });
+      expect(
+        h.$<HTMLInputElement>('.jp-CartoCredentials-baseUrlInput').value
+      ).toBe('https://onprem.example/user/ann/');
+    });
+
+    it('shows and hides the key with a pressed toggle', async () => {
+      const h = (current = await setup());
+      const key = h.$<HTMLInputElement>('.jp-CartoCredentials-keyInput');
+      const toggle = h.$('.jp-CartoCredentials-keyToggle');
+      expect(key.type).toBe('password');
+      expect(toggle.getAttribute('aria-pressed')).toBe('false');
+      click(toggle);
+      expect(key.type).toBe('text');
+      expect(toggle.getAttribute('aria-pressed')).toBe('true');
+      click(toggle);
+      expect(key.type).toBe('password');
+    });
+
+    it('disables the key field for public data only', async () => {
+      const h = (current = await setup());
+      const checkbox = h.$<HTMLInputElement>(
+        '.jp-CartoCredentials-publicCheckbox'
+      );
+      checkbox.checked = true;
+      checkbox.dispatchEvent(new Event('change'));
+      expect(
+        h.$<HTMLInputElement>('.jp-CartoCredentials-keyInput').disabled
+      ).toBe(true);
+      type(h.$<HTMLInputElement>('.jp-CartoCredentials-usernameInput'), 'pub');
+      await submit(h);
+      expect(h.store.created[0].api_key).toBe('default_public');
+    });
+
+    it('asks for a username or URL before calling the server', async () => {
+      const h = (current = await setup());
+      type(h.$<HTMLInputElement>('.jp-CartoCredentials-keyInput'), 'k');
+      await submit(h);
+      expect(h.store.created).toEqual([]);
+      const alert = h.$('.jp-CartoCredentials-form [role="alert"]');
+      expect(alert.hidden).toBe(false);
+      expect(alert.textContent).toMatch(/username, or the base URL/);
+      expect(
+        h.$('.jp-CartoCredentials-usernameInput').getAttribute('aria-invalid')
+      ).toBe('true');
+    });
+
+    it('asks for a key unless public data only is ticked', async () => {
+      const h = (current = await setup());
+      type(h.$<HTMLInputElement>('.jp-CartoCredentials-usernameInput'), 'a');
+      await submit(h);
+      expect(h.store.created).toEqual([]);
+      expect(h.$('.jp-CartoCredentials-error').textContent).toMatch(
+        /API key, or tick "Public data only"/
+      );
+    });
+
+    it('logs in, says who is signed in and clears only the key', async () => {
+      const h = (current = await setup());
+      type(
+        h.$<HTMLInputElement>('.jp-CartoCredentials-usernameInput'),
+        'alice'
+      );
+      type(h.$<HTMLInputElement>('.jp-CartoCredentials-keyInput'), 'secret-1');
+      await submit(h);
+      expect(h.store.created).toEqual([
+        {
+          username: 'alice',
+          base_url: 'https://alice.carto.com/',
+          api_key: 'secret-1',
+          allow_non_https: false,
+          validate: true
+        }
+      ]);
+      expect(h.$('.jp-CartoCredentials-signedIn').textContent).toBe(
+        'Signed in as alice'
+      );
+      expect(h.$('.jp-CartoCredentials-signedInServer').textContent).toBe(
+        'https://alice.carto.com/'
+      );
+      expect(
+        h.$('.jp-CartoCredentials-summary .jp-CartoCredentials-initials')
+          .textContent
+      ).toBe('AL');
+      expect(h.$<HTMLInputElement>('.jp-CartoCredentials-keyInput').value).toBe(
+        ''
+      );
+      expect(
+        h.$<HTMLInputElement>('.jp-CartoCredentials-usernameInput').value
+      ).toBe('alice');
+      expect(h.$('.jp-CartoCredentials-error').hidden).toBe(true);
+      expect(h.panel.node.innerHTML).not.toContain('secret-1');
+    });
+
+    it('shows the avatar CARTO gave', async () => {
+      const h = (current = await setup(store => {
+        const account = store.add('acc-a', 'alice', 'k');
+        account.user_info = { avatar_url: 'https://cdn.example/a.png' };
+        store.defaultId = 'acc-a';
+      }));
+      const img = h.$<HTMLImageElement>('.jp-CartoCredentials-summary img');
+      expect(img.src).toBe('https://cdn.example/a.png');
+      expect(img.alt).toBe('');
+    });
+
+    it('shows progress while CARTO is checked', async () => {
+      const h = (current = await setup());
+      const gate = new PromiseDelegate<void>();
+      h.store.createGate = gate.promise;
+      type(
+        h.$<HTMLInputElement>('.jp-CartoCredentials-usernameInput'),
+        'alice'
+      );
+      type(h.$<HTMLInputElement>('.jp-CartoCredentials-keyInput'), 'k');
+      await submit(h);
+      const form = h.$('.jp-CartoCredentials-form');
+      expect(form.getAttribute('aria-busy')).toBe('true');
+      expect(h.$('.jp-CartoCredentials-progress').textContent).toBe(
+        'Checking with CARTO…'
+      );
+      expect(
+        h.$<HTMLButtonElement>('.jp-CartoCredentials-loginButton').disabled
+      ).toBe(true);
+      // A second click while pending does not send a second request.
+      await submit(h);
+      expect(h.store.created).toHaveLength(1);
+      gate.resolve();
+      await settle();
+      expect(form.getAttribute('aria-busy')).toBe('false');
+      expect(h.$('.jp-CartoCredentials-progress').textContent).toBe('');
+    });
+
+    const failures: [string, RegExp, string | null][] = [
+      ['bad_key', /rejected this API key/, 'keyInput'],
+      ['unknown_user', /no such user/, 'usernameInput'],
+      ['not_https', /must start with https/, 'baseUrlInput'],
+      ['bad_url', /base URL is not valid/, 'baseUrlInput'],
+      ['unreachable', /could not be reached/, 'baseUrlInput'],
+      ['timeout', /did not answer in time/, null],
+      ['not_carto', /did not answer like CARTO/, 'baseUrlInput'],
+      ['server_error', /internal error/, null],
+      ['network', /Jupyter server could not be reached/, null],
+      ['bad_request', /Server said: bad input/, null]
+    ];
+    it.each(failures)(
+      'explains %s and keeps what was typed',
+      async (code, message, field) => {
+        const h = (current = await setup());
+        h.store.createError = new AccountStoreError(
+          code,
+          'Server said: bad input',
+          400
+        );
+        type(
+          h.$<HTMLInputElement>('.jp-CartoCredentials-usernameInput'),
+          'alice'
+        );
+        type(h.$<HTMLInputElement>('.jp-CartoCredentials-keyInput'), 'wrong');
+        await submit(h);
+        const alert = h.$('.jp-CartoCredentials-form [role="alert"]');
+        expect(alert.hidden).toBe(false);
+        expect(alert.textContent).toMatch(message);
+        expect(
+          h.$<HTMLInputElement>('.jp-CartoCredentials-usernameInput').value
+        ).toBe('alice');
+        expect(
+          h.$<HTMLInputElement>('.jp-CartoCredentials-keyInput').value
+        ).toBe('wrong');
+        expect(
+          h.$<HTMLInputElement>('.jp-CartoCredentials-baseUrlInput').value
+        ).toBe('https://alice.carto.com/');
+        expect(h.model.accounts).toEqual([]);
+        if (field) {
+          expect(
+            h.$(`.jp-CartoCredentials-${field}`).getAttribute('aria-invalid')
+          ).toBe('true');
+        }
+        expect(alert.textContent).not.toContain('wrong');
+      }
+    );
+
+    it('clears the error after a later success', async () => {
+      const h = (current = await setup());
+      h.store.createError = new AccountStoreError('bad_key', 'no', 401);
+      type(
+        h.$<HTMLInputElement>('.jp-CartoCredentials-usernameInput'),
+        'alice'
+      );
+      type(h.$<HTMLInputElement>('.jp-CartoCredentials-keyInput'), 'k');
+      await submit(h);
+      await submit(h);
+      expect(h.$('.jp-CartoCredentials-error').hidden).toBe(true);
+      expect(
+        h.$('.jp-CartoCredentials-keyInput').hasAttribute('aria-invalid')
+      ).toBe(false);
+    });
+  });
+
+  describe('account list', () => {
+    async function twoAccounts(): Promise<IHarness> {
+      return setup(store => {
+        store.add('acc-a', 'alice', 'alice-key-0001');
+        store.add('acc-b', 'bob', 'bob-key-0002');
+        store.defaultId = 'acc-a';
+      });
+    }
+
+    it('lists accounts and marks the default in words', async () => {
+      const h = (current = await twoAccounts());
+      const list = h.$('.jp-CartoCredentials-accounts');
+      expect(list.getAttribute('role')).toBe('list');
+      const items = Array.from(
+        list.querySelectorAll<HTMLElement>('li.jp-CartoCredentials-account')
+      );
+      expect(items.map(i => i.dataset.accountId)).toEqual(['acc-a', 'acc-b']);
+      expect(items[0].classList.contains('jp-mod-default')).toBe(true);
+      expect(items[0].textContent).toContain('Default');
+      expect(items[1].textContent).not.toContain('Default');
+      expect(items[0].querySelector('.jp-CartoCredentials-makeDefault')).toBe(
+        null
+      );
+      expect(h.panel.node.innerHTML).not.toMatch(/alice-key|bob-key/);
+    });
+
+    it('makes another account the default', async () => {
+      const h = (current = await twoAccounts());
+      click(h.$('[data-account-id="acc-b"] .jp-CartoCredentials-makeDefault'));
+      await settle();
+      expect(h.store.defaultId).toBe('acc-b');
+      expect(
+        h.$('[data-account-id="acc-b"]').classList.contains('jp-mod-default')
+      ).toBe(true);
+    });
+
+    it('logs out after confirmation', async () => {
+      const h = (current = await twoAccounts());
+      click(h.$('[data-account-id="acc-b"] .jp-CartoCredentials-logOut'));
+      await settle();
+      expect(h.confirmed).toEqual(['acc-b']);
+      expect(h.store.accounts.map(a => a.id)).toEqual(['acc-a']);
+      expect(
+        h.panel.node.querySelector('[data-account-id="acc-b"]')
+      ).toBeNull();
+    });
+
+    it('keeps the account when logging out is cancelled', async () => {
+      const store = new FakeStore();
+      store.add('acc-a', 'alice', 'k');
+      const model = new CartoCredentialsModel({ store });
+      await model.refresh();
+      const panel = new CartoCredentialsPanel({
+        model,
+        trans,
+        confirm: async () => false
+      });
+      Widget.attach(panel, document.body);
+      panel.node
+        .querySelector<HTMLElement>('.jp-CartoCredentials-logOut')!
+        .click();
+      await settle();
+      expect(store.accounts).toHaveLength(1);
+      panel.dispose();
+    });
+
+    it('shows accounts set by notebook code as read-only', async () => {
+      const h = (current = await twoAccounts());
+      h.model.setRuntimeCredentials('k1', {
+        username: 'carol',
+        base_url: 'https://carol.carto.com/',
+        api_key: 'carol-runtime-key'
+      });
+      const item = h.$('[data-account-id="runtime-k1"]');
+      expect(item.textContent).toContain('Set by notebook code (read-only)');
+      expect(item.querySelector('button')).toBeNull();
+      expect(h.panel.node.innerHTML).not.toContain('carol-runtime-key');
+    });
+  });
+
+  describe('CARTOframes import', () => {
+    it('offers and imports creds.json when the server found one', async () => {
+      const h = (current = await setup(store => {
+        store.importAnswer = {
+          available: true,
+          path: '/home/u/.config/cartoframes/creds.json',
+          username: 'carol',
+          base_url: 'https://carol.carto.com/'
+        };
+      }));
+      const offer = h.$('.jp-CartoCredentials-import');
+      expect(offer.classList.contains('lm-mod-hidden')).toBe(false);
+      expect(offer.textContent).toContain('carol');
+      click(h.$('.jp-CartoCredentials-importButton'));
+      await settle();
+      expect(h.store.imported?.username).toBe('carol');
+      expect(offer.classList.contains('lm-mod-hidden')).toBe(true);
+      expect(h.$('.jp-CartoCredentials-signedIn').textContent).toBe(
+        'Signed in as carol'
+      );
+    });
+
+    it('makes no offer when nothing was found', async () => {
+      const h = (current = await setup());
+      expect(
+        h.$('.jp-CartoCredentials-import').classList.contains('lm-mod-hidden')
+      ).toBe(true);
+    });
+  });
+});
