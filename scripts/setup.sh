@@ -26,6 +26,9 @@ if ((${#missing[@]})); then
 fi
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+# The registry snapshot lacks other platforms' optional binaries; without lock entries for them
+# `npm ci` refuses the lock. Adds any that a recent `npm install` dropped (idempotent).
+node scripts/lock-optional.mjs package-lock.json
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [[ ! -f node_modules/.setup-stamp || "$(cat node_modules/.setup-stamp)" != "$lock_hash" ]]; then
   step "npm packages"

@@ -17,6 +17,7 @@ command -v node >/dev/null || fail "node is not on PATH (Node >= 20 is needed)"
 command -v npm >/dev/null || fail "npm is not on PATH"
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+node ../../scripts/lock-optional.mjs package-lock.json
 lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
 stamp=node_modules/.lab-host-install-stamp
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$lock_hash" ]]; then

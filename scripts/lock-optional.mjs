@@ -3,13 +3,26 @@
 // `npm install` leaves them out of package-lock.json, and `npm ci` then
 // refuses the lock ("Missing: ... from lock file"). The entries carry os/cpu
 // so npm skips them on this platform without fetching anything.
-// Run after every `npm install` in tools/lab: node lock-optional.mjs
+// scripts/setup.sh runs it on both lock files before `npm ci`; it is idempotent.
+// Usage: node scripts/lock-optional.mjs path/to/package-lock.json
 import fs from 'node:fs';
 
-const file = new URL('./package-lock.json', import.meta.url);
-const lock = JSON.parse(fs.readFileSync(file, 'utf8'));
+const file = process.argv[2];
+if (!file) {
+  console.error(
+    'usage: node scripts/lock-optional.mjs path/to/package-lock.json'
+  );
+  process.exit(2);
+}
+const text = fs.readFileSync(file, 'utf8');
+const lock = JSON.parse(text);
+// Keep npm's own indentation (it follows package.json's) so the diff shows only the additions.
+const indent = /\n([ \t]+)"/.exec(text)?.[1] ?? 2;
 const platform = name => {
-  const m = /-(darwin|linux|win32|freebsd|android|wasm32)-?([a-z0-9]+)?(?:-(gnu|musl|msvc|gnueabihf|wasi))?$/.exec(name);
+  const m =
+    /-(darwin|linux|win32|freebsd|android|wasm32)-?([a-z0-9]+)?(?:-(gnu|musl|msvc|gnueabihf|wasi))?$/.exec(
+      name
+    );
   if (!m) {
     return null;
   }
@@ -27,7 +40,9 @@ const platform = name => {
 
 let added = 0;
 for (const [key, entry] of Object.entries(lock.packages)) {
-  for (const [dep, version] of Object.entries(entry.optionalDependencies ?? {})) {
+  for (const [dep, version] of Object.entries(
+    entry.optionalDependencies ?? {}
+  )) {
     const prefix = key ? `${key}/node_modules/` : 'node_modules/';
     const candidates = [`${prefix}${dep}`, `node_modules/${dep}`];
     if (candidates.some(c => lock.packages[c])) {
@@ -35,21 +50,21 @@ for (const [key, entry] of Object.entries(lock.packages)) {
     }
     const where = platform(dep);
     if (!where || !/^\d+\.\d+\.\d+/.test(version)) {
-      console.warn(`lock-optional: leaving ${dep}@${version} alone (unknown platform or range)`);
+      console.warn(
+        `lock-optional: leaving ${dep}@${version} alone (unknown platform or range)`
+      );
       continue;
     }
-    const base = dep.split('/').pop();
     lock.packages[`node_modules/${dep}`] = {
       version,
-      resolved: `https://registry.npmjs.org/${dep}/-/${base}-${version}.tgz`,
       optional: true,
       ...where
     };
     added++;
   }
 }
-lock.packages = Object.fromEntries(
-  Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b)))
-);
-fs.writeFileSync(file, JSON.stringify(lock, null, 2) + '\n');
+if (added === 0) {
+  process.exit(0);
+}
+fs.writeFileSync(file, JSON.stringify(lock, null, indent) + '\n');
 console.log(`lock-optional: added ${added} entries`);
