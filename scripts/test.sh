@@ -17,10 +17,8 @@ npx jest --ci
 step "Python tests: pytest"
 /usr/bin/python3 -m pytest test/python -q -p no:cacheprovider
 
-if compgen -G "test/integration/*.test.mjs" >/dev/null; then
-  step "Integration tests: @jupyterlab/services against a real server and kernel"
-  node --test --test-concurrency=1 test/integration/
-fi
+step "Integration tests: the real bridge and model through @jupyterlab/services, real server and kernel"
+npx jest --ci -c jest.integration.config.js
 
 step "Browser tests: JupyterLab in headless Chromium"
 node --test --test-concurrency=1 test/e2e/
