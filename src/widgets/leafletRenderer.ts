@@ -15,7 +15,7 @@ export class LeafletRenderer implements IMapRenderer {
       worldCopyJump: true
     });
     this._renderer = L.canvas({ padding: 0.5 });
-    this._map.setView([20, 0], 1);
+    this._map.setView([20, 0], 1, { animate: false });
   }
 
   draw(layers: ReadonlyArray<IDrawnLayer>): void {
@@ -39,7 +39,11 @@ export class LeafletRenderer implements IMapRenderer {
     this._group.addTo(this._map);
     const bounds = this._group.getBounds();
     if (bounds.isValid()) {
-      this._map.fitBounds(bounds, { padding: [16, 16], maxZoom: 16 });
+      this._map.fitBounds(bounds, {
+        padding: [16, 16],
+        maxZoom: 16,
+        animate: false
+      });
     }
   }
 

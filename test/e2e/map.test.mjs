@@ -82,6 +82,7 @@ describe('map widget', { timeout: 240000 }, () => {
     for (const key of Object.values(DEMO_USERS)) {
       assert.ok(!html.includes(key), 'key in the widget DOM');
     }
+    await page.waitForTimeout(500);
     await screenshot(page, 'map-two-accounts');
   });
 
