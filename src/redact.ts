@@ -5,9 +5,12 @@
 import type { ICellModel, ICodeCellModel } from '@jupyterlab/cells';
 import type * as nbformat from '@jupyterlab/nbformat';
 import type { IOutputAreaModel } from '@jupyterlab/outputarea';
-import type { IObservableList } from '@jupyterlab/observables';
+import type {
+  IObservableList,
+  IObservableString
+} from '@jupyterlab/observables';
 import { IDisposable } from '@lumino/disposable';
-import { ISignal } from '@lumino/signaling';
+import { ISignal, Signal } from '@lumino/signaling';
 
 import { PUBLIC_API_KEY } from './model';
 import type { CartoCredentialsModel } from './model';
@@ -156,6 +159,7 @@ export class OutputRedactor implements IDisposable {
       outputs.stateChanged.disconnect(this._schedule, this);
     }
     this._watched.clear();
+    Signal.disconnectReceiver(this);
   }
 
   private _watchCell(cell: ICellModel): void {
@@ -189,7 +193,7 @@ export class OutputRedactor implements IDisposable {
   }
 
   private _scan(outputs: IOutputAreaModel): number {
-    if (outputs.isDisposed) {
+    if (outputs.isDisposed || this._isDisposed) {
       this._watched.delete(outputs);
       return 0;
     }
@@ -204,8 +208,25 @@ export class OutputRedactor implements IDisposable {
         outputs.set(index, masked);
         count++;
       }
+      this._watchStream(outputs, index);
     }
     return count;
+  }
+
+  /** Streams grow in place, without a change of the output list: follow their text too. */
+  private _watchStream(outputs: IOutputAreaModel, index: number): void {
+    const text = outputs.get(index).streamText;
+    if (text && !this._streams.has(text)) {
+      this._streams.set(text, outputs);
+      text.changed.connect(this._onStreamText, this);
+    }
+  }
+
+  private _onStreamText(text: IObservableString): void {
+    const outputs = this._streams.get(text);
+    if (outputs) {
+      this._schedule(outputs);
+    }
   }
 
   private _onModelChanged(_: unknown, change: ICartoCredentials.IChange): void {
@@ -216,5 +237,9 @@ export class OutputRedactor implements IDisposable {
 
   private readonly _watched = new Set<IOutputAreaModel>();
   private readonly _pending = new Set<IOutputAreaModel>();
+  private readonly _streams = new WeakMap<
+    IObservableString,
+    IOutputAreaModel
+  >();
   private _isDisposed = false;
 }
