@@ -17,10 +17,21 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const REPO_ROOT = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..'
+);
 export const ARTIFACTS_DIR = path.join(REPO_ROOT, 'artifacts');
 export const EXTENSION_NAME = 'jupyterlab-carto-credentials';
-const LAB_INDEX = path.join(REPO_ROOT, 'tools', 'lab', 'build', 'static', 'index.html');
+const LAB_INDEX = path.join(
+  REPO_ROOT,
+  'tools',
+  'lab',
+  'build',
+  'static',
+  'index.html'
+);
 const VENV_PYTHON = path.join(REPO_ROOT, '.venv', 'bin', 'python');
 
 /** The Python that runs the server (and so the kernel): the dev venv if present. */
@@ -149,12 +160,22 @@ export async function startLab(options = {}) {
   const baseUrl = normalizeBaseUrl(options.baseUrl);
 
   if (!fs.existsSync(LAB_INDEX)) {
-    throw new Error(`JupyterLab front end not built (${LAB_INDEX} missing): run tools/lab/build.sh`);
+    throw new Error(
+      `JupyterLab front end not built (${LAB_INDEX} missing): run tools/lab/build.sh`
+    );
   }
 
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'carto-lab-'));
   const dirs = { root };
-  for (const name of ['config', 'data', 'runtime', 'home', 'tmp', 'ipython', 'work']) {
+  for (const name of [
+    'config',
+    'data',
+    'runtime',
+    'home',
+    'tmp',
+    'ipython',
+    'work'
+  ]) {
     dirs[name] = path.join(root, name);
     fs.mkdirSync(dirs[name], { recursive: true });
   }
@@ -186,7 +207,17 @@ export async function startLab(options = {}) {
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     try {
-      return await spawnServer({ python, port, baseUrl, dirs, childEnv, serverExtensions, labextensionsPaths, extraArgs, timeoutMs });
+      return await spawnServer({
+        python,
+        port,
+        baseUrl,
+        dirs,
+        childEnv,
+        serverExtensions,
+        labextensionsPaths,
+        extraArgs,
+        timeoutMs
+      });
     } catch (err) {
       lastError = err;
       if (!err.portInUse) {
@@ -204,7 +235,18 @@ function linkOurExtension(python, dataDir) {
   }
   // A venv made by scripts/setup.sh already has it (like a pip install).
   const prefix = path.resolve(path.dirname(python), '..');
-  if (fs.existsSync(path.join(prefix, 'share', 'jupyter', 'labextensions', EXTENSION_NAME, 'package.json'))) {
+  if (
+    fs.existsSync(
+      path.join(
+        prefix,
+        'share',
+        'jupyter',
+        'labextensions',
+        EXTENSION_NAME,
+        'package.json'
+      )
+    )
+  ) {
     return;
   }
   const target = path.join(dataDir, 'labextensions', EXTENSION_NAME);
@@ -212,7 +254,17 @@ function linkOurExtension(python, dataDir) {
   fs.symlinkSync(built, target);
 }
 
-async function spawnServer({ python, port, baseUrl, dirs, childEnv, serverExtensions, labextensionsPaths, extraArgs, timeoutMs }) {
+async function spawnServer({
+  python,
+  port,
+  baseUrl,
+  dirs,
+  childEnv,
+  serverExtensions,
+  labextensionsPaths,
+  extraArgs,
+  timeoutMs
+}) {
   const args = [
     '-m',
     'tools.lab.server',
@@ -226,9 +278,12 @@ async function spawnServer({ python, port, baseUrl, dirs, childEnv, serverExtens
     `--ServerApp.base_url=${baseUrl}`,
     `--ServerApp.root_dir=${dirs.work}`,
     ...Object.entries(serverExtensions).map(
-      ([name, enabled]) => `--ServerApp.jpserver_extensions=${name}=${enabled ? 'True' : 'False'}`
+      ([name, enabled]) =>
+        `--ServerApp.jpserver_extensions=${name}=${enabled ? 'True' : 'False'}`
     ),
-    ...labextensionsPaths.map(p => `--LabHostApp.extra_labextensions_path=${p}`),
+    ...labextensionsPaths.map(
+      p => `--LabHostApp.extra_labextensions_path=${p}`
+    ),
     ...extraArgs
   ];
   const logStream = fs.createWriteStream(dirs.log, { flags: 'a' });
@@ -300,10 +355,14 @@ async function spawnServer({ python, port, baseUrl, dirs, childEnv, serverExtens
     }
     if (Date.now() - started > timeoutMs) {
       await stop();
-      throw new Error(`JupyterLab server did not answer ${url}api/status within ${timeoutMs} ms.\nLog:\n${log()}`);
+      throw new Error(
+        `JupyterLab server did not answer ${url}api/status within ${timeoutMs} ms.\nLog:\n${log()}`
+      );
     }
     try {
-      const res = await fetch(`${url}api/status`, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(`${url}api/status`, {
+        signal: AbortSignal.timeout(2000)
+      });
       if (res.ok) {
         break;
       }
@@ -344,7 +403,10 @@ export const CHROMIUM_ARGS = [
  * tests can scan them for secrets; HTTP responses >= 400 land in `httpErrors`
  * ("status METHOD url").
  */
-export async function launchBrowser({ headless = true, viewport = { width: 1366, height: 800 } } = {}) {
+export async function launchBrowser({
+  headless = true,
+  viewport = { width: 1366, height: 800 }
+} = {}) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'carto-chromium-'));
   const profile = path.join(root, 'profile');
   const tmp = path.join(root, 'tmp');
@@ -360,10 +422,14 @@ export async function launchBrowser({ headless = true, viewport = { width: 1366,
   const httpErrors = [];
   const watch = page => {
     page.on('console', msg => messages.push(`${msg.type()}: ${msg.text()}`));
-    page.on('pageerror', err => messages.push(`pageerror: ${err.stack || err.message}`));
+    page.on('pageerror', err =>
+      messages.push(`pageerror: ${err.stack || err.message}`)
+    );
     page.on('response', res => {
       if (res.status() >= 400) {
-        httpErrors.push(`${res.status()} ${res.request().method()} ${res.url()}`);
+        httpErrors.push(
+          `${res.status()} ${res.request().method()} ${res.url()}`
+        );
       }
     });
   };
@@ -387,7 +453,11 @@ export async function launchBrowser({ headless = true, viewport = { width: 1366,
  * the application has started and restored its layout. `?reset` by default so
  * no earlier layout or dialog comes back.
  */
-export async function openLab(page, url, { reset = true, timeout = 60000 } = {}) {
+export async function openLab(
+  page,
+  url,
+  { reset = true, timeout = 60000 } = {}
+) {
   const target = new URL('lab', url.endsWith('/') ? url : url + '/');
   if (reset) {
     target.search = 'reset';
@@ -400,19 +470,28 @@ export async function openLab(page, url, { reset = true, timeout = 60000 } = {})
 
 /** The page config JupyterLab was served with (parsed). */
 export async function pageConfig(page) {
-  return page.evaluate(() => JSON.parse(document.getElementById('jupyter-config-data').textContent));
+  return page.evaluate(() =>
+    JSON.parse(document.getElementById('jupyter-config-data').textContent)
+  );
 }
 
 /**
  * Create a notebook with `kernelName` and wait until its kernel is idle.
  * Returns the notebook's path.
  */
-export async function newNotebook(page, { kernelName = 'python3', timeout = 60000 } = {}) {
-  const before = await page.evaluate(() => window.jupyterapp.shell.currentWidget?.id ?? null);
+export async function newNotebook(
+  page,
+  { kernelName = 'python3', timeout = 60000 } = {}
+) {
+  const before = await page.evaluate(
+    () => window.jupyterapp.shell.currentWidget?.id ?? null
+  );
   // Not awaited in the page: the command resolves to a widget, which
   // page.evaluate would try to serialize.
   await page.evaluate(name => {
-    void window.jupyterapp.commands.execute('notebook:create-new', { kernelName: name });
+    void window.jupyterapp.commands.execute('notebook:create-new', {
+      kernelName: name
+    });
   }, kernelName);
   await page.waitForFunction(
     previous => {
@@ -428,7 +507,9 @@ export async function newNotebook(page, { kernelName = 'python3', timeout = 6000
     before,
     { timeout }
   );
-  return page.evaluate(() => window.jupyterapp.shell.currentWidget.context.path);
+  return page.evaluate(
+    () => window.jupyterapp.shell.currentWidget.context.path
+  );
 }
 
 /**
@@ -463,12 +544,15 @@ export async function runCell(page, code, { timeout = 60000 } = {}) {
     ({ timeoutMs }) =>
       Promise.race([
         window.jupyterapp.commands.execute('notebook:run-cell'),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('runCell: timed out')), timeoutMs))
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('runCell: timed out')), timeoutMs)
+        )
       ]).then(() => undefined),
     { timeoutMs: timeout }
   );
   return page.evaluate(at => {
-    const cell = window.jupyterapp.shell.currentWidget.content.model.cells.get(at);
+    const cell =
+      window.jupyterapp.shell.currentWidget.content.model.cells.get(at);
     const parts = [];
     for (let i = 0; i < cell.outputs.length; i++) {
       const out = cell.outputs.get(i).toJSON();
@@ -488,17 +572,26 @@ export async function runCell(page, code, { timeout = 60000 } = {}) {
 /** Save a PNG of the page as artifacts/<name>.png; returns its path. */
 export async function screenshot(page, name) {
   fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
-  const file = path.join(ARTIFACTS_DIR, `${name.replace(/[^\w.-]+/g, '_')}.png`);
+  const file = path.join(
+    ARTIFACTS_DIR,
+    `${name.replace(/[^\w.-]+/g, '_')}.png`
+  );
   await page.screenshot({ path: file });
   return file;
 }
 
 /** Wait until `predicate(messages)` is true for the captured console. */
-export async function waitForConsole(messages, predicate, { timeout = 10000 } = {}) {
+export async function waitForConsole(
+  messages,
+  predicate,
+  { timeout = 10000 } = {}
+) {
   const deadline = Date.now() + timeout;
   while (!predicate(messages)) {
     if (Date.now() > deadline) {
-      throw new Error('waitForConsole: condition not met; console:\n' + messages.join('\n'));
+      throw new Error(
+        'waitForConsole: condition not met; console:\n' + messages.join('\n')
+      );
     }
     await sleep(50);
   }

@@ -42,7 +42,9 @@ void (async function bootstrap() {
   const federated = getOption('federated_extensions') || [];
   const base = getOption('fullLabextensionsUrl');
   const results = await Promise.allSettled(
-    federated.map(data => loadRemote(`${base}/${data.name}/${data.load}`, data.name))
+    federated.map(data =>
+      loadRemote(`${base}/${data.name}/${data.load}`, data.name)
+    )
   );
   results.forEach(result => {
     if (result.status === 'rejected') {

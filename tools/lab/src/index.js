@@ -14,7 +14,9 @@ async function federatedModule(scope, module) {
     instance.__scope__ = scope;
     return instance;
   } catch (e) {
-    console.warn(`Failed to create module: package: ${scope}; module: ${module}`);
+    console.warn(
+      `Failed to create module: package: ${scope}; module: ${module}`
+    );
     throw e;
   }
 }
@@ -26,7 +28,10 @@ export async function main() {
   const allPlugins = [];
 
   function* activePlugins(extension) {
-    const exported = Object.prototype.hasOwnProperty.call(extension, '__esModule')
+    const exported = Object.prototype.hasOwnProperty.call(
+      extension,
+      '__esModule'
+    )
       ? extension.default
       : extension;
     const plugins = Array.isArray(exported) ? exported : [exported];
@@ -54,7 +59,9 @@ export async function main() {
     }
   }
 
-  const federated = JSON.parse(PageConfig.getOption('federated_extensions') || '[]');
+  const federated = JSON.parse(
+    PageConfig.getOption('federated_extensions') || '[]'
+  );
   const replaced = new Set();
   const fedExtensions = [];
   const fedMimeExtensions = [];
@@ -106,11 +113,14 @@ export async function main() {
   }
 
   const { JupyterLab } = await import('@jupyterlab/application');
-  const { IConnectionStatus, IServiceManager } = await import('@jupyterlab/services');
+  const { IConnectionStatus, IServiceManager } =
+    await import('@jupyterlab/services');
   const pluginRegistry = new PluginRegistry();
   pluginRegistry.registerPlugins(plugins);
-  const connectionStatus = await pluginRegistry.resolveOptionalService(IConnectionStatus);
-  const serviceManager = await pluginRegistry.resolveOptionalService(IServiceManager);
+  const connectionStatus =
+    await pluginRegistry.resolveOptionalService(IConnectionStatus);
+  const serviceManager =
+    await pluginRegistry.resolveOptionalService(IServiceManager);
 
   const lab = new JupyterLab({
     pluginRegistry,
@@ -128,8 +138,10 @@ export async function main() {
     availablePlugins: allPlugins
   });
 
-  const expose = (PageConfig.getOption('exposeAppInBrowser') || '').toLowerCase() === 'true';
-  const devMode = (PageConfig.getOption('devMode') || '').toLowerCase() === 'true';
+  const expose =
+    (PageConfig.getOption('exposeAppInBrowser') || '').toLowerCase() === 'true';
+  const devMode =
+    (PageConfig.getOption('devMode') || '').toLowerCase() === 'true';
   if (expose || devMode) {
     window.jupyterapp = lab;
   }
