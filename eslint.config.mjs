@@ -29,7 +29,7 @@ export default defineConfig([
     files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       globals: { ...globals.browser, ...globals.node },
-      parserOptions: { project: 'tsconfig.test.json' }
+      parserOptions: { project: ['tsconfig.test.json', 'bench/tsconfig.json'] }
     },
     rules: {
       '@typescript-eslint/naming-convention': [

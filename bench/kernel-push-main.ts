@@ -20,7 +20,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { gzipSync } from 'zlib';
 
-import { ISessionContextLike, KernelBridge } from '../src/bridge';
+import { KernelBridge } from '../src/bridge';
 import { CartoCredentialsModel } from '../src/model';
 import { RestAccountStore } from '../src/rest';
 import { DEFAULT_SETTINGS } from '../src/settings';
@@ -233,9 +233,7 @@ async function main(): Promise<void> {
       sessions.push(session);
       const bridge = withBridge
         ? new KernelBridge({
-            sessionContext: new HeadlessContext(
-              session
-            ) as unknown as ISessionContextLike,
+            sessionContext: new HeadlessContext(session),
             model
           })
         : null;
@@ -274,9 +272,7 @@ async function main(): Promise<void> {
       let bridge: KernelBridge | null = null;
       if (bridged) {
         bridge = new KernelBridge({
-          sessionContext: new HeadlessContext(
-            session
-          ) as unknown as ISessionContextLike,
+          sessionContext: new HeadlessContext(session),
           model
         });
       }

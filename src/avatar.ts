@@ -21,18 +21,23 @@ export function initials(name: string): string {
 
 /** A decorative avatar: the name is always written next to it. */
 export function createAvatar(account: ICartoCredentials.IAccount): HTMLElement {
+  const placeholder = document.createElement('span');
+  placeholder.className =
+    'jp-CartoCredentials-avatar jp-CartoCredentials-initials';
+  placeholder.setAttribute('aria-hidden', 'true');
+  placeholder.textContent = initials(displayName(account));
   const url = account.userInfo?.avatarUrl;
-  if (url && /^https?:\/\//i.test(url)) {
-    const img = document.createElement('img');
-    img.className = 'jp-CartoCredentials-avatar';
-    img.src = url;
-    img.alt = '';
-    img.referrerPolicy = 'no-referrer';
-    return img;
+  if (!url || !/^https?:\/\//i.test(url)) {
+    return placeholder;
   }
-  const span = document.createElement('span');
-  span.className = 'jp-CartoCredentials-avatar jp-CartoCredentials-initials';
-  span.setAttribute('aria-hidden', 'true');
-  span.textContent = initials(displayName(account));
-  return span;
+  const img = document.createElement('img');
+  img.className = 'jp-CartoCredentials-avatar';
+  img.src = url;
+  img.alt = '';
+  img.referrerPolicy = 'no-referrer';
+  // An avatar that cannot load (offline, moved) shows the initials, not a broken image.
+  img.addEventListener('error', () => img.replaceWith(placeholder), {
+    once: true
+  });
+  return img;
 }

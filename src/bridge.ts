@@ -22,8 +22,9 @@ import type { ICartoCredentials } from './tokens';
 export interface ICommLike {
   readonly isDisposed: boolean;
   commsOverSubshells?: CommsOverSubshells;
-  onMsg: (msg: { content: { data: unknown } }) => void;
-  onClose: (msg: { content: { data: unknown } }) => void;
+  // Method syntax: a real `Kernel.IComm`, whose handlers take full message types, must fit.
+  onMsg(msg: { content: { data: unknown } }): void;
+  onClose(msg: { content: { data: unknown } }): void;
   open(data?: JSONObject): unknown;
   send(data: JSONObject): unknown;
 }

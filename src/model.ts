@@ -91,6 +91,13 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
         this._keys.delete(id);
       }
     }
+    // Keys are fetched now, not when a kernel needs one, so that a push never waits on the
+    // network between a user's choice and their next cell.
+    await Promise.all(
+      this._accounts
+        .filter(account => !account.isPublic)
+        .map(account => this._key(account.id).catch(() => undefined))
+    );
     this._ready.resolve();
     this._changed.emit({ type: 'accounts' });
   }

@@ -6,7 +6,7 @@ import { ISessionContext } from '@jupyterlab/apputils';
 import { IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 
-import { ISessionContextLike, KernelBridge } from './bridge';
+import { KernelBridge } from './bridge';
 import { IMetadataHolder, readAccountId } from './metadata';
 import type { CartoCredentialsModel } from './model';
 import type { GrantDecision } from './rest';
@@ -55,7 +55,7 @@ export class SessionWatcher implements IDisposable {
       this._model.setNotebookAccount(path, readAccountId(holder));
     }
     const bridge = new KernelBridge({
-      sessionContext: context as unknown as ISessionContextLike,
+      sessionContext: context,
       model: this._model
     });
     this._bridges.set(widget, bridge);

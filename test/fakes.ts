@@ -199,9 +199,7 @@ export class FakeSessionContext implements ISessionContextLike {
   }
 }
 
-/** Let pending promise callbacks run. */
+/** Let every pending promise callback run (a macrotask comes after all microtasks). */
 export async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) {
-    await Promise.resolve();
-  }
+  await new Promise(resolve => setTimeout(resolve, 0));
 }

@@ -117,16 +117,20 @@ describe('CartoCredentialsModel', () => {
       });
     });
 
-    it('fetches a key once and forgets it when the account is removed', async () => {
+    it('fetches keys once, on load, and forgets a removed account', async () => {
       const { model, store } = await makeModel(
         s => (s.grantMap['n.ipynb'] = 'allow')
       );
+      expect(store.keyRequests).toBe(2);
+      expect(model.knownKeys().sort()).toEqual([
+        'alice-secret-key',
+        'bob-secret-key'
+      ]);
       await model.pushPayload('n.ipynb');
       await model.pushPayload('n.ipynb');
-      expect(store.keyRequests).toBe(1);
-      expect(model.knownKeys()).toEqual(['alice-secret-key']);
+      expect(store.keyRequests).toBe(2);
       await model.removeAccount('acc-a');
-      expect(model.knownKeys()).toEqual([]);
+      expect(model.knownKeys()).toEqual(['bob-secret-key']);
       expect(model.defaultAccountId).toBeNull();
     });
   });

@@ -242,6 +242,22 @@ describe('CartoCredentialsPanel', () => {
       expect(img.alt).toBe('');
     });
 
+    it('falls back to initials when the avatar cannot load', async () => {
+      const h = (current = await setup(store => {
+        const account = store.add('acc-a', 'alice', 'k');
+        account.user_info = { avatar_url: 'https://cdn.example/gone.png' };
+        store.defaultId = 'acc-a';
+      }));
+      h.$('.jp-CartoCredentials-summary img').dispatchEvent(new Event('error'));
+      expect(
+        h.panel.node.querySelector('.jp-CartoCredentials-summary img')
+      ).toBeNull();
+      expect(
+        h.$('.jp-CartoCredentials-summary .jp-CartoCredentials-initials')
+          .textContent
+      ).toBe('AL');
+    });
+
     it('shows progress while CARTO is checked', async () => {
       const h = (current = await setup());
       const gate = new PromiseDelegate<void>();

@@ -13,7 +13,7 @@ import {
   SessionManager
 } from '@jupyterlab/services';
 
-import { KernelBridge, ISessionContextLike } from '../../src/bridge';
+import { KernelBridge } from '../../src/bridge';
 import { CartoCredentialsModel } from '../../src/model';
 import { RestAccountStore } from '../../src/rest';
 import { DEFAULT_SETTINGS, ISettingsConfig } from '../../src/settings';
@@ -115,8 +115,7 @@ export class Notebook {
   ) {
     this.bridge = model
       ? new KernelBridge({
-          // SessionContext is the production type; the bridge declares the slice it uses.
-          sessionContext: context as unknown as ISessionContextLike,
+          sessionContext: context,
           model
         })
       : null;
