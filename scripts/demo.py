@@ -5,6 +5,7 @@ Run through scripts/demo.sh, which sets everything up first. Ctrl-C stops both.
 """
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ WELCOME = {
             "metadata": {},
             "source": [
                 "# CARTO credentials demo\n",
-                "Log in from the CARTO panel in the left sidebar (Ctrl/Cmd+Shift+K), then run the cells.",
+                "Log in from the CARTO panel in the left sidebar (Ctrl/Cmd+Alt+C), then run the cells.",
             ],
         },
         {
@@ -73,7 +74,13 @@ def prepare(api_url):
     return dirs
 
 
+def _stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    token = secrets.token_hex(16)
     server, api_url = start_server(port=API_PORT)
     dirs = prepare(api_url)
     env = {
@@ -90,7 +97,7 @@ def main():
             str(ROOT / ".venv" / "bin" / "python"), "-m", "tools.lab.server",
             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={LAB_PORT}", "--ServerApp.port_retries=0",
             "--ServerApp.open_browser=False", "--ServerApp.allow_root=True",
-            "--ServerApp.token=", "--ServerApp.password=",
+            f"--ServerApp.token={token}",
             f"--ServerApp.root_dir={dirs['notebooks']}",
         ],
         cwd=ROOT,
@@ -98,10 +105,10 @@ def main():
     )
     print(
         f"""
-  JupyterLab with jupyterlab-carto-credentials:  http://127.0.0.1:{LAB_PORT}/lab
+  JupyterLab with jupyterlab-carto-credentials:  http://127.0.0.1:{LAB_PORT}/lab?token={token}
   Local CARTO-compatible API:                    {api_url}
 
-  Demo accounts (log in from the CARTO panel, left sidebar, Ctrl/Cmd+Shift+K):
+  Demo accounts (log in from the CARTO panel, left sidebar, Ctrl/Cmd+Alt+C):
     username alice   API key alice-demo-key-0001   tables alice_stores, alice_customers, alice_grid_10k
     username bob     API key bob-demo-key-0002     tables bob_parks, bob_private_notes
   The server field is prefilled as {api_url}user/<username>/ (demo settings allow http on 127.0.0.1).
