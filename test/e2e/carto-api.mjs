@@ -47,17 +47,25 @@ export async function startCartoApi({ timeoutMs = 15000 } = {}) {
   };
 }
 
-/** Write the extension's user settings before the page loads them. */
-export function writeSettings(lab, settings) {
+/**
+ * Write a plugin's user settings before the page loads them; by default this extension's.
+ * `plugin` is the settings id, e.g. '@jupyter-widgets/jupyterlab-manager:plugin'.
+ */
+export function writeSettings(
+  lab,
+  settings,
+  plugin = 'jupyterlab-carto-credentials:plugin'
+) {
+  const [pkg, name] = plugin.split(':');
   const dir = path.join(
     lab.dirs.config,
     'lab',
     'user-settings',
-    'jupyterlab-carto-credentials'
+    ...pkg.split('/')
   );
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(
-    path.join(dir, 'plugin.jupyterlab-settings'),
+    path.join(dir, `${name}.jupyterlab-settings`),
     JSON.stringify(settings)
   );
 }

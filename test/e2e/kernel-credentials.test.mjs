@@ -17,8 +17,10 @@ import {
   launchBrowser,
   newNotebook,
   openLab,
+  restartKernel,
   runCell,
-  startLab
+  startLab,
+  waitForNotebookKernel
 } from './harness.mjs';
 
 const WHO =
@@ -72,14 +74,7 @@ describe('credentials reach the kernel', { timeout: 240000 }, () => {
   });
 
   it('still has credentials after a kernel restart', async () => {
-    await page.evaluate(() =>
-      window.jupyterapp.shell.currentWidget.sessionContext.restartKernel()
-    );
-    await page.waitForFunction(
-      () =>
-        window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel
-          ?.status === 'idle'
-    );
+    await restartKernel(page);
     assert.equal((await runCell(page, WHO)).trim(), 'alice');
   });
 
@@ -98,13 +93,7 @@ describe('credentials reach the kernel', { timeout: 240000 }, () => {
       });
       app.shell.activateById(widget.id);
     }, notebookPath);
-    await page.waitForFunction(nbPath => {
-      const widget = window.jupyterapp.shell.currentWidget;
-      return (
-        widget?.context?.path === nbPath &&
-        widget.sessionContext?.session?.kernel?.status === 'idle'
-      );
-    }, notebookPath);
+    await waitForNotebookKernel(page, notebookPath);
     assert.equal((await runCell(page, WHO)).trim(), 'bob');
   });
 

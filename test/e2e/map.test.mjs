@@ -16,21 +16,6 @@ import {
   startLab
 } from './harness.mjs';
 
-function saveWidgetState(lab) {
-  const dir = path.join(
-    lab.dirs.config,
-    'lab',
-    'user-settings',
-    '@jupyter-widgets',
-    'jupyterlab-manager'
-  );
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(
-    path.join(dir, 'plugin.jupyterlab-settings'),
-    JSON.stringify({ saveState: true })
-  );
-}
-
 describe('map widget', { timeout: 240000 }, () => {
   let api;
   let lab;
@@ -47,7 +32,11 @@ describe('map widget', { timeout: 240000 }, () => {
       env: { MAP_ALICE_KEY: DEMO_USERS.alice, MAP_BOB_KEY: DEMO_USERS.bob }
     });
     writeSettings(lab, { allowNonHttps: true });
-    saveWidgetState(lab);
+    writeSettings(
+      lab,
+      { saveState: true },
+      '@jupyter-widgets/jupyterlab-manager:plugin'
+    );
     browser = await launchBrowser();
     page = browser.page;
     await openLab(page, lab.url);

@@ -16,9 +16,11 @@ import {
   launchBrowser,
   newNotebook,
   openLab,
+  restartKernel,
   runCell,
   screenshot,
-  startLab
+  startLab,
+  waitForNotebookKernel
 } from './harness.mjs';
 
 const WHO =
@@ -155,14 +157,7 @@ describe('CARTO sidebar, toolbar and status bar', { timeout: 600000 }, () => {
   });
 
   it('keeps credentials after a kernel restart', async () => {
-    await page.evaluate(() =>
-      window.jupyterapp.shell.currentWidget.sessionContext.restartKernel()
-    );
-    await page.waitForFunction(
-      () =>
-        window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel
-          ?.status === 'idle'
-    );
+    await restartKernel(page);
     assert.equal((await runCell(page, WHO)).trim(), 'bob True');
   });
 
@@ -211,13 +206,7 @@ describe('CARTO sidebar, toolbar and status bar', { timeout: 600000 }, () => {
     assert.match(await dialog.textContent(), /from-elsewhere\.ipynb/);
     await screenshot(page, 'grant-dialog');
     await dialog.getByRole('button', { name: 'Allow' }).click();
-    await page.waitForFunction(nb => {
-      const widget = window.jupyterapp.shell.currentWidget;
-      return (
-        widget?.context?.path === nb &&
-        widget.sessionContext?.session?.kernel?.status === 'idle'
-      );
-    }, name);
+    await waitForNotebookKernel(page, name);
     assert.equal((await runCell(page, WHO)).trim(), 'alice False');
     const grants = await callStore(page, 'GET', 'grants');
     assert.equal(grants.body.grants[name], 'allow');
