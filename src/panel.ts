@@ -156,6 +156,17 @@ export class CartoCredentialsPanel extends Panel {
       email.textContent = account.userInfo.email;
       text.appendChild(email);
     }
+    // Just signed into another account: say which one notebooks still use.
+    const fallback = this._model.defaultAccount;
+    if (fallback && fallback.id !== account.id) {
+      const note = document.createElement('span');
+      note.className = 'jp-CartoCredentials-summaryNote';
+      note.textContent = trans.__(
+        'Notebooks use %1 unless they choose another account.',
+        displayName(fallback)
+      );
+      text.appendChild(note);
+    }
     node.replaceChildren(createAvatar(account), text);
   }
 

@@ -194,6 +194,25 @@ describe('CartoCredentialsPanel', () => {
       );
     });
 
+    it('says which account notebooks still use after signing into another', async () => {
+      const h = (current = await setup(store => {
+        store.add('acc-a', 'alice', 'k');
+        store.defaultId = 'acc-a';
+      }));
+      expect(
+        h.panel.node.querySelector('.jp-CartoCredentials-summaryNote')
+      ).toBeNull();
+      type(h.$<HTMLInputElement>('.jp-CartoCredentials-usernameInput'), 'bob');
+      type(h.$<HTMLInputElement>('.jp-CartoCredentials-keyInput'), 'secret-2');
+      await submit(h);
+      expect(h.$('.jp-CartoCredentials-signedIn').textContent).toBe(
+        'Signed in as bob'
+      );
+      expect(h.$('.jp-CartoCredentials-summaryNote').textContent).toBe(
+        'Notebooks use alice unless they choose another account.'
+      );
+    });
+
     it('logs in, says who is signed in and clears only the key', async () => {
       const h = (current = await setup());
       type(
