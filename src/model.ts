@@ -293,6 +293,23 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
 
   /** What the kernel of a notebook should receive now. */
   async pushPayload(path: string): Promise<IPushPayload> {
+    const ready = this.pushPayloadNow(path);
+    if (ready) {
+      return ready;
+    }
+    const { account } = this.effectiveAccount(path);
+    if (account) {
+      await this._key(account.id);
+    }
+    // The account may have gone while its key was fetched.
+    return this.pushPayloadNow(path) ?? { state: 'no_account', account: null };
+  }
+
+  /**
+   * The same, synchronously, when no key has to be fetched first (`null` otherwise). Lets the
+   * bridge open the comm in the very tick a kernel connects, ahead of any queued cell.
+   */
+  pushPayloadNow(path: string): IPushPayload | null {
     const { account } = this.effectiveAccount(path);
     if (!account) {
       return { state: 'no_account', account: null };
@@ -301,7 +318,12 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     if (!account.isPublic && this.accessFor(path) !== 'allow') {
       return { state: 'not_granted', account: null };
     }
-    const apiKey = await this._key(account.id);
+    const apiKey = account.isPublic
+      ? PUBLIC_API_KEY
+      : this._keys.get(account.id);
+    if (apiKey === undefined) {
+      return null;
+    }
     return {
       state: account.isPublic ? 'public' : 'granted',
       account: {
