@@ -9,7 +9,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 DEBIAN_PACKAGES=(
   python3-jupyter-server python3-jupyterlab-server python3-jupyter-client python3-ipykernel
-  python3-comm python3-jsonschema python3-pytest python3-venv chromium
+  python3-comm python3-jsonschema python3-pytest python3-requests python3-venv chromium
 )
 missing=()
 for package in "${DEBIAN_PACKAGES[@]}"; do
