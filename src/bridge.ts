@@ -51,19 +51,6 @@ export interface ISessionContextLike {
   readonly kernelChanged: ISignal<unknown, { newValue: IKernelLike | null }>;
 }
 
-/**
- * Run silently when the kernel closes our comm straight back (its startup file did not run,
- * e.g. a kernel from another environment that still has the package on its path).
- */
-export const BOOTSTRAP_CODE = [
-  'try:',
-  '    import carto_credentials.kernel as _carto_kernel',
-  '    _carto_kernel.register_target()',
-  '    del _carto_kernel',
-  'except Exception:',
-  '    pass'
-].join('\n');
-
 export class KernelBridge implements IDisposable {
   constructor(options: KernelBridge.IOptions) {
     this._context = options.sessionContext;
@@ -166,16 +153,24 @@ export class KernelBridge implements IDisposable {
         kernel === this._kernel
       ) {
         this._bootstrapped.add(kernel.id);
-        kernel.requestExecute({
-          code: BOOTSTRAP_CODE,
-          silent: true,
-          store_history: false
-        });
-        void this.push(true);
+        void this._bootstrap(kernel);
       }
     };
     this._comm = comm;
     comm.open(message as unknown as JSONObject);
+  }
+
+  /**
+   * The kernel has no comm target: its startup file did not run (another environment, with or
+   * without the package). Run the server's bootstrap silently, then push again.
+   */
+  private async _bootstrap(kernel: IKernelLike): Promise<void> {
+    const code = await this._model.kernelBootstrap();
+    if (!code || kernel !== this._kernel || this._isDisposed) {
+      return;
+    }
+    kernel.requestExecute({ code, silent: true, store_history: false });
+    await this.push(true);
   }
 
   private _onKernelMessage(kernel: IKernelLike, data: unknown): void {

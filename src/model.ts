@@ -91,6 +91,7 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
         this._keys.delete(id);
       }
     }
+    void this.kernelBootstrap();
     // Keys are fetched now, not when a kernel needs one, so that a push never waits on the
     // network between a user's choice and their next cell.
     await Promise.all(
@@ -100,6 +101,21 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     );
     this._ready.resolve();
     this._changed.emit({ type: 'accounts' });
+  }
+
+  /**
+   * The Python a kernel without our comm target runs silently (fetched once, and early, so a
+   * bootstrap does not wait on the network); `null` when the server cannot give it.
+   */
+  kernelBootstrap(): Promise<string | null> {
+    if (!this._bootstrap) {
+      this._bootstrap = this._store.kernelBootstrap().catch(reason => {
+        console.warn('CARTO credentials: no kernel bootstrap.', reason.message);
+        this._bootstrap = null;
+        return null;
+      });
+    }
+    return this._bootstrap;
   }
 
   /** Check an account against CARTO through the server, without saving it. */
@@ -444,6 +460,7 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     string,
     ICartoCredentials.IAccount
   >();
+  private _bootstrap: Promise<string | null> | null = null;
   private readonly _ready = new PromiseDelegate<void>();
   private readonly _changed = new Signal<this, ICartoCredentials.IChange>(this);
   private _isDisposed = false;

@@ -53,6 +53,8 @@ const importInfoSchema = z.object({
 });
 export type ImportInfo = z.infer<typeof importInfoSchema>;
 
+const bootstrapSchema = z.object({ code: z.string().check(z.minLength(1)) });
+
 const errorSchema = z.object({
   error: z.object({ code: z.string(), message: z.string() })
 });
@@ -92,6 +94,8 @@ export interface IAccountStore {
   validate(account: INewAccount): Promise<ValidationResult>;
   importInfo(): Promise<ImportInfo>;
   importCartoframes(): Promise<StoredAccount>;
+  /** Python to run silently in a kernel that lacks the comm target. */
+  kernelBootstrap(): Promise<string>;
 }
 
 /** The account store of the Jupyter server this page talks to. */
@@ -148,6 +152,10 @@ export class RestAccountStore implements IAccountStore {
 
   async importCartoframes(): Promise<StoredAccount> {
     return this._call('import', 'POST', storedAccountSchema, {});
+  }
+
+  async kernelBootstrap(): Promise<string> {
+    return (await this._call('kernel-bootstrap', 'GET', bootstrapSchema)).code;
   }
 
   private async _call<T>(

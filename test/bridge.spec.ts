@@ -1,6 +1,6 @@
 import { CommsOverSubshells } from '@jupyterlab/services';
 
-import { BOOTSTRAP_CODE, KernelBridge } from '../src/bridge';
+import { KernelBridge } from '../src/bridge';
 import { CartoCredentialsModel } from '../src/model';
 import { FakeKernel, FakeSessionContext, FakeStore, settle } from './fakes';
 
@@ -125,15 +125,37 @@ describe('KernelBridge', () => {
   });
 
   it('bootstraps once when the kernel closes the comm straight back', async () => {
-    const { kernel } = await setup();
+    const { kernel, store } = await setup();
     kernel!.comms[0].closeFromKernel();
     await settle();
-    expect(kernel!.executed).toEqual([BOOTSTRAP_CODE]);
+    expect(kernel!.executed).toEqual([store.bootstrapCode]);
     expect(kernel!.comms).toHaveLength(2);
     kernel!.comms[1].closeFromKernel();
     await settle();
     expect(kernel!.executed).toHaveLength(1);
     expect(kernel!.comms).toHaveLength(2);
+  });
+
+  it('skips the bootstrap when the server cannot give one', async () => {
+    const warn = jest
+      .spyOn(console, 'warn')
+      .mockImplementation(() => undefined);
+    const store = new FakeStore();
+    store.kernelBootstrap = () =>
+      Promise.reject(new Error('no server extension'));
+    const model = new CartoCredentialsModel({ store });
+    await model.refresh();
+    const kernel = new FakeKernel('k1');
+    new KernelBridge({
+      sessionContext: new FakeSessionContext('nb.ipynb', kernel),
+      model
+    });
+    await settle();
+    kernel.comms[0].closeFromKernel();
+    await settle();
+    expect(kernel.executed).toEqual([]);
+    expect(kernel.comms).toHaveLength(1);
+    warn.mockRestore();
   });
 
   it('takes credentials set by notebook code into the model', async () => {

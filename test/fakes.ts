@@ -107,6 +107,10 @@ export class FakeStore implements IAccountStore {
   async importInfo(): Promise<ImportInfo> {
     return { ...this.importAnswer };
   }
+  bootstrapCode = '# bootstrap the carto.credentials target';
+  async kernelBootstrap(): Promise<string> {
+    return this.bootstrapCode;
+  }
   async importCartoframes(): Promise<StoredAccount> {
     if (!this.importAnswer.available) {
       throw new Error('nothing to import');

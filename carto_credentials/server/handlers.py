@@ -11,6 +11,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from . import bodies, importer, validate
+from .bootstrap import bootstrap_code
 from .bodies import Field
 from .errors import CredentialsError
 from .store import PUBLIC_KEY
@@ -223,6 +224,14 @@ class ImportHandler(CredentialsHandler):
         self.send_json(account, status=201)
 
 
+class KernelBootstrapHandler(CredentialsHandler):
+    """The silent bootstrap for kernels that lack our comm target (see bootstrap.py)."""
+
+    @endpoint
+    def get(self):
+        self.send_json({"code": bootstrap_code()})
+
+
 def _default_label(username, base_url, api_key):
     name = username or validate.derive_username(base_url) or base_url
     label = "%s (public)" % name if api_key == PUBLIC_KEY else name
@@ -242,4 +251,5 @@ def handlers(base_url, store, settings):
         (route("validate"), ValidateHandler, kwargs),
         (route("grants"), GrantsHandler, kwargs),
         (route("import"), ImportHandler, kwargs),
+        (route("kernel-bootstrap"), KernelBootstrapHandler, kwargs),
     ]

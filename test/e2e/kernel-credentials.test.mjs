@@ -14,6 +14,7 @@ import {
   writeSettings
 } from './carto-api.mjs';
 import {
+  REPO_ROOT,
   launchBrowser,
   newNotebook,
   openLab,
@@ -25,6 +26,29 @@ import {
 
 const WHO =
   'from carto_credentials import get_default_credentials\nprint(get_default_credentials().username)';
+
+// A kernel of another Python environment: Debian's Python, without our package on its path and
+// without our IPython startup file.
+const BARE_KERNEL = 'bare-python';
+function writeBareKernelSpec(lab) {
+  const dir = path.join(lab.dirs.data, 'kernels', BARE_KERNEL);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'kernel.json'),
+    JSON.stringify({
+      argv: [
+        '/usr/bin/python3',
+        '-m',
+        'ipykernel_launcher',
+        '-f',
+        '{connection_file}'
+      ],
+      display_name: 'Python 3 (no CARTO package)',
+      language: 'python',
+      env: { PYTHONPATH: '' }
+    })
+  );
+}
 
 describe('credentials reach the kernel', { timeout: 240000 }, () => {
   let api;
@@ -38,6 +62,7 @@ describe('credentials reach the kernel', { timeout: 240000 }, () => {
     api = await startCartoApi();
     lab = await startLab({ baseUrl: '/user/alice/' });
     writeSettings(lab, { allowNonHttps: true });
+    writeBareKernelSpec(lab);
     browser = await launchBrowser();
     page = browser.page;
     await openLab(page, lab.url);
@@ -95,6 +120,28 @@ describe('credentials reach the kernel', { timeout: 240000 }, () => {
     }, notebookPath);
     await waitForNotebookKernel(page, notebookPath);
     assert.equal((await runCell(page, WHO)).trim(), 'bob');
+  });
+
+  it('bootstraps a kernel whose environment lacks the package', async () => {
+    await newNotebook(page, { kernelName: BARE_KERNEL });
+    const loaded = "import sys\nprint('carto_credentials' in sys.modules)";
+    // The bootstrap follows the kernel's refusal of our comm; no user action is involved.
+    let seen = '';
+    for (let i = 0; i < 20 && seen !== 'True'; i++) {
+      seen = (await runCell(page, loaded)).trim();
+    }
+    assert.equal(seen, 'True');
+    // Loaded from the server's copy by path: the repository is not on this kernel's path.
+    const where = await runCell(
+      page,
+      'import carto_credentials, sys\n' +
+        `print(sys.executable, carto_credentials.__file__, ${JSON.stringify(REPO_ROOT)} in sys.path)`
+    );
+    assert.equal(
+      where.trim(),
+      `/usr/bin/python3 ${path.join(REPO_ROOT, 'carto_credentials', '__init__.py')} False`
+    );
+    assert.equal((await runCell(page, WHO)).trim(), 'alice');
   });
 
   it('writes no key into the saved notebook, settings, workspaces or logs', async () => {

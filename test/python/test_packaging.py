@@ -65,24 +65,3 @@ def test_version_comes_from_package_json():
     version = PYPROJECT["tool"]["hatch"]["version"]
     text = (ROOT / version["path"]).read_text()
     assert re.search(version["pattern"], text).group("version") == PACKAGE_JSON["version"]
-
-
-def _bootstrap_code():
-    source = (ROOT / "src" / "bridge.ts").read_text()
-    block = re.search(r"BOOTSTRAP_CODE = \[(.*?)\]\.join", source, re.S).group(1)
-    return "\n".join(json.loads("[" + block.replace("'", '"').rstrip().rstrip(",") + "]"))
-
-
-def test_frontend_bootstrap_registers_the_comm_target(monkeypatch):
-    import carto_credentials.kernel as kernel
-
-    calls = []
-    monkeypatch.setattr(kernel, "register_target", lambda *args: calls.append(args) or True)
-    exec(compile(_bootstrap_code(), "<bootstrap>", "exec"), {})
-    assert calls == [()]
-
-
-def test_frontend_bootstrap_is_silent_without_the_package(capsys):
-    code = _bootstrap_code().replace("carto_credentials", "package_that_is_not_installed")
-    exec(compile(code, "<bootstrap>", "exec"), {})
-    assert capsys.readouterr() == ("", "")

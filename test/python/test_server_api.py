@@ -371,3 +371,11 @@ def test_zz_server_log_never_contains_a_key(js):
     assert "/user/alice/carto-credentials/accounts" in log  # debug access log included
     for key in (ALICE_KEY, BOB_KEY, IMPORTED_KEY, "carol-key", "wrong-key", "slowpoke-demo-key"):
         assert key not in log, key
+
+
+def test_kernel_bootstrap_names_this_servers_package(js):
+    from carto_credentials.server.bootstrap import bootstrap_code
+
+    resp = js.http.get(js.api("kernel-bootstrap"))
+    assert resp.status_code == 200
+    assert resp.json() == {"code": bootstrap_code()}
