@@ -48,7 +48,21 @@ __all__ = [
     "DOError",
     "CartoNetworkError",
     "CartoTimeoutError",
+    "Map",
+    "Layer",
+    "Source",
 ]
+
+_WIDGETS = ("Map", "Layer", "Source")
+
+
+def __getattr__(name):
+    # The map widgets load on first use, so `import carto_credentials` stays cheap in every kernel.
+    if name in _WIDGETS:
+        from . import widgets
+
+        return getattr(widgets, name)
+    raise AttributeError("module 'carto_credentials' has no attribute %r" % name)
 
 
 def _jupyter_labextension_paths():

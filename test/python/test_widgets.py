@@ -256,3 +256,21 @@ def test_credentials_html_public_and_origin(frontend):
 def test_credentials_html_escapes_markup():
     html = Credentials(base_url="https://h.example/user/<b>x</b>")._repr_html_()
     assert "<b>x</b>" not in html and "&lt;b&gt;" in html
+
+
+def test_map_layer_source_are_importable_from_the_package_lazily():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, carto_credentials\n"
+        "print('carto_credentials.widgets' in sys.modules)\n"
+        "from carto_credentials import Map, Layer, Source\n"
+        "import carto_credentials.widgets as w\n"
+        "print(Map is w.Map and Layer is w.Layer and Source is w.Source)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT,
+                         env={**os.environ, "PYTHONPATH": REPO_ROOT}, check=True).stdout
+    assert out.split() == ["False", "True"]
+    with pytest.raises(AttributeError, match="no attribute 'Mapp'"):
+        getattr(__import__("carto_credentials"), "Mapp")
