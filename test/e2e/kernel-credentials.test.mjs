@@ -144,19 +144,30 @@ describe('credentials reach the kernel', { timeout: 240000 }, () => {
     assert.equal((await runCell(page, WHO)).trim(), 'alice');
   });
 
-  it('writes no key into the saved notebook, settings, workspaces or logs', async () => {
-    await runCell(
+  it('masks a printed key in the output, on display and in the saved file', async () => {
+    const printed = await runCell(
       page,
-      'from carto_credentials import get_default_credentials\nget_default_credentials()'
+      'from carto_credentials import get_default_credentials\n' +
+        'c = get_default_credentials()\nprint(c.api_key)\nc'
+    );
+    assert.ok(!printed.includes(DEMO_USERS.alice), printed);
+    assert.match(printed, /••••0001/);
+    assert.ok(
+      !(await page.content()).includes(DEMO_USERS.alice),
+      'key in the page'
     );
     await page.evaluate(() =>
       window.jupyterapp.shell.currentWidget.context.save()
     );
-    const saved = fs.readFileSync(
-      path.join(lab.dirs.work, notebookPath),
-      'utf8'
-    );
-    assert.match(saved, /carto_credentials/);
+  });
+
+  it('writes no key into the saved notebooks, settings, workspaces or logs', async () => {
+    const notebooks = fs
+      .readdirSync(lab.dirs.work)
+      .filter(name => name.endsWith('.ipynb'))
+      .map(name => fs.readFileSync(path.join(lab.dirs.work, name), 'utf8'));
+    assert.equal(notebooks.length, 2);
+    assert.ok(notebooks.some(text => /"carto_credentials": \{/.test(text)));
     const store = path.join(
       lab.dirs.data,
       'carto_credentials',
@@ -164,7 +175,10 @@ describe('credentials reach the kernel', { timeout: 240000 }, () => {
     );
     assert.equal(fs.statSync(store).mode & 0o777, 0o600);
     for (const key of Object.values(DEMO_USERS)) {
-      assert.ok(!saved.includes(key), 'key in the saved notebook');
+      assert.ok(
+        notebooks.every(text => !text.includes(key)),
+        'key in a saved notebook'
+      );
       assert.deepEqual(filesContaining(lab.dirs.root, key), [store]);
       assert.ok(
         !browser.messages.some(m => m.includes(key)),
