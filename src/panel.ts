@@ -18,6 +18,8 @@
  *   (`data-account-id`; `.jp-mod-default` on the default), buttons `.jp-CartoCredentials-makeDefault`
  *   and `.jp-CartoCredentials-logOut`
  * - import offer: `.jp-CartoCredentials-import`, button `.jp-CartoCredentials-importButton`
+ * - administrator-provisioned accounts: `.jp-CartoCredentials-provisioned`, buttons
+ *   `.jp-CartoCredentials-useProvisioned`
  * - notebook toolbar select: `.jp-CartoCredentials-notebookAccount select`
  * - status bar item: `.jp-CartoCredentials-status`
  */
@@ -30,6 +32,7 @@ import { cartoIcon } from './icons';
 import { LoginForm } from './loginForm';
 import { loginErrorMessage } from './messages';
 import type { CartoCredentialsModel } from './model';
+import { ProvisionedAccounts } from './provisioned';
 import { ICartoCredentials } from './tokens';
 
 export const PANEL_ID = 'jp-carto-credentials-panel';
@@ -58,11 +61,17 @@ export class CartoCredentialsPanel extends Panel {
       trans,
       confirm: options.confirm
     });
+    this.provisioned = new ProvisionedAccounts({
+      model: this._model,
+      trans,
+      choose: (username, baseUrl) => this.form.prefill(username, baseUrl)
+    });
     const heading = new Widget({ node: document.createElement('h3') });
     heading.addClass('jp-CartoCredentials-heading');
     heading.node.textContent = trans.__('Log in');
     this.addWidget(this._summary);
     this.addWidget(this._import);
+    this.addWidget(this.provisioned);
     this.addWidget(heading);
     this.addWidget(this.form);
     this.addWidget(this.list);
@@ -75,6 +84,7 @@ export class CartoCredentialsPanel extends Panel {
   /** The login form, for commands that focus it. */
   readonly form: LoginForm;
   readonly list: AccountList;
+  readonly provisioned: ProvisionedAccounts;
 
   /** Offer CARTOframes' `creds.json` when the server found one this user has not added yet. */
   async checkImport(): Promise<void> {
