@@ -124,12 +124,12 @@ describe('credentials reach the kernel', () => {
     kernel.requestExecute({ code: 'import os; os.kill(os.getpid(), 9)' });
     await waitFor(
       () => statuses.includes('autorestarting'),
-      20000,
+      60000,
       'the server to auto-restart the kernel'
     );
     await waitFor(
       () => kernel.connectionStatus === 'connected' && kernel.status === 'idle',
-      20000,
+      60000,
       'the restarted kernel'
     );
     const out = await nb.run(
@@ -148,7 +148,7 @@ describe('credentials reach the kernel', () => {
     kernel.requestExecute({ code: 'import os; os.kill(os.getpid(), 9)' });
     await waitFor(
       () => statuses.includes('autorestarting'),
-      20000,
+      60000,
       'the server to auto-restart the kernel'
     );
     // Queued before the new kernel is connected: services sends it ahead of the bridge's push,
