@@ -14,7 +14,7 @@ export async function askGrant(
   const result = await showDialog({
     title: trans.__('Allow CARTO access?'),
     body: trans.__(
-      'Notebook "%1" wants to use your CARTO account "%2". Code in its kernel will be able to read the API key. Allow it for this notebook?',
+      '"%1" wants to use your CARTO account "%2". Code in its kernel will be able to read the API key. Allow it for "%1"?',
       path,
       accountLabel
     ),

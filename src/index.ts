@@ -103,14 +103,10 @@ const bridgePlugin: JupyterFrontEndPlugin<void> = {
     });
     consoles?.widgetAdded.connect((_, panel) => watcher.watch(panel));
     app.commands.commandExecuted.connect((_, executed) => {
-      if (executed.id === 'notebook:create-new') {
-        void executed.result.then(widget => {
-          const path = widget?.context?.path;
-          if (typeof path === 'string') {
-            void watcher.grantCreated(path);
-          }
-        });
-      }
+      void executed.result.then(
+        result => watcher.grantIfCreated(executed.id, result),
+        () => undefined
+      );
     });
   }
 };

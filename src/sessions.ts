@@ -71,13 +71,30 @@ export class SessionWatcher implements IDisposable {
       bridge.dispose();
       this._bridges.delete(widget);
     });
-    void this._maybeAsk(path);
+    // Ask once the session is up: by then a command that created this notebook or console
+    // has granted it (its result comes after the widget is added).
+    void context.ready.then(() => this._maybeAsk(context.path));
   }
 
   /** A notebook created in this JupyterLab is the user's own: allow it without asking. */
   async grantCreated(path: string): Promise<void> {
     if (this._model.settings.kernelAccess === 'ask') {
       await this._model.setGrant(path, 'allow');
+    }
+  }
+
+  /**
+   * Follow a command that ran: when it created a notebook or a console, grant what it created.
+   * `result` is the command's result (the new panel).
+   */
+  async grantIfCreated(commandId: string, result: unknown): Promise<void> {
+    if (!SessionWatcher.CREATE_COMMANDS.includes(commandId)) {
+      return;
+    }
+    const path = (result as { sessionContext?: { path?: unknown } } | null)
+      ?.sessionContext?.path;
+    if (typeof path === 'string' && path !== '') {
+      await this.grantCreated(path);
     }
   }
 
@@ -129,4 +146,13 @@ export class SessionWatcher implements IDisposable {
   private readonly _asking = new Set<string>();
   private readonly _dismissed = new Set<string>();
   private _isDisposed = false;
+}
+
+export namespace SessionWatcher {
+  /** Commands whose result is a notebook or console the user just created here. */
+  export const CREATE_COMMANDS = [
+    'notebook:create-new',
+    'console:create',
+    'notebook:create-console'
+  ];
 }

@@ -212,6 +212,31 @@ describe('CARTO sidebar, toolbar and status bar', { timeout: 600000 }, () => {
     assert.equal(grants.body.grants[name], 'allow');
   });
 
+  it('gives a console opened here the default account without asking', async () => {
+    await page.evaluate(() => {
+      void window.jupyterapp.commands.execute('console:create', {
+        kernelPreference: { name: 'python3' }
+      });
+    });
+    await page.waitForFunction(
+      () =>
+        window.jupyterapp.shell.currentWidget?.console?.sessionContext?.session
+          ?.kernel?.status === 'idle'
+    );
+    const printed = await page.evaluate(async code => {
+      const { console: codeConsole } = window.jupyterapp.shell.currentWidget;
+      codeConsole.promptCell.model.sharedModel.setSource(code);
+      await codeConsole.execute(true);
+      const cell = codeConsole.cells.get(codeConsole.cells.length - 1);
+      return cell.outputArea.model
+        .toJSON()
+        .map(output => output.text ?? '')
+        .join('');
+    }, WHO);
+    assert.equal(printed.trim(), 'alice False');
+    assert.equal(await page.locator('.jp-Dialog').count(), 0);
+  });
+
   it('renders in the dark theme', async () => {
     await page.evaluate(() =>
       window.jupyterapp.commands.execute('apputils:change-theme', {
