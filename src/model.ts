@@ -194,6 +194,21 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
         this._kernelPaths.set(kernelId, newPath);
       }
     }
+    // The answer given for a notebook follows it: renaming is no reason to ask again.
+    const decision = this._grants.get(oldPath);
+    if (decision !== undefined && !this._grants.has(newPath)) {
+      this._grants.delete(oldPath);
+      this._grants.set(newPath, decision);
+      void Promise.all([
+        this._store.setGrant(newPath, decision),
+        this._store.removeGrant(oldPath)
+      ]).catch(reason =>
+        console.warn(
+          'CARTO credentials: the access answer did not follow the rename.',
+          reason
+        )
+      );
+    }
     this._changed.emit({ type: 'notebook', path: newPath });
   }
 

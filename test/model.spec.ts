@@ -1,7 +1,7 @@
 import { CartoCredentialsModel } from '../src/model';
 import { DEFAULT_SETTINGS } from '../src/settings';
 import type { ICartoCredentials } from '../src/tokens';
-import { FakeStore } from './fakes';
+import { FakeStore, settle } from './fakes';
 
 async function makeModel(
   setup: (store: FakeStore) => void = () => undefined
@@ -194,6 +194,17 @@ describe('CartoCredentialsModel', () => {
       expect(model.notebookAccountId('new.ipynb')).toBe('acc-b');
       expect(model.notebookAccountId('old.ipynb')).toBeNull();
       expect((await model.resolve({ kernelId: 'k1' }))?.username).toBe('bob');
+    });
+
+    it('carries the access answer to the new path, on the server too', async () => {
+      const { model, store } = await makeModel(
+        s => (s.grantMap['old.ipynb'] = 'allow')
+      );
+      model.renameNotebook('old.ipynb', 'new.ipynb');
+      expect(model.accessFor('new.ipynb')).toBe('allow');
+      expect(model.accessFor('old.ipynb')).toBe('undecided');
+      await settle();
+      expect(store.grantMap).toEqual({ 'new.ipynb': 'allow' });
     });
   });
 });
