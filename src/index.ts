@@ -17,14 +17,17 @@ import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
 
 import { addToPalette, CommandIDs, registerCommands } from './commands';
 import { askGrant } from './grantDialog';
+// The model, panel, redactor and session watcher are needed while the plugins activate (the
+// sidebar, kernels and outputs must be served from the first moment): not lazy on purpose.
+/* eslint-disable jupyter/prefer-lazy-imports */
 import { CartoCredentialsModel } from './model';
 import { CartoCredentialsPanel } from './panel';
 import { OutputRedactor } from './redact';
 import { RestAccountStore } from './rest';
 import { SessionWatcher } from './sessions';
+/* eslint-enable jupyter/prefer-lazy-imports */
 import { parseSettings } from './settings';
 import { CartoStatusItem } from './statusbar';
-import { NotebookAccountSelector } from './toolbar';
 import { ICartoCredentials } from './tokens';
 import { setWidgetServices } from './widgets/services';
 import { MODULE_NAME, MODULE_VERSION } from './widgets/version';
@@ -175,18 +178,20 @@ const toolbarPlugin: JupyterFrontEndPlugin<void> = {
     );
     const model = CartoCredentialsModel.from(credentials);
     notebooks.widgetAdded.connect((_, panel) => {
-      void panel.context.ready.then(() => {
-        if (panel.isDisposed) {
-          return;
+      void Promise.all([panel.context.ready, import('./toolbar')]).then(
+        ([, { NotebookAccountSelector }]) => {
+          if (panel.isDisposed) {
+            return;
+          }
+          const selector = new NotebookAccountSelector({
+            model,
+            trans,
+            path: () => panel.context.path,
+            metadata: () => panel.content.model
+          });
+          panel.toolbar.insertItem(10, 'cartoAccount', selector);
         }
-        const selector = new NotebookAccountSelector({
-          model,
-          trans,
-          path: () => panel.context.path,
-          metadata: () => panel.content.model
-        });
-        panel.toolbar.insertItem(10, 'cartoAccount', selector);
-      });
+      );
     });
   }
 };
