@@ -36,6 +36,8 @@ export interface IKernelLike {
   readonly id: string;
   readonly connectionStatus: ConnectionStatus;
   readonly connectionStatusChanged: ISignal<unknown, ConnectionStatus>;
+  /** The kernel's `kernel_info` reply (its language decides whether to bootstrap). */
+  readonly info: Promise<{ readonly language_info: { readonly name: string } }>;
   createComm(targetName: string): ICommLike;
   requestExecute(content: {
     code: string;
@@ -165,6 +167,14 @@ export class KernelBridge implements IDisposable {
    * without the package). Run the server's bootstrap silently, then push again.
    */
   private async _bootstrap(kernel: IKernelLike): Promise<void> {
+    // Other languages' kernels refuse the comm too; they get no Python.
+    const language = await kernel.info.then(
+      info => info.language_info.name,
+      () => ''
+    );
+    if (language.toLowerCase() !== 'python') {
+      return;
+    }
     const code = await this._model.kernelBootstrap();
     if (!code || kernel !== this._kernel || this._isDisposed) {
       return;

@@ -136,6 +136,15 @@ describe('KernelBridge', () => {
     expect(kernel!.comms).toHaveLength(2);
   });
 
+  it('sends no Python to a kernel of another language that refuses the comm', async () => {
+    const kernel = new FakeKernel('k-r', 'R');
+    await setup(kernel);
+    kernel.comms[0].closeFromKernel();
+    await settle();
+    expect(kernel.executed).toEqual([]);
+    expect(kernel.comms).toHaveLength(1);
+  });
+
   it('skips the bootstrap when the server cannot give one', async () => {
     const warn = jest
       .spyOn(console, 'warn')

@@ -151,7 +151,13 @@ export class FakeComm implements ICommLike {
 }
 
 export class FakeKernel implements IKernelLike {
-  constructor(readonly id: string) {}
+  constructor(
+    readonly id: string,
+    readonly language = 'python'
+  ) {}
+  get info(): Promise<{ language_info: { name: string } }> {
+    return Promise.resolve({ language_info: { name: this.language } });
+  }
   connectionStatus: ConnectionStatus = 'connected';
   readonly connectionStatusChanged = new Signal<this, ConnectionStatus>(this);
   comms: FakeComm[] = [];
