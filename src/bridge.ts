@@ -80,26 +80,23 @@ export class KernelBridge implements IDisposable {
     const ticket = ++this._ticket;
     const path = this._context.path;
     this._model.registerKernel(kernel.id, path);
-    // Synchronous when the key is at hand: the comm opens in the tick the kernel connected.
-    let payload = this._model.pushPayloadNow(path);
-    if (!payload) {
-      try {
-        payload = await this._model.pushPayload(path);
-      } catch (reason) {
-        console.warn(
-          'CARTO credentials: could not read the account key.',
-          reason
-        );
-        payload = { state: 'no_account' as const, account: null };
-      }
-      // A newer push or a kernel change overtook this one while the key was being fetched.
-      if (
-        ticket !== this._ticket ||
-        kernel !== this._kernel ||
-        this._isDisposed
-      ) {
-        return;
-      }
+    let payload;
+    try {
+      payload = await this._model.pushPayload(path);
+    } catch (reason) {
+      console.warn(
+        'CARTO credentials: could not read the account key.',
+        reason
+      );
+      payload = { state: 'no_account' as const, account: null };
+    }
+    // A newer push or a kernel change overtook this one while the key was being fetched.
+    if (
+      ticket !== this._ticket ||
+      kernel !== this._kernel ||
+      this._isDisposed
+    ) {
+      return;
     }
     const message: SetCredentialsMessage = {
       version: PROTOCOL_VERSION,

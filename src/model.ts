@@ -336,10 +336,7 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     return this.pushPayloadNow(path) ?? { state: 'no_account', account: null };
   }
 
-  /**
-   * The same, synchronously, when no key has to be fetched first (`null` otherwise). Lets the
-   * bridge open the comm in the very tick a kernel connects, ahead of any queued cell.
-   */
+  /** The same, synchronously, when no key has to be fetched first (`null` otherwise). */
   pushPayloadNow(path: string): IPushPayload | null {
     const { account } = this.effectiveAccount(path);
     if (!account) {

@@ -96,15 +96,6 @@ describe('KernelBridge', () => {
     expect(kernel.comms).toHaveLength(1);
   });
 
-  it('opens the comm in the same tick the kernel connects, ahead of any cell', async () => {
-    const kernel = new FakeKernel('k1');
-    kernel.connectionStatus = 'connecting';
-    await setup(kernel);
-    kernel.setStatus('connected');
-    // No await: a cell queued by a later handler of the same signal comes after this.
-    expect(kernel.comms.map(c => c.opened.map(username))).toEqual([['alice']]);
-  });
-
   it('pushes the notebook account only to that notebook', async () => {
     const { kernel, model } = await setup();
     model.setNotebookAccount('other.ipynb', 'acc-b');

@@ -190,8 +190,11 @@ export class JupyterServerProcess {
     this.proc = null;
   }
 
-  /** Delete the temp tree (after `stop`). */
+  /** Delete the temp tree (after `stop`); `CARTO_KEEP_TEST_DIRS=1` keeps it for a post-mortem. */
   cleanup(): void {
+    if (process.env.CARTO_KEEP_TEST_DIRS) {
+      return;
+    }
     fs.rmSync(this.root, { recursive: true, force: true });
   }
 }
