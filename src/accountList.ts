@@ -6,7 +6,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { checkIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
-import { createAvatar, displayName } from './avatar';
+import { createAvatar, displayName, nameAndServer } from './avatar';
 import { confirmLogOut } from './dialogs';
 import { loginErrorMessage } from './messages';
 import type { CartoCredentialsModel } from './model';
@@ -64,13 +64,7 @@ export class AccountList extends Widget {
 
     const text = document.createElement('div');
     text.className = 'jp-CartoCredentials-accountText';
-    const name = document.createElement('span');
-    name.className = 'jp-CartoCredentials-accountName';
-    name.textContent = account.label;
-    const server = document.createElement('span');
-    server.className = 'jp-CartoCredentials-accountServer';
-    server.textContent = account.baseUrl;
-    text.append(name, server);
+    text.append(...nameAndServer(account.label, account.baseUrl));
 
     const badges = document.createElement('div');
     badges.className = 'jp-CartoCredentials-badges';

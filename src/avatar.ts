@@ -41,3 +41,17 @@ export function createAvatar(account: ICartoCredentials.IAccount): HTMLElement {
   });
   return img;
 }
+
+/** An account's label and server as two spans, as every list in the panel shows them. */
+export function nameAndServer(
+  label: string,
+  baseUrl: string
+): [HTMLElement, HTMLElement] {
+  const name = document.createElement('span');
+  name.className = 'jp-CartoCredentials-accountName';
+  name.textContent = label;
+  const server = document.createElement('span');
+  server.className = 'jp-CartoCredentials-accountServer';
+  server.textContent = baseUrl;
+  return [name, server];
+}

@@ -6,6 +6,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
+import { nameAndServer } from './avatar';
 import type { CartoCredentialsModel } from './model';
 import type { ISettingsConfig } from './settings';
 import type { ICartoCredentials } from './tokens';
@@ -54,12 +55,6 @@ export class ProvisionedAccounts extends Widget {
     list.setAttribute('aria-label', heading.textContent);
     for (const entry of pending) {
       const item = document.createElement('li');
-      const label = document.createElement('span');
-      label.className = 'jp-CartoCredentials-accountName';
-      label.textContent = entry.label;
-      const server = document.createElement('span');
-      server.className = 'jp-CartoCredentials-accountServer';
-      server.textContent = entry.baseUrl;
       const button = document.createElement('button');
       button.type = 'button';
       button.className =
@@ -69,7 +64,7 @@ export class ProvisionedAccounts extends Widget {
       button.addEventListener('click', () =>
         this._choose(entry.username, entry.baseUrl)
       );
-      item.append(label, server, button);
+      item.append(...nameAndServer(entry.label, entry.baseUrl), button);
       list.appendChild(item);
     }
     this.node.replaceChildren(heading, list);
