@@ -324,20 +324,6 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
 
   /** What the kernel of a notebook should receive now. */
   async pushPayload(path: string): Promise<IPushPayload> {
-    const ready = this.pushPayloadNow(path);
-    if (ready) {
-      return ready;
-    }
-    const { account } = this.effectiveAccount(path);
-    if (account) {
-      await this._key(account.id);
-    }
-    // The account may have gone while its key was fetched.
-    return this.pushPayloadNow(path) ?? { state: 'no_account', account: null };
-  }
-
-  /** The same, synchronously, when no key has to be fetched first (`null` otherwise). */
-  pushPayloadNow(path: string): IPushPayload | null {
     const { account } = this.effectiveAccount(path);
     if (!account) {
       return { state: 'no_account', account: null };
@@ -346,12 +332,7 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     if (!account.isPublic && this.accessFor(path) !== 'allow') {
       return { state: 'not_granted', account: null };
     }
-    const apiKey = account.isPublic
-      ? PUBLIC_API_KEY
-      : this._keys.get(account.id);
-    if (apiKey === undefined) {
-      return null;
-    }
+    const apiKey = await this._key(account.id);
     return {
       state: account.isPublic ? 'public' : 'granted',
       account: {
