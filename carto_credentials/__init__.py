@@ -3,6 +3,7 @@
 Notebook code uses the ``cartoframes.auth``-compatible API exported here; the Jupyter server loads
 ``carto_credentials.server`` (the account store) through the hooks at the bottom.
 """
+
 try:
     from ._version import __version__
 except ImportError:  # a source checkout that was never built

@@ -3,5 +3,6 @@
 ``MODULE_VERSION`` must match ``package.json``'s version (a pytest compares them): the widget
 manager loads the module whose registered version satisfies this semver range.
 """
+
 MODULE_NAME = "jupyterlab-carto-credentials"
 MODULE_VERSION = "^0.1.0"

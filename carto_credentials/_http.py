@@ -4,6 +4,7 @@ Standard library only (``urllib``), imported lazily so ``import carto_credential
 When a ``Credentials`` carries a ``requests``-style session, that session is used instead, as
 cartoframes does. The API key is passed as ``secret`` so it can be scrubbed from every message.
 """
+
 import json
 
 from . import errors
@@ -122,10 +123,10 @@ def _raise_network(failure, shown, secret):
     reason = scrub(failure, secret) or type(failure).__name__
     if _is_timeout(failure):
         raise errors.CartoTimeoutError(
-            "CARTO did not answer in time at {} ({}).".format(shown, reason)
+            f"CARTO did not answer in time at {shown} ({reason})."
         ) from None
     raise errors.CartoNetworkError(
-        "Could not reach CARTO at {}: {}. Check the base URL and your network.".format(shown, reason)
+        f"Could not reach CARTO at {shown}: {reason}. Check the base URL and your network."
     ) from None
 
 
@@ -141,7 +142,7 @@ def carto_error_texts(payload):
         elif isinstance(value, list):
             texts.extend(str(v) for v in value)
         elif isinstance(value, dict):
-            texts.extend("{}: {}".format(k, v) for k, v in value.items())
+            texts.extend(f"{k}: {v}" for k, v in value.items())
     return texts
 
 
@@ -155,34 +156,45 @@ def _decode(status, body, shown, secret):
     if 200 <= status < 300:
         if payload is None:
             raise errors.CartoAPIError(
-                "The answer from {} (HTTP {}) is not CARTO's JSON. Is the base URL a CARTO "
-                "server?".format(shown, status),
-                status=status, url=shown,
+                f"The answer from {shown} (HTTP {status}) is not CARTO's JSON. Is the base URL a CARTO "
+                "server?",
+                status=status,
+                url=shown,
             )
         return payload
     if status in (401, 403):
         raise errors.AuthenticationError(
-            "CARTO rejected the API key (HTTP {}) at {}{}. Check the key, or log in again in "
-            "the CARTO panel.".format(status, shown, detail),
-            status=status, url=shown, carto_errors=texts,
+            f"CARTO rejected the API key (HTTP {status}) at {shown}{detail}. Check the key, or log in again in "
+            "the CARTO panel.",
+            status=status,
+            url=shown,
+            carto_errors=texts,
         )
     if status == 404:
         raise errors.NotFoundError(
-            "CARTO answered 404 Not Found at {}{}. Check the username or base URL (and the "
-            "table name).".format(shown, detail),
-            status=status, url=shown, carto_errors=texts,
+            f"CARTO answered 404 Not Found at {shown}{detail}. Check the username or base URL (and the "
+            "table name).",
+            status=status,
+            url=shown,
+            carto_errors=texts,
         )
     if status == 400:
         raise errors.QueryError(
-            "CARTO refused the request (HTTP 400) at {}{}.".format(shown, detail),
-            status=status, url=shown, carto_errors=texts,
+            f"CARTO refused the request (HTTP 400) at {shown}{detail}.",
+            status=status,
+            url=shown,
+            carto_errors=texts,
         )
     if status >= 500:
         raise errors.ServerError(
-            "CARTO failed with HTTP {} at {}{}. Try again later.".format(status, shown, detail),
-            status=status, url=shown, carto_errors=texts,
+            f"CARTO failed with HTTP {status} at {shown}{detail}. Try again later.",
+            status=status,
+            url=shown,
+            carto_errors=texts,
         )
     raise errors.CartoAPIError(
-        "CARTO answered HTTP {} at {}{}.".format(status, shown, detail),
-        status=status, url=shown, carto_errors=texts,
+        f"CARTO answered HTTP {status} at {shown}{detail}.",
+        status=status,
+        url=shown,
+        carto_errors=texts,
     )

@@ -6,6 +6,7 @@ prints (``save()``/``delete()``) go to ``carto_credentials.user``, which writes 
 ``sys.stdout`` so they show in the notebook cell, as in cartoframes. Silence them with
 ``logging.getLogger('carto_credentials.user').setLevel(logging.ERROR)``.
 """
+
 import logging
 import sys
 

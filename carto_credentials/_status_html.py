@@ -2,6 +2,7 @@
 
 The key itself never appears: only ``default_public`` (not a secret) or a masked form.
 """
+
 from html import escape
 
 from . import kernel
@@ -25,21 +26,21 @@ def credentials_html(credentials):
     if api_key is None or api_key == "" or api_key == DEFAULT_PUBLIC:
         state = "public data only (default_public)"
     else:
-        state = "API key {}".format(mask_key(api_key))
+        state = f"API key {mask_key(api_key)}"
     origin = _origin(credentials)
     if origin:
-        state = "{}; {}".format(state, origin)
+        state = f"{state}; {origin}"
     rows = [
         ("Account", credentials.username or "(from the server URL)"),
         ("Server", credentials.base_url),
         ("State", state),
     ]
     cells = "".join(
-        '<tr><th style="text-align:left;padding-right:1em">{}</th><td>{}</td></tr>'.format(
-            escape(name), escape(str(value)))
-        for name, value in rows)
+        f'<tr><th style="text-align:left;padding-right:1em">{escape(name)}</th><td>{escape(str(value))}</td></tr>'
+        for name, value in rows
+    )
     return (
         '<div class="jp-CartoCredentials-status" style="font-family:var(--jp-ui-font-family);'
         'color:var(--jp-ui-font-color1)"><strong>CARTO credentials</strong>'
-        "<table>{}</table></div>".format(cells)
+        f"<table>{cells}</table></div>"
     )

@@ -4,6 +4,7 @@ Deliberate differences (see docs/kernel-api.md): ``repr``/``str`` mask the key; 
 mode 0600; ``==`` with a non-Credentials is ``False`` and instances are hashable; a ``base_url``
 with user info, a query or a fragment is refused; ``me_data`` keeps an on-premises path prefix.
 """
+
 import json
 import logging
 import os
@@ -46,8 +47,14 @@ class Credentials:
     ``default_public`` (public data only).
     """
 
-    def __init__(self, username=None, api_key=DEFAULT_PUBLIC, base_url=None, session=None,
-                 allow_non_secure=False):
+    def __init__(
+        self,
+        username=None,
+        api_key=DEFAULT_PUBLIC,
+        base_url=None,
+        session=None,
+        allow_non_secure=False,
+    ):
         if not is_valid_str(username) and not is_valid_str(base_url):
             raise ValueError("You must set at least a `username` or a `base_url` parameters")
 
@@ -80,7 +87,7 @@ class Credentials:
             self._base_url = self._base_url.strip("/")
 
     def _base_url_from_username(self):
-        return "https://{}.carto.com/".format(self._username)
+        return f"https://{self._username}.carto.com/"
 
     # -- construction from elsewhere -------------------------------------------------------
 
@@ -89,10 +96,15 @@ class Credentials:
         """Credentials read from a JSON file (default: CARTOframes' ``creds.json``)."""
         try:
             path = paths.cartoframes_creds_path() if config_file is None else config_file
-            with open(path, "r") as f:
+            with open(path) as f:
                 credentials = json.load(f)
-            return cls(credentials.get("username"), credentials.get("api_key"),
-                       credentials.get("base_url"), session, credentials.get("allow_non_secure"))
+            return cls(
+                credentials.get("username"),
+                credentials.get("api_key"),
+                credentials.get("base_url"),
+                session,
+                credentials.get("allow_non_secure"),
+            )
         except FileNotFoundError:
             raise FileNotFoundError(
                 "There is no default credentials file. "
@@ -103,8 +115,13 @@ class Credentials:
     def from_credentials(cls, credentials):
         """A copy of another ``Credentials``."""
         if isinstance(credentials, Credentials):
-            return cls(credentials.username, credentials.api_key, credentials.base_url,
-                       credentials.session, credentials.allow_non_secure)
+            return cls(
+                credentials.username,
+                credentials.api_key,
+                credentials.base_url,
+                credentials.session,
+                credentials.allow_non_secure,
+            )
         raise ValueError("`credentials` must be a Credentials class instance.")
 
     # -- persistence -----------------------------------------------------------------------
@@ -121,8 +138,9 @@ class Credentials:
             config_file = paths.cartoframes_creds_path()
             os.makedirs(os.path.dirname(config_file), mode=0o700, exist_ok=True)
         _write_private(config_file, json.dumps(content))
-        user_log.info("User credentials for `{0}` were successfully saved to `{1}`".format(
-            self._username or self._base_url, config_file))
+        user_log.info(
+            f"User credentials for `{self._username or self._base_url}` were successfully saved to `{config_file}`"
+        )
 
     @classmethod
     def delete(cls, config_file=None):
@@ -130,9 +148,9 @@ class Credentials:
         path_to_remove = config_file or paths.cartoframes_creds_path()
         try:
             os.remove(path_to_remove)
-            user_log.info("Credentials at {} successfully removed.".format(path_to_remove))
+            user_log.info(f"Credentials at {path_to_remove} successfully removed.")
         except OSError:
-            user_log.warning("No credential file found at {}.".format(path_to_remove))
+            user_log.warning(f"No credential file found at {path_to_remove}.")
 
     # -- properties ------------------------------------------------------------------------
 
@@ -168,8 +186,13 @@ class Credentials:
         """The answer of CARTO's ``/api/v3/me`` for this key, or ``{}`` on any failure."""
         try:
             data = _http.request_json(
-                "GET", _http.join(self._base_url, ME_SERVICE), self._key_params(),
-                secret=self._api_key, timeout=10.0, session=self._session)
+                "GET",
+                _http.join(self._base_url, ME_SERVICE),
+                self._key_params(),
+                secret=self._api_key,
+                timeout=10.0,
+                session=self._session,
+            )
         except Exception:
             return {}
         return data if isinstance(data, dict) else {}
@@ -189,17 +212,24 @@ class Credentials:
             return self._do_credentials
         try:
             data = _http.request_json(
-                "GET", _http.join(self._base_url, DO_TOKEN_SERVICE), self._key_params(),
-                secret=self._api_key, timeout=30.0, session=self._session)
+                "GET",
+                _http.join(self._base_url, DO_TOKEN_SERVICE),
+                self._key_params(),
+                secret=self._api_key,
+                timeout=30.0,
+                session=self._session,
+            )
         except errors.CartoAPIError as exc:
             if any("does not have Data Observatory enabled" in t for t in exc.carto_errors):
-                raise errors.DOError(DO_NOT_ENABLED, status=exc.status, url=exc.url,
-                                     carto_errors=exc.carto_errors) from None
+                raise errors.DOError(
+                    DO_NOT_ENABLED, status=exc.status, url=exc.url, carto_errors=exc.carto_errors
+                ) from None
             raise
         if not isinstance(data, dict) or not data.get("access_token"):
             raise errors.CartoAPIError(
                 "The Data Observatory token answer has no `access_token`.",
-                url=_http.redact_url(_http.join(self._base_url, DO_TOKEN_SERVICE)))
+                url=_http.redact_url(_http.join(self._base_url, DO_TOKEN_SERVICE)),
+            )
         self._do_credentials = data
         return data
 
@@ -216,18 +246,17 @@ class Credentials:
     def __eq__(self, obj):
         if not isinstance(obj, Credentials):
             return NotImplemented
-        return (self._api_key == obj._api_key and self._username == obj._username
-                and self._base_url == obj._base_url)
+        return (
+            self._api_key == obj._api_key
+            and self._username == obj._username
+            and self._base_url == obj._base_url
+        )
 
     def __hash__(self):
         return hash((self._api_key, self._username, self._base_url))
 
     def __repr__(self):
-        return ("Credentials(username='{username}', "
-                "api_key='{api_key}', "
-                "base_url='{base_url}')").format(username=self._username,
-                                                 api_key=mask_key(self._api_key),
-                                                 base_url=self._base_url)
+        return f"Credentials(username='{self._username}', api_key='{mask_key(self._api_key)}', base_url='{self._base_url}')"
 
     __str__ = __repr__
 
@@ -255,6 +284,7 @@ def as_credentials(obj):
         return obj
     cls = type(obj)
     if cls.__name__ == "Credentials" and cls.__module__.split(".")[0] == "cartoframes":
-        return Credentials(obj.username, obj.api_key, obj.base_url, obj.session,
-                           obj.allow_non_secure)
-    raise TypeError("`credentials` must be a Credentials instance, not {}.".format(cls.__name__))
+        return Credentials(
+            obj.username, obj.api_key, obj.base_url, obj.session, obj.allow_non_secure
+        )
+    raise TypeError(f"`credentials` must be a Credentials instance, not {cls.__name__}.")

@@ -11,6 +11,7 @@
   5. ``None``.
 Credentials passed explicitly to a call win over all of these (``resolve_credentials``).
 """
+
 import json
 import logging
 import os
@@ -35,8 +36,17 @@ def _is_json_filepath(text):
     return re.match(r"^.*\.json\s*$", text, re.IGNORECASE)
 
 
-def _build(first=None, second=None, credentials=None, filepath=None, username=None,
-           base_url=None, api_key=None, session=None, allow_non_secure=False):
+def _build(
+    first=None,
+    second=None,
+    credentials=None,
+    filepath=None,
+    username=None,
+    base_url=None,
+    api_key=None,
+    session=None,
+    allow_non_secure=False,
+):
     # cartoframes' _set_credentials, order and quirks included (see cartoframes-auth.md §1.3).
     _base_url = base_url if first is None else first
     _username = username if first is None else first
@@ -53,11 +63,13 @@ def _build(first=None, second=None, credentials=None, filepath=None, username=No
         _credentials = Credentials.from_file(_filepath)
     elif isinstance(_base_url or _username, str) and isinstance(_api_key, str):
         if _base_url and _is_url(_base_url):
-            _credentials = Credentials(base_url=_base_url, api_key=_api_key,
-                                       allow_non_secure=allow_non_secure)
+            _credentials = Credentials(
+                base_url=_base_url, api_key=_api_key, allow_non_secure=allow_non_secure
+            )
         else:
-            _credentials = Credentials(username=_username, api_key=_api_key,
-                                       allow_non_secure=allow_non_secure)
+            _credentials = Credentials(
+                username=_username, api_key=_api_key, allow_non_secure=allow_non_secure
+            )
     else:
         _credentials = Credentials.from_file()
 
@@ -66,9 +78,17 @@ def _build(first=None, second=None, credentials=None, filepath=None, username=No
     return _credentials
 
 
-def set_default_credentials(first=None, second=None, credentials=None, filepath=None,
-                            username=None, base_url=None, api_key=None, session=None,
-                            allow_non_secure=False):
+def set_default_credentials(
+    first=None,
+    second=None,
+    credentials=None,
+    filepath=None,
+    username=None,
+    base_url=None,
+    api_key=None,
+    session=None,
+    allow_non_secure=False,
+):
     """Set the credentials every call of this kernel uses by default (cartoframes' forms).
 
     ``set_default_credentials('johnsmith', 'key')``, ``('https://host/user/u', 'key')``,
@@ -78,8 +98,9 @@ def set_default_credentials(first=None, second=None, credentials=None, filepath=
     default is kept in step when cartoframes is installed.
     """
     global _code_default
-    credentials = _build(first, second, credentials, filepath, username, base_url, api_key,
-                         session, allow_non_secure)
+    credentials = _build(
+        first, second, credentials, filepath, username, base_url, api_key, session, allow_non_secure
+    )
     with _lock:
         _code_default = credentials
     _sync_cartoframes(credentials)
@@ -150,18 +171,20 @@ def _from_environment():
     api_key = os.environ.get("CARTO_API_KEY") or DEFAULT_PUBLIC
     allow = os.environ.get("CARTO_ALLOW_NON_SECURE", "").strip().lower() in ("1", "true", "yes")
     try:
-        return Credentials(username=username, api_key=api_key, base_url=base_url,
-                           allow_non_secure=allow)
+        return Credentials(
+            username=username, api_key=api_key, base_url=base_url, allow_non_secure=allow
+        )
     except ValueError as exc:
         raise errors.InvalidCredentialsError(
             "The environment variables CARTO_USERNAME / CARTO_BASE_URL do not give valid "
-            "credentials: {}".format(exc)) from None
+            f"credentials: {exc}"
+        ) from None
 
 
 def _from_account_store():
     path = paths.store_path()
     try:
-        with open(path, "r", encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             store = json.load(f)
     except FileNotFoundError:
         return None
@@ -187,9 +210,12 @@ def _account_credentials(account, path):
     api_key = account.get("api_key") if isinstance(account.get("api_key"), str) else None
     try:
         # The server only stores http:// URLs when the user allowed them.
-        return Credentials(username=username, api_key=api_key or DEFAULT_PUBLIC,
-                           base_url=base_url,
-                           allow_non_secure=bool(base_url and base_url.startswith("http://")))
+        return Credentials(
+            username=username,
+            api_key=api_key or DEFAULT_PUBLIC,
+            base_url=base_url,
+            allow_non_secure=bool(base_url and base_url.startswith("http://")),
+        )
     except ValueError:
         log.warning("Ignoring the default account of %s: invalid username or base URL", path)
         return None
@@ -223,9 +249,15 @@ def _sync_cartoframes(credentials):
             else:  # cartoframes 1.0.0 has no unset; its global is the only state
                 cf_auth.defaults._default_credentials = None
         else:
-            cf_auth.set_default_credentials(cf_auth.Credentials(
-                credentials.username, credentials.api_key, credentials.base_url,
-                credentials.session, credentials.allow_non_secure))
+            cf_auth.set_default_credentials(
+                cf_auth.Credentials(
+                    credentials.username,
+                    credentials.api_key,
+                    credentials.base_url,
+                    credentials.session,
+                    credentials.allow_non_secure,
+                )
+            )
     except Exception as exc:
         # Type only: cartoframes' messages may include its repr, which prints the key.
         log.warning("Could not update cartoframes' default credentials: %s", type(exc).__name__)

@@ -27,7 +27,7 @@ class NoCredentialsError(CartoCredentialsError, ValueError):
     def __init__(self, detail=None):
         message = "No CARTO credentials are available. " + LOGIN_HINT
         if detail:
-            message = "{} {}".format(message, detail)
+            message = f"{message} {detail}"
         super().__init__(message)
 
 

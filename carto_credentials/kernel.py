@@ -9,6 +9,7 @@ that waits blocks the normal dispatch), on ipykernel >= 7 with an Event (handler
 
 Nothing here imports ipykernel at module level: the module is imported in every kernel.
 """
+
 import json
 import logging
 import os
@@ -54,6 +55,7 @@ _bridge = _Bridge()
 
 # -- registration ----------------------------------------------------------------------------
 
+
 def register_target(kernel=None):
     """Register the comm target on ``kernel`` (default: the running IPython kernel).
 
@@ -85,6 +87,7 @@ def _current_kernel():
 
 # -- frontend -> kernel ------------------------------------------------------------------------
 
+
 class Push:
     """A validated ``set_credentials`` message (the key is only inside ``credentials``)."""
 
@@ -109,7 +112,7 @@ _ACCOUNT_KEYS = {"id", "label", "username", "base_url", "api_key"}
 
 def _check_keys(data, expected, what):
     if set(data) != expected:
-        raise MalformedMessage("{} has missing or unknown fields".format(what))
+        raise MalformedMessage(f"{what} has missing or unknown fields")
 
 
 def _string(data, key, max_length, min_length=0, nullable=False):
@@ -117,7 +120,7 @@ def _string(data, key, max_length, min_length=0, nullable=False):
     if value is None and nullable:
         return None
     if not isinstance(value, str) or not min_length <= len(value) <= max_length:
-        raise MalformedMessage("`{}` is not a valid string".format(key))
+        raise MalformedMessage(f"`{key}` is not a valid string")
     return value
 
 
@@ -142,7 +145,7 @@ def parse_set_credentials(data):
     account = data.get("account")
     if state in (NOT_GRANTED, NO_ACCOUNT):
         if account is not None:
-            raise MalformedMessage("`account` must be null for state {}".format(state))
+            raise MalformedMessage(f"`account` must be null for state {state}")
         return Push(state, None, None, session_path, kernel_id)
     if not isinstance(account, dict):
         raise MalformedMessage("`account` is not an object")
@@ -157,8 +160,11 @@ def parse_set_credentials(data):
     try:
         # The server only accepts http:// accounts when the user allowed them.
         credentials = Credentials(
-            username=username, api_key=api_key, base_url=base_url,
-            allow_non_secure=base_url.lower().startswith("http://"))
+            username=username,
+            api_key=api_key,
+            base_url=base_url,
+            allow_non_secure=base_url.lower().startswith("http://"),
+        )
     except (ValueError, TypeError):
         raise MalformedMessage("invalid `account.base_url`") from None
     return Push(state, credentials, account_id, session_path, kernel_id)
@@ -216,6 +222,7 @@ def _forget(comm):
 
 # -- kernel -> frontend ------------------------------------------------------------------------
 
+
 def changed_message(credentials):
     """The ``credentials_changed`` message for credentials set by code (``None``: unset)."""
     if credentials is None:
@@ -261,11 +268,13 @@ def _send(comm, message):
     try:
         comm.send(message)
     except Exception as exc:
-        log.warning("Could not send %s on comm target %s: %s", message["type"], TARGET,
-                    type(exc).__name__)
+        log.warning(
+            "Could not send %s on comm target %s: %s", message["type"], TARGET, type(exc).__name__
+        )
 
 
 # -- reading the pushed credentials ------------------------------------------------------------
+
 
 def pushed_credentials(wait=True):
     """``(credentials, state)`` pushed by JupyterLab; ``(None, None)`` if nothing was pushed.
@@ -276,8 +285,11 @@ def pushed_credentials(wait=True):
     with _bridge.lock:
         if _bridge.state is not None:
             return _bridge.pushed, _bridge.state
-        expected = (_bridge.kernel is not None and not _bridge.waited
-                    and bool(os.environ.get("JPY_SESSION_NAME")))
+        expected = (
+            _bridge.kernel is not None
+            and not _bridge.waited
+            and bool(os.environ.get("JPY_SESSION_NAME"))
+        )
         if not (expected and wait):
             return None, None
         _bridge.waited = True
@@ -294,11 +306,15 @@ def missing_push_hint():
     with _bridge.lock:
         state, timed_out = _bridge.state, _bridge.wait_timed_out
     if state == NOT_GRANTED:
-        return ("JupyterLab has not allowed this notebook to use your CARTO account: allow it "
-                "in the CARTO panel.")
+        return (
+            "JupyterLab has not allowed this notebook to use your CARTO account: allow it "
+            "in the CARTO panel."
+        )
     if timed_out:
-        return ("JupyterLab did not send credentials to this kernel within {:g} s: is the "
-                "jupyterlab-carto-credentials extension enabled?".format(PUSH_WAIT_SECONDS))
+        return (
+            f"JupyterLab did not send credentials to this kernel within {PUSH_WAIT_SECONDS:g} s: is the "
+            "jupyterlab-carto-credentials extension enabled?"
+        )
     return None
 
 
@@ -396,8 +412,7 @@ def _handle_if_ours(kernel, item):
         handler = getattr(kernel.comm_manager, msg_type)
         handler(kernel.shell_stream, idents, msg)
     except Exception as exc:
-        log.warning("Could not handle a queued %s for %s: %s", msg_type, TARGET,
-                    type(exc).__name__)
+        log.warning("Could not handle a queued %s for %s: %s", msg_type, TARGET, type(exc).__name__)
     return True
 
 

@@ -2,6 +2,7 @@
 
 Kept free of heavy imports: the kernel module imports it at notebook start.
 """
+
 import os
 import sys
 

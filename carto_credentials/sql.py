@@ -1,4 +1,5 @@
 """``sql(query)``: run a query on CARTO's SQL API with the shared credentials."""
+
 from . import _http, errors
 from .defaults import resolve_credentials
 
@@ -32,12 +33,18 @@ def sql(query, credentials=None, timeout=30.0):
     from urllib.parse import urlencode
 
     method = "GET" if len(url) + 1 + len(urlencode(params)) <= _http.MAX_GET_URL else "POST"
-    answer = _http.request_json(method, url, params, secret=credentials.api_key,
-                                timeout=timeout, session=credentials.session)
+    answer = _http.request_json(
+        method,
+        url,
+        params,
+        secret=credentials.api_key,
+        timeout=timeout,
+        session=credentials.session,
+    )
     rows = answer.get("rows") if isinstance(answer, dict) else None
     if not isinstance(rows, list):
         raise errors.CartoAPIError(
-            "The SQL API answer from {} has no `rows`: is the base URL a CARTO server?".format(
-                _http.redact_url(url)),
-            url=_http.redact_url(url))
+            f"The SQL API answer from {_http.redact_url(url)} has no `rows`: is the base URL a CARTO server?",
+            url=_http.redact_url(url),
+        )
     return SQLResult(rows, answer.get("fields"), answer.get("total_rows"))

@@ -8,6 +8,7 @@ credentials given in code were registered with JupyterLab over the ``carto.crede
 (``register_credentials``). The view in the browser resolves the key at render time; widget state,
 which notebooks may save, never contains it.
 """
+
 import hashlib
 import hmac
 import logging
@@ -78,7 +79,7 @@ class Source:
         if not isinstance(source, str) or not source.strip():
             raise ValueError("`source` must be a table name or a SQL query.")
         if len(source) > MAX_SOURCE_LENGTH:
-            raise ValueError("`source` is longer than {} characters.".format(MAX_SOURCE_LENGTH))
+            raise ValueError(f"`source` is longer than {MAX_SOURCE_LENGTH} characters.")
         self.source = source.strip()
         self.credentials = None if credentials is None else as_credentials(credentials)
 
@@ -88,7 +89,8 @@ class Source:
 
     def __repr__(self):
         return "Source({!r}{})".format(
-            self.source, ", credentials=…" if self.credentials is not None else "")
+            self.source, ", credentials=…" if self.credentials is not None else ""
+        )
 
 
 class Layer:
@@ -106,11 +108,14 @@ class Layer:
         return self.source.credentials
 
     def state(self, ref):
-        return {"source": self.source.source, "is_query": self.source.is_query,
-                "credentials_ref": ref}
+        return {
+            "source": self.source.source,
+            "is_query": self.source.is_query,
+            "credentials_ref": ref,
+        }
 
     def __repr__(self):
-        return "Layer({!r})".format(self.source)
+        return f"Layer({self.source!r})"
 
 
 def _create_comm(**kwargs):
@@ -201,8 +206,11 @@ class Map:
     def _repr_mimebundle_(self, include=None, exclude=None):
         bundle = {"text/plain": repr(self)}
         if self._comm is not None:
-            bundle[VIEW_MIMETYPE] = {"version_major": 2, "version_minor": 0,
-                                     "model_id": self._comm.comm_id}
+            bundle[VIEW_MIMETYPE] = {
+                "version_major": 2,
+                "version_minor": 0,
+                "model_id": self._comm.comm_id,
+            }
         return bundle
 
     def __repr__(self):
@@ -219,9 +227,11 @@ class Map:
         if factory is _create_comm and not _in_kernel():
             return  # plain Python (a script, a test): text/plain display only
         state = self.get_state()
-        self._comm = factory(target_name=WIDGET_TARGET,
-                             data={"state": state, "buffer_paths": []},
-                             metadata={"version": WIDGET_PROTOCOL_VERSION})
+        self._comm = factory(
+            target_name=WIDGET_TARGET,
+            data={"state": state, "buffer_paths": []},
+            metadata={"version": WIDGET_PROTOCOL_VERSION},
+        )
         self._comm.on_msg(self._on_msg)
 
     def _needs_default(self):
@@ -239,8 +249,7 @@ class Map:
         elif method == "update":
             # The state is owned by the kernel; the view never edits it. Echo ours so that every
             # frontend stays in sync (protocol 2.1).
-            self._send({"method": "echo_update", "state": self.get_state(),
-                        "buffer_paths": []})
+            self._send({"method": "echo_update", "state": self.get_state(), "buffer_paths": []})
         elif method != "custom":
             log.warning("Ignored an unknown map widget message.")
 

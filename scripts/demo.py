@@ -3,6 +3,7 @@ extension, in an isolated home under ./.demo (kept between runs, so accounts sta
 
 Run through scripts/demo.sh, which sets everything up first. Ctrl-C stops both.
 """
+
 import json
 import os
 import secrets
@@ -49,7 +50,11 @@ WELCOME = {
         },
     ],
     "metadata": {
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+        "kernelspec": {
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+            "name": "python3",
+        }
     },
     "nbformat": 4,
     "nbformat_minor": 5,
@@ -57,7 +62,9 @@ WELCOME = {
 
 
 def prepare(api_url):
-    dirs = {name: DEMO / name for name in ("config", "data", "runtime", "home", "ipython", "notebooks")}
+    dirs = {
+        name: DEMO / name for name in ("config", "data", "runtime", "home", "ipython", "notebooks")
+    }
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
     settings = dirs["config"] / "lab" / "user-settings" / "jupyterlab-carto-credentials"
@@ -94,9 +101,14 @@ def main():
     }
     lab = subprocess.Popen(
         [
-            str(ROOT / ".venv" / "bin" / "python"), "-m", "tools.lab.server",
-            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={LAB_PORT}", "--ServerApp.port_retries=0",
-            "--ServerApp.open_browser=False", "--ServerApp.allow_root=True",
+            str(ROOT / ".venv" / "bin" / "python"),
+            "-m",
+            "tools.lab.server",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={LAB_PORT}",
+            "--ServerApp.port_retries=0",
+            "--ServerApp.open_browser=False",
+            "--ServerApp.allow_root=True",
             f"--ServerApp.token={token}",
             f"--ServerApp.root_dir={dirs['notebooks']}",
         ],

@@ -1,36 +1,55 @@
-"""Development install into ./.venv without PyPI.
+"""Development install: ``.venv`` (the JupyterLab environment) and ``.venv-ipykernel6`` (a kernel
+environment on the ipykernel 6.29 line), both from PyPI with the exact pins of ``requirements/``.
 
-Creates a virtual environment on Debian's Python that sees the system's Jupyter packages, puts
-this checkout on its path (like ``pip install -e``), and places every file of the wheel's
-``shared-data`` table (pyproject.toml) under the environment's prefix, exactly where
-``pip install jupyterlab-carto-credentials`` would put them. Idempotent.
+In each environment the checkout is put on the path (like ``pip install -e``) and every file of the
+wheel's ``shared-data`` table (pyproject.toml) is linked under the environment's prefix, exactly where
+``pip install jupyterlab-carto-credentials`` puts it: the labextension, the server-extension switch and
+the IPython startup file. ``.venv`` gets a kernelspec ``python3-ipykernel6`` for the second
+environment. Idempotent: pip runs only when the pins changed.
+
+Run with the ``python3`` first on PATH (3.11): ``python3 scripts/dev_install.py``.
 """
+
+import hashlib
 import json
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
+import tomllib
+
 ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / ".venv"
+REQUIREMENTS = ROOT / "requirements"
+LAB_VENV = ROOT / ".venv"
+KERNEL6_VENV = ROOT / ".venv-ipykernel6"
+KERNEL6_SPEC_NAME = "python3-ipykernel6"
+# A kernel environment without this package, as a user's other environments are: tests of the
+# silent bootstrap use it through the kernelspec "python3-bare".
+BARE_VENV = ROOT / ".venv-kernel-bare"
+BARE_SPEC_NAME = "python3-bare"
 
 
-def venv_python():
-    return VENV / "bin" / "python"
+def python_of(venv: Path) -> Path:
+    return venv / "bin" / "python"
 
 
-def ensure_venv():
-    if not venv_python().exists():
-        subprocess.run(
-            ["/usr/bin/python3", "-m", "venv", "--system-site-packages", "--without-pip", str(VENV)],
-            check=True,
-        )
+def pip_install(venv: Path, args: list[str], inputs: list[Path]) -> None:
+    """``pip install ARGS`` into VENV unless the files in INPUTS are unchanged since the last run."""
+    if not python_of(venv).exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in inputs)).hexdigest()
+    stamp = venv / ".requirements-stamp"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    pip = [str(python_of(venv)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run(pip + args, check=True)
+    stamp.write_text(digest)
 
 
-def site_packages():
+def site_packages(venv: Path) -> Path:
     out = subprocess.run(
-        [str(venv_python()), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        [str(python_of(venv)), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True,
         capture_output=True,
         text=True,
@@ -38,7 +57,7 @@ def site_packages():
     return Path(out.stdout.strip())
 
 
-def link(target: Path, link_path: Path):
+def link(target: Path, link_path: Path) -> None:
     link_path.parent.mkdir(parents=True, exist_ok=True)
     if link_path.is_symlink() or link_path.exists():
         if link_path.is_symlink() and Path(os.readlink(link_path)) == target:
@@ -49,12 +68,12 @@ def link(target: Path, link_path: Path):
     link_path.symlink_to(target)
 
 
-def install_shared_data():
+def install_shared_data(venv: Path) -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     shared = config["tool"]["hatch"]["build"]["targets"]["wheel"]["shared-data"]
     for source, dest in shared.items():
         src = ROOT / source
-        dst = VENV / dest
+        dst = venv / dest
         if src.is_dir():
             # Link entries one by one so that other entries (install.json) can sit beside them.
             dst.mkdir(parents=True, exist_ok=True)
@@ -66,26 +85,41 @@ def install_shared_data():
             raise SystemExit(f"{source} is missing: build the extension first (npm run build)")
 
 
-def install_kernelspec():
-    """Kernels must run on the venv's Python so its startup file (etc/ipython/startup) runs."""
-    spec_dir = VENV / "share" / "jupyter" / "kernels" / "python3"
+def develop(venv: Path) -> None:
+    """The checkout on VENV's path, and the wheel's shared data under its prefix."""
+    (site_packages(venv) / "jupyterlab_carto_credentials_dev.pth").write_text(f"{ROOT}\n")
+    install_shared_data(venv)
+
+
+def install_kernelspec(name: str, venv: Path, display_name: str) -> None:
+    """A kernelspec NAME in .venv whose kernels run on VENV's Python."""
+    spec_dir = LAB_VENV / "share" / "jupyter" / "kernels" / name
     spec_dir.mkdir(parents=True, exist_ok=True)
     spec = {
-        "argv": [str(venv_python()), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (ipykernel)",
+        "argv": [str(python_of(venv)), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": display_name,
         "language": "python",
         "metadata": {"debugger": True},
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n")
 
 
-def main():
-    ensure_venv()
-    install_kernelspec()
-    (site_packages() / "jupyterlab_carto_credentials_dev.pth").write_text(f"{ROOT}\n")
-    install_shared_data()
-    print(f"development install ready in {VENV}")
+def main() -> None:
+    constraints = REQUIREMENTS / "constraints.txt"
+    pip_install(
+        LAB_VENV,
+        ["-r", str(REQUIREMENTS / "dev.in"), "-c", str(constraints)],
+        [REQUIREMENTS / "dev.in", constraints],
+    )
+    develop(LAB_VENV)
+    kernel6 = REQUIREMENTS / "kernel-ipykernel6.txt"
+    pip_install(KERNEL6_VENV, ["-r", str(kernel6)], [kernel6])
+    develop(KERNEL6_VENV)
+    install_kernelspec(KERNEL6_SPEC_NAME, KERNEL6_VENV, "Python 3 (ipykernel 6.29)")
+    pip_install(BARE_VENV, ["-r", str(kernel6)], [kernel6])
+    install_kernelspec(BARE_SPEC_NAME, BARE_VENV, "Python 3 (without carto_credentials)")
+    print(f"development install ready in {LAB_VENV} (kernel environment {KERNEL6_VENV})")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

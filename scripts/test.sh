@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets everything up, then runs every test: lint, jest, pytest (incl. real jupyter_server and
-# ipykernel), integration through @jupyterlab/services, and browser tests in Chromium.
+# Sets everything up, then runs every test: lint, jest, pytest (real jupyter_server 2 and
+# ipykernel 7 and 6.29), integration through @jupyterlab/services, and browser tests in Chromium.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 started=$SECONDS
@@ -8,14 +8,16 @@ bash scripts/setup.sh
 
 step() { printf '\n==> %s (%ss elapsed)\n' "$*" "$((SECONDS - started))"; }
 
-step "Lint: stylelint, prettier, eslint"
+step "Lint: ruff (Python), stylelint, prettier, eslint"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
 npm run --silent lint:check
 
 step "Unit tests: jest"
 npx jest --ci
 
 step "Python tests: pytest"
-/usr/bin/python3 -m pytest test/python -q -p no:cacheprovider
+.venv/bin/python -m pytest test/python -q -p no:cacheprovider
 
 step "Integration tests: the real bridge and model through @jupyterlab/services, real server and kernel"
 npx jest --ci -c jest.integration.config.js

@@ -2,6 +2,7 @@
 
 Only the Jupyter server imports this package; kernels import ``carto_credentials`` alone.
 """
+
 from .config import CartoCredentials
 from .handlers import handlers
 from .store import AccountStore

@@ -2,6 +2,7 @@
 
 A bad body gets a 400 ``bad_request`` that names the field, never its value (it may be a key).
 """
+
 import json
 import re
 
@@ -28,14 +29,16 @@ class Field:
 def parse(raw, fields):
     """The JSON object in ``raw`` (bytes) checked against ``fields`` (name -> Field)."""
     if len(raw) > MAX_BODY_BYTES:
-        raise CredentialsError(413, "bad_request", "The request body is larger than %d bytes." % MAX_BODY_BYTES)
+        raise CredentialsError(
+            413, "bad_request", "The request body is larger than %d bytes." % MAX_BODY_BYTES
+        )
     if not raw.strip():
         body = {}
     else:
         try:
             body = json.loads(raw.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
-            raise _bad("The request body is not valid JSON.")
+            raise _bad("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise _bad("The request body must be a JSON object.")
     for name in body:
@@ -53,7 +56,9 @@ def parse(raw, fields):
                 raise _bad("The field '%s' must not be null." % name)
             continue
         # bool is an int in Python; keep true/false out of numeric fields and vice versa.
-        if not isinstance(value, field.types) or (isinstance(value, bool) and bool not in _as_tuple(field.types)):
+        if not isinstance(value, field.types) or (
+            isinstance(value, bool) and bool not in _as_tuple(field.types)
+        ):
             raise _bad("The field '%s' has the wrong type." % name)
         if field.check is not None:
             body[name] = field.check(name, value)
@@ -71,7 +76,10 @@ def _has_control(text):
 def label(name, value):
     value = value.strip()
     if not value or len(value) > MAX_LABEL_LENGTH or _has_control(value):
-        raise _bad("The field '%s' must be 1 to %d characters, without control characters." % (name, MAX_LABEL_LENGTH))
+        raise _bad(
+            "The field '%s' must be 1 to %d characters, without control characters."
+            % (name, MAX_LABEL_LENGTH)
+        )
     return value
 
 
@@ -83,8 +91,10 @@ def notebook_path(name, value):
         or value.startswith("/")
         or ".." in value.split("/")
     ):
-        raise _bad("The field '%s' must be a notebook path relative to the server root (no leading '/', "
-                   "no '..')." % name)
+        raise _bad(
+            "The field '%s' must be a notebook path relative to the server root (no leading '/', "
+            "no '..')." % name
+        )
     return value
 
 
@@ -95,6 +105,11 @@ def decision(name, value):
 
 
 def json_file_path(name, value):
-    if not value or len(value) > MAX_PATH_LENGTH or _has_control(value) or not value.lower().endswith(".json"):
+    if (
+        not value
+        or len(value) > MAX_PATH_LENGTH
+        or _has_control(value)
+        or not value.lower().endswith(".json")
+    ):
         raise _bad("The field '%s' must be the path of a .json file." % name)
     return value

@@ -5,6 +5,7 @@ the startup file, or it lacks the package altogether (a kernel from another envi
 machine). The package is pure Python, so in the second case the kernel loads this server's copy by
 path — without putting the server's site-packages on the kernel's path.
 """
+
 import json
 import os
 

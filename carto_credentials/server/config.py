@@ -1,4 +1,5 @@
 """Administrator / test settings of the server extension (``c.CartoCredentials.…``)."""
+
 from traitlets import Bool, Float, Unicode
 from traitlets.config import Configurable
 

@@ -3,6 +3,7 @@
 Keys only travel in request bodies and in the answer of ``GET accounts/{id}/key``, never in a URL,
 so the access log cannot record one. Log lines name account ids and usernames only.
 """
+
 import functools
 import inspect
 
@@ -11,8 +12,8 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from . import bodies, importer, validate
-from .bootstrap import bootstrap_code
 from .bodies import Field
+from .bootstrap import bootstrap_code
 from .errors import CredentialsError
 from .store import PUBLIC_KEY
 
@@ -43,10 +44,19 @@ def endpoint(method):
             raise
         except Exception:
             # The traceback names code, not request data; the answer stays generic.
-            self.log.error("carto-credentials: unexpected error in %s %s", self.request.method,
-                           self.request.path, exc_info=True)
-            self.send_error_json(CredentialsError(500, "internal_error",
-                                                  "The CARTO credentials service failed; see the server log."))
+            self.log.error(
+                "carto-credentials: unexpected error in %s %s",
+                self.request.method,
+                self.request.path,
+                exc_info=True,
+            )
+            self.send_error_json(
+                CredentialsError(
+                    500,
+                    "internal_error",
+                    "The CARTO credentials service failed; see the server log.",
+                )
+            )
 
     return web.authenticated(authorized(wrapper))
 
@@ -71,7 +81,12 @@ class CredentialsHandler(APIHandler):
         if err.status >= 500:
             self.log.error("carto-credentials: %s: %s", err.code, err.message)
         else:
-            self.log.info("carto-credentials: %s %s refused: %s", self.request.method, self.request.path, err.code)
+            self.log.info(
+                "carto-credentials: %s %s refused: %s",
+                self.request.method,
+                self.request.path,
+                err.code,
+            )
         self.set_status(err.status)
         self.finish({"error": {"code": err.code, "message": err.message}})
 
@@ -89,8 +104,12 @@ class CredentialsHandler(APIHandler):
         except CredentialsError as err:
             return {"ok": False, "code": err.code, "message": err.message}, username, base_url
         result = await validate.check_live(base_url, api_key, timeout=self.cc.validate_timeout)
-        self.log.info("carto-credentials: validated user %s at %s: %s", username, base_url,
-                      "ok" if result["ok"] else result["code"])
+        self.log.info(
+            "carto-credentials: validated user %s at %s: %s",
+            username,
+            base_url,
+            "ok" if result["ok"] else result["code"],
+        )
         return result, username, base_url
 
 
@@ -116,13 +135,16 @@ class AccountsHandler(CredentialsHandler):
         fields = dict(_LOGIN_FIELDS, label=Field(str, check=bodies.label), validate=Field(bool))
         body = self.body(fields)
         api_key = validate.check_api_key(body["api_key"])
-        username, base_url = validate.resolve_account(body.get("username"), body.get("base_url"),
-                                                      self.allow_http(body))
+        username, base_url = validate.resolve_account(
+            body.get("username"), body.get("base_url"), self.allow_http(body)
+        )
         user_info = None
         if body.get("validate", True):
             result, _, _ = await self.check(username, base_url, api_key, self.allow_http(body))
             if not result["ok"]:
-                raise CredentialsError(_CHECK_STATUS.get(result["code"], 400), result["code"], result["message"])
+                raise CredentialsError(
+                    _CHECK_STATUS.get(result["code"], 400), result["code"], result["message"]
+                )
             user_info = result["user_info"]
         label = body.get("label") or _default_label(username, base_url, api_key)
         account = self.store.add_account(username, base_url, api_key, label, user_info)
@@ -138,8 +160,12 @@ class AccountHandler(CredentialsHandler):
             raise CredentialsError(400, "bad_request", "Give a new 'label' or 'api_key'.")
         if "api_key" in body:
             validate.check_api_key(body["api_key"])
-        account = self.store.update_account(account_id, label=body.get("label"), api_key=body.get("api_key"))
-        self.log.info("carto-credentials: updated account %s (%s)", account_id, ", ".join(sorted(body)))
+        account = self.store.update_account(
+            account_id, label=body.get("label"), api_key=body.get("api_key")
+        )
+        self.log.info(
+            "carto-credentials: updated account %s (%s)", account_id, ", ".join(sorted(body))
+        )
         self.send_json(account)
 
     @endpoint
@@ -171,8 +197,9 @@ class ValidateHandler(CredentialsHandler):
     @endpoint
     async def post(self):
         body = self.body(_LOGIN_FIELDS)
-        result, _, _ = await self.check(body.get("username"), body.get("base_url"), body["api_key"],
-                                        self.allow_http(body))
+        result, _, _ = await self.check(
+            body.get("username"), body.get("base_url"), body["api_key"], self.allow_http(body)
+        )
         self.send_json(result)
 
 
@@ -183,10 +210,12 @@ class GrantsHandler(CredentialsHandler):
 
     @endpoint
     def put(self):
-        body = self.body({
-            "path": Field(str, required=True, check=bodies.notebook_path),
-            "decision": Field(str, required=True, check=bodies.decision),
-        })
+        body = self.body(
+            {
+                "path": Field(str, required=True, check=bodies.notebook_path),
+                "decision": Field(str, required=True, check=bodies.decision),
+            }
+        )
         self.store.set_grant(body["path"], body["decision"])
         self.send_json({"path": body["path"], "decision": body["decision"]})
 
@@ -194,7 +223,9 @@ class GrantsHandler(CredentialsHandler):
     def delete(self):
         path = self.get_query_argument("path", None)
         if path is None:
-            raise CredentialsError(400, "bad_request", "Give the notebook path: DELETE grants?path=….")
+            raise CredentialsError(
+                400, "bad_request", "Give the notebook path: DELETE grants?path=…."
+            )
         self.store.remove_grant(bodies.notebook_path("path", path))
         self.set_status(204)
         self.finish()
@@ -219,8 +250,12 @@ class ImportHandler(CredentialsHandler):
         path = importer.resolve_path(body.get("path"), self.cc.cartoframes_creds_path())
         creds = importer.read_creds(path, self.cc.forbid_non_https)
         label = "%s (CARTOframes)" % (creds["username"] or creds["base_url"])
-        account = self.store.add_account(creds["username"], creds["base_url"], creds["api_key"], label[:100])
-        self.log.info("carto-credentials: imported account %s (user %s)", account["id"], creds["username"])
+        account = self.store.add_account(
+            creds["username"], creds["base_url"], creds["api_key"], label[:100]
+        )
+        self.log.info(
+            "carto-credentials: imported account %s (user %s)", account["id"], creds["username"]
+        )
         self.send_json(account, status=201)
 
 

@@ -4,6 +4,7 @@ Mirrors ``Credentials.from_file``: ``base_url`` wins over ``username``; ``allow_
 file allows http. One deliberate difference: a file without ``api_key`` (cartoframes would use the
 key ``None``) imports as ``default_public``. Errors never quote the file's content.
 """
+
 import json
 import os
 
@@ -18,15 +19,21 @@ def read_creds(path, forbid_non_https=False):
         with open(path, "rb") as f:
             raw = f.read(64 * 1024 + 1)
     except FileNotFoundError:
-        raise CredentialsError(404, "import_not_found", "There is no CARTOframes credentials file at %s." % path)
+        raise CredentialsError(
+            404, "import_not_found", "There is no CARTOframes credentials file at %s." % path
+        ) from None
     except IsADirectoryError:
-        raise CredentialsError(400, "import_invalid", "%s is a directory, not a credentials file." % path)
+        raise CredentialsError(
+            400, "import_invalid", "%s is a directory, not a credentials file." % path
+        ) from None
     except OSError as err:
-        raise CredentialsError(400, "import_invalid", "Could not read %s (%s)." % (path, type(err).__name__))
+        raise CredentialsError(
+            400, "import_invalid", "Could not read %s (%s)." % (path, type(err).__name__)
+        ) from None
     try:
         content = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
-        raise CredentialsError(400, "import_invalid", "%s is not valid JSON." % path)
+        raise CredentialsError(400, "import_invalid", "%s is not valid JSON." % path) from None
     if not isinstance(content, dict):
         raise CredentialsError(400, "import_invalid", "%s does not hold a JSON object." % path)
     username = content.get("username")
@@ -42,7 +49,9 @@ def read_creds(path, forbid_non_https=False):
             username, base_url, bool(content.get("allow_non_secure")) and not forbid_non_https
         )
     except CredentialsError as err:
-        raise CredentialsError(400, "import_invalid", "%s cannot be imported: %s" % (path, err.message))
+        raise CredentialsError(
+            400, "import_invalid", "%s cannot be imported: %s" % (path, err.message)
+        ) from None
     return {"username": username, "base_url": base_url, "api_key": api_key}
 
 

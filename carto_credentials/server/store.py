@@ -6,6 +6,7 @@ account. Writes go to a temp file in the same directory, are fsynced, then ``os.
 leaves either the old or the new file, never a mix. A file that does not parse is renamed
 ``accounts.json.corrupt-<timestamp>`` (never overwritten) and reported.
 """
+
 import contextlib
 import copy
 import datetime
@@ -24,6 +25,7 @@ VERSION = 1
 PUBLIC_KEY = "default_public"
 # What the REST API may show: everything but the key, plus the derived "public" flag.
 PUBLIC_FIELDS = ("id", "label", "username", "base_url", "public", "user_info", "created_at")
+
 
 def empty_store():
     return {"version": VERSION, "default_account": None, "accounts": [], "grants": {}}
@@ -128,10 +130,18 @@ class AccountStore:
             data.setdefault("default_account", None)
             return data
         if not quarantine:
-            raise CredentialsError(500, "store_corrupt", "The CARTO account store %s could not be read (%s)."
-                                   % (self.path, problem))
+            raise CredentialsError(
+                500,
+                "store_corrupt",
+                "The CARTO account store %s could not be read (%s)." % (self.path, problem),
+            )
         kept_as = self._quarantine()
-        self.log.error("carto-credentials: account store %s is unreadable (%s); kept as %s", self.path, problem, kept_as)
+        self.log.error(
+            "carto-credentials: account store %s is unreadable (%s); kept as %s",
+            self.path,
+            problem,
+            kept_as,
+        )
         raise StoreCorrupt(self.path, kept_as, problem)
 
     def _quarantine(self):
@@ -204,7 +214,9 @@ class AccountStore:
             "base_url": base_url,
             "api_key": api_key,
             "user_info": user_info,
-            "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"
+            ),
         }
 
         def change(data):
@@ -270,4 +282,6 @@ def _find(data, account_id):
     for account in data["accounts"]:
         if account["id"] == account_id:
             return account
-    raise CredentialsError(404, "account_not_found", "There is no CARTO account with id %s." % account_id)
+    raise CredentialsError(
+        404, "account_not_found", "There is no CARTO account with id %s." % account_id
+    )

@@ -5,6 +5,7 @@ https only unless allowed) plus ours: no user-info, query or fragment, a trailin
 The live check calls ``GET {base_url}api/v3/me`` from the server, so the key never shows in the
 browser and no CORS is involved. Redirects are not followed: that would send the key elsewhere.
 """
+
 import json
 import re
 import socket
@@ -27,8 +28,15 @@ _KEY = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
 
 # Fields of /api/v3/me's user_data kept as "user_info": what the sidebar shows, nothing else.
 USER_INFO_FIELDS = (
-    "id", "username", "name", "email", "avatar_url", "base_url", "account_type",
-    "remaining_byte_quota", "quota_in_bytes",
+    "id",
+    "username",
+    "name",
+    "email",
+    "avatar_url",
+    "base_url",
+    "account_type",
+    "remaining_byte_quota",
+    "quota_in_bytes",
 )
 
 
@@ -48,10 +56,15 @@ def check_username(username):
 
 def check_api_key(api_key):
     if not isinstance(api_key, str) or not api_key:
-        raise _bad("bad_key_format", "The API key is missing; use 'default_public' for public data only.")
+        raise _bad(
+            "bad_key_format", "The API key is missing; use 'default_public' for public data only."
+        )
     if len(api_key) > MAX_KEY_LENGTH or not _KEY.match(api_key):
         # Never echo the value: it may be a real key pasted with a typo.
-        raise _bad("bad_key_format", "An API key is 1 to %d printable characters without spaces." % MAX_KEY_LENGTH)
+        raise _bad(
+            "bad_key_format",
+            "An API key is 1 to %d printable characters without spaces." % MAX_KEY_LENGTH,
+        )
     return api_key
 
 
@@ -60,18 +73,25 @@ def normalise_base_url(base_url, allow_non_https=False):
     if not isinstance(base_url, str) or not base_url.strip():
         raise _bad("bad_url", "The base URL is empty.")
     if len(base_url) > MAX_URL_LENGTH or any(c.isspace() or ord(c) < 32 for c in base_url):
-        raise _bad("bad_url", "The base URL must be at most %d characters, without spaces." % MAX_URL_LENGTH)
+        raise _bad(
+            "bad_url",
+            "The base URL must be at most %d characters, without spaces." % MAX_URL_LENGTH,
+        )
     try:
         parts = urlsplit(base_url)
         port = parts.port
     except ValueError:
-        raise _bad("bad_url", "The base URL is not a valid URL.")
+        raise _bad("bad_url", "The base URL is not a valid URL.") from None
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http"):
-        raise _bad("bad_url", "The base URL must start with https:// (for example https://myuser.carto.com/).")
+        raise _bad(
+            "bad_url",
+            "The base URL must start with https:// (for example https://myuser.carto.com/).",
+        )
     if scheme == "http" and not allow_non_https:
         raise CredentialsError(
-            400, "not_https",
+            400,
+            "not_https",
             "The base URL must use https. Plain http sends the API key unencrypted; it is only "
             "accepted when 'allow non-https' is enabled.",
         )
@@ -104,7 +124,9 @@ def _valid_host(host):
             return True
         except OSError:
             return False
-    return len(host) <= 253 and all(_HOST_LABEL.match(label) for label in host.rstrip(".").split("."))
+    return len(host) <= 253 and all(
+        _HOST_LABEL.match(label) for label in host.rstrip(".").split(".")
+    )
 
 
 def resolve_account(username=None, base_url=None, allow_non_https=False):
@@ -167,7 +189,9 @@ async def check_live(base_url, api_key, timeout=10.0):
             return _failure("timeout", "%s did not answer within %g seconds." % (host, timeout))
         return _failure("unreachable", "Could not reach %s (HTTP %s)." % (host, err.code))
     except ssl.SSLError:
-        return _failure("unreachable", "Could not establish a secure connection to %s (TLS error)." % host)
+        return _failure(
+            "unreachable", "Could not establish a secure connection to %s (TLS error)." % host
+        )
     except socket.gaierror:
         return _failure("unreachable", "The host %s was not found (DNS)." % host)
     except (ConnectionError, OSError) as err:
@@ -177,13 +201,22 @@ async def check_live(base_url, api_key, timeout=10.0):
     if code in (401, 403):
         return _failure("bad_key", "CARTO at %s rejected this API key (HTTP %d)." % (host, code))
     if code == 404:
-        return _failure("unknown_user", "CARTO at %s does not know this user (HTTP 404). Check the username "
-                                        "or the base URL." % host)
+        return _failure(
+            "unknown_user",
+            "CARTO at %s does not know this user (HTTP 404). Check the username "
+            "or the base URL." % host,
+        )
     if code >= 500:
-        return _failure("server_error", "CARTO at %s had an internal error (HTTP %d); try again later." % (host, code))
+        return _failure(
+            "server_error",
+            "CARTO at %s had an internal error (HTTP %d); try again later." % (host, code),
+        )
     if 300 <= code < 400:
-        return _failure("not_carto", "%s answered with a redirect (HTTP %d), which CARTO does not do; check "
-                                     "the base URL." % (host, code))
+        return _failure(
+            "not_carto",
+            "%s answered with a redirect (HTTP %d), which CARTO does not do; check "
+            "the base URL." % (host, code),
+        )
     if code != 200:
         return _failure("server_error", "CARTO at %s answered HTTP %d." % (host, code))
     try:
@@ -191,8 +224,11 @@ async def check_live(base_url, api_key, timeout=10.0):
     except (ValueError, UnicodeDecodeError):
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("user_data"), dict):
-        return _failure("not_carto", "%s answered, but not like a CARTO server (no user data in /api/v3/me). "
-                                     "Check the base URL." % host)
+        return _failure(
+            "not_carto",
+            "%s answered, but not like a CARTO server (no user data in /api/v3/me). "
+            "Check the base URL." % host,
+        )
     user_data = body["user_data"]
     # Whitelisted scalars only, and never something equal to the key (a server echoing it back).
     user_info = {

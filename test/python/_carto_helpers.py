@@ -1,5 +1,6 @@
 """Shared fixtures of the kernel-API tests: an isolated environment, a tiny CARTO-like HTTP
 server on 127.0.0.1, and a fake comm/kernel that records messages."""
+
 import json
 import threading
 import time
@@ -19,8 +20,13 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
-    for name in ("CARTO_USERNAME", "CARTO_API_KEY", "CARTO_BASE_URL", "CARTO_ALLOW_NON_SECURE",
-                 "JPY_SESSION_NAME"):
+    for name in (
+        "CARTO_USERNAME",
+        "CARTO_API_KEY",
+        "CARTO_BASE_URL",
+        "CARTO_ALLOW_NON_SECURE",
+        "JPY_SESSION_NAME",
+    ):
         monkeypatch.delenv(name, raising=False)
     for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         monkeypatch.delenv(proxy, raising=False)
@@ -47,11 +53,18 @@ class FakeCarto:
                 params = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 if body:
                     params.update({k: v[0] for k, v in parse_qs(body).items()})
-                fake.requests.append({"method": self.command, "path": parts.path,
-                                      "params": params, "raw_query": parts.query,
-                                      "user_agent": self.headers.get("User-Agent")})
+                fake.requests.append(
+                    {
+                        "method": self.command,
+                        "path": parts.path,
+                        "params": params,
+                        "raw_query": parts.query,
+                        "user_agent": self.headers.get("User-Agent"),
+                    }
+                )
                 route = fake.routes.get((self.command, parts.path)) or fake.routes.get(
-                    ("*", parts.path))
+                    ("*", parts.path)
+                )
                 status, payload, delay = route or (404, {"error": ["not found"]}, 0)
                 if delay:
                     time.sleep(delay)
@@ -72,7 +85,7 @@ class FakeCarto:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = "http://127.0.0.1:{}".format(self.server.server_address[1])
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
@@ -97,7 +110,7 @@ class FakeComm:
     _ids = iter(range(1, 1_000_000))
 
     def __init__(self):
-        self.comm_id = "comm-{}".format(next(self._ids))
+        self.comm_id = f"comm-{next(self._ids)}"
         self.sent = []
         self.msg_callback = None
         self.close_callback = None
@@ -128,9 +141,16 @@ class FakeCommManager:
 
     def open(self, data):
         comm = FakeComm()
-        self.targets["carto.credentials"](comm, {"content": {"comm_id": comm.comm_id,
-                                                             "target_name": "carto.credentials",
-                                                             "data": data}})
+        self.targets["carto.credentials"](
+            comm,
+            {
+                "content": {
+                    "comm_id": comm.comm_id,
+                    "target_name": "carto.credentials",
+                    "data": data,
+                }
+            },
+        )
         return comm
 
 
@@ -139,13 +159,30 @@ class FakeKernel:
         self.comm_manager = FakeCommManager()
 
 
-def push_message(state="granted", username="alice", base_url="https://alice.carto.com/",
-                 api_key=KEY, account_id="acc-1", **extra):
+def push_message(
+    state="granted",
+    username="alice",
+    base_url="https://alice.carto.com/",
+    api_key=KEY,
+    account_id="acc-1",
+    **extra,
+):
     account = None
     if state in ("granted", "public"):
-        account = {"id": account_id, "label": "alice (team)", "username": username,
-                   "base_url": base_url, "api_key": api_key}
-    message = {"version": 1, "type": "set_credentials", "session_path": "work/map.ipynb",
-               "kernel_id": "k-1", "state": state, "account": account}
+        account = {
+            "id": account_id,
+            "label": "alice (team)",
+            "username": username,
+            "base_url": base_url,
+            "api_key": api_key,
+        }
+    message = {
+        "version": 1,
+        "type": "set_credentials",
+        "session_path": "work/map.ipynb",
+        "kernel_id": "k-1",
+        "state": state,
+        "account": account,
+    }
     message.update(extra)
     return message

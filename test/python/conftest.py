@@ -6,6 +6,7 @@
   carto_credentials extension, isolated Jupyter dirs and HOME, its log captured to a file;
   ``jupyter_server`` is one per test module (base URL ``/user/alice/``).
 """
+
 import os
 import secrets
 import signal
@@ -68,7 +69,9 @@ class JupyterServer:
         self.store_path = os.path.join(self.dirs["data"], "carto_credentials", "accounts.json")
         self.creds_path = os.path.join(self.dirs["xdg_config"], "cartoframes", "creds.json")
         self.args = [
-            "/usr/bin/python3", "-m", "jupyter_server",
+            sys.executable,
+            "-m",
+            "jupyter_server",
             "--ServerApp.jpserver_extensions={'carto_credentials': True}",
             "--ServerApp.ip=127.0.0.1",
             "--ServerApp.port=%d" % self.port,
@@ -93,12 +96,15 @@ class JupyterServer:
 
     def start(self, timeout=30):
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, env=self.env, cwd=self.root,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            self.args, env=self.env, cwd=self.root, stdout=self._log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError("jupyter_server exited with %s:\n%s" % (self.proc.returncode, self.log()))
+                raise RuntimeError(
+                    "jupyter_server exited with %s:\n%s" % (self.proc.returncode, self.log())
+                )
             try:
                 if self.http.get(self.url("api/status"), timeout=1).status_code == 200:
                     return self
@@ -106,7 +112,9 @@ class JupyterServer:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError("jupyter_server did not start in %ss:\n%s" % (timeout, self.log()))
+                raise RuntimeError(
+                    "jupyter_server did not start in %ss:\n%s" % (timeout, self.log())
+                )
             time.sleep(0.1)
 
     def log(self):

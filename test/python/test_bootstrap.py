@@ -1,5 +1,6 @@
 """The silent bootstrap the frontend runs in a kernel that closed the credentials comm straight
 back: it registers the comm target whether or not the kernel's environment has the package."""
+
 import os
 import subprocess
 import sys
@@ -10,21 +11,30 @@ REPO_ROOT = os.path.dirname(PACKAGE_DIR)
 
 # What a kernel of another environment sees after the bootstrap: where the package came from, and
 # that the notebook API works.
-PROBE = """
+PROBE = (
+    """
 import sys
 import carto_credentials
 from carto_credentials import get_default_credentials
 print(carto_credentials.__file__)
 print(get_default_credentials())
 print(any(p.rstrip('/') == %r for p in sys.path))
-""" % REPO_ROOT
+"""
+    % REPO_ROOT
+)
 
 
 def run_isolated(code, tmp_path):
     """A Python that cannot import carto_credentials: isolated mode, empty cwd, clean HOME."""
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
-    return subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-I", "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_a_python_without_the_package_cannot_import_it(tmp_path):

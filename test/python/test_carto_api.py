@@ -1,4 +1,5 @@
 """The local CARTO-compatible API (tools/carto_api) answers like CARTO does."""
+
 import json
 import signal
 import struct
@@ -11,7 +12,6 @@ import urllib.parse
 import urllib.request
 
 import pytest
-
 from conftest import REPO_ROOT
 
 ALICE_KEY = "alice-demo-key-0001"
@@ -96,16 +96,22 @@ def test_sql_select_star_limit_json(carto_api):
     assert body["fields"]["name"] == {"type": "string", "pgtype": "text"}
     assert isinstance(body["time"], float)
     # the_geom is hex EWKB (little endian, point, SRID 4326) as CARTO returns it.
-    order, gtype, srid, lon, lat = struct.unpack("<BIIdd", bytes.fromhex(body["rows"][0]["the_geom"]))
+    order, gtype, srid, lon, lat = struct.unpack(
+        "<BIIdd", bytes.fromhex(body["rows"][0]["the_geom"])
+    )
     assert (order, gtype, srid) == (1, 0x20000001, 4326)
     assert (lon, lat) == (-3.7038, 40.4168)
 
 
 def test_sql_count_select_one_and_column_list(carto_api):
     _, base = carto_api
-    assert sql(base, "select count(*) from bob_parks;", prefix="/user/bob")[2]["rows"] == [{"count": 3}]
+    assert sql(base, "select count(*) from bob_parks;", prefix="/user/bob")[2]["rows"] == [
+        {"count": 3}
+    ]
     assert sql(base, "SELECT 1", prefix="/user/bob")[2]["rows"] == [{"?column?": 1}]
-    rows = sql(base, 'SELECT name, area_ha FROM public."bob_parks" LIMIT 1', prefix="/user/bob")[2]["rows"]
+    rows = sql(base, 'SELECT name, area_ha FROM public."bob_parks" LIMIT 1', prefix="/user/bob")[2][
+        "rows"
+    ]
     assert rows == [{"name": "Central Park", "area_ha": 341.0}]
 
 
@@ -124,23 +130,55 @@ def test_sql_geojson_grid_is_10k_deterministic_points(carto_api):
 
 def test_sql_post_form_and_json(carto_api):
     _, base = carto_api
-    form = urllib.parse.urlencode({"q": "SELECT count(*) FROM alice_customers", "api_key": ALICE_KEY}).encode()
-    status, _, body = call(base, "/api/v2/sql", method="POST", data=form,
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    form = urllib.parse.urlencode(
+        {"q": "SELECT count(*) FROM alice_customers", "api_key": ALICE_KEY}
+    ).encode()
+    status, _, body = call(
+        base,
+        "/api/v2/sql",
+        method="POST",
+        data=form,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert (status, body["rows"]) == (200, [{"count": 3}])
-    payload = json.dumps({"q": "SELECT * FROM alice_customers LIMIT 1", "api_key": ALICE_KEY}).encode()
-    status, _, body = call(base, "/api/v2/sql", method="POST", data=payload,
-                           headers={"Content-Type": "application/json"})
+    payload = json.dumps(
+        {"q": "SELECT * FROM alice_customers LIMIT 1", "api_key": ALICE_KEY}
+    ).encode()
+    status, _, body = call(
+        base,
+        "/api/v2/sql",
+        method="POST",
+        data=payload,
+        headers={"Content-Type": "application/json"},
+    )
     assert (status, body["rows"][0]["name"]) == (200, "Customer A")
 
 
 @pytest.mark.parametrize(
     "prefix, q, params, status, message",
     [
-        ("/user/alice", "SELECT * FROM alice_customers", {}, 403, "permission denied for relation alice_customers"),
-        ("/user/alice", "SELECT * FROM alice_customers", {"api_key": "default_public"}, 403, "permission denied"),
+        (
+            "/user/alice",
+            "SELECT * FROM alice_customers",
+            {},
+            403,
+            "permission denied for relation alice_customers",
+        ),
+        (
+            "/user/alice",
+            "SELECT * FROM alice_customers",
+            {"api_key": "default_public"},
+            403,
+            "permission denied",
+        ),
         ("/user/alice", "SELECT * FROM nope", {}, 400, 'relation "nope" does not exist'),
-        ("/user/bob", "SELECT * FROM alice_stores", {}, 400, 'relation "alice_stores" does not exist'),
+        (
+            "/user/bob",
+            "SELECT * FROM alice_stores",
+            {},
+            400,
+            'relation "alice_stores" does not exist',
+        ),
         ("/user/alice", "SELECT nope FROM alice_stores", {}, 400, 'column "nope" does not exist'),
         ("/user/alice", "DROP TABLE alice_stores", {}, 400, "syntax error"),
         ("/user/alice", "SELECT 1", {"api_key": "bad"}, 401, "Unauthorized"),
@@ -158,7 +196,9 @@ def test_sql_errors_have_carto_shapes(carto_api, prefix, q, params, status, mess
 def test_public_table_readable_without_key_private_with_owner_key(carto_api):
     _, base = carto_api
     assert sql(base, "SELECT count(*) FROM alice_stores", prefix="/user/alice")[0] == 200
-    status, _, body = sql(base, "SELECT count(*) FROM alice_customers", prefix="/user/alice", api_key=ALICE_KEY)
+    status, _, body = sql(
+        base, "SELECT count(*) FROM alice_customers", prefix="/user/alice", api_key=ALICE_KEY
+    )
     assert (status, body["rows"]) == (200, [{"count": 3}])
 
 
@@ -167,14 +207,26 @@ def test_public_table_readable_without_key_private_with_owner_key(carto_api):
 
 def test_do_token(carto_api):
     _, base = carto_api
-    status, _, body = call(base, "/user/alice/api/v4/do/token/token/", params={"api_key": ALICE_KEY})
+    status, _, body = call(
+        base, "/user/alice/api/v4/do/token/token/", params={"api_key": ALICE_KEY}
+    )
     assert status == 200
-    assert set(body) == {"access_token", "bq_public_project", "gcp_execution_project", "bq_project",
-                         "bq_dataset", "gcs_bucket", "instant_licensing"}
+    assert set(body) == {
+        "access_token",
+        "bq_public_project",
+        "gcp_execution_project",
+        "bq_project",
+        "bq_dataset",
+        "gcs_bucket",
+        "instant_licensing",
+    }
     assert body["instant_licensing"] is False
     status, _, body = call(base, "/api/v4/do/token/token/", params={"api_key": BOB_KEY})
     assert (status, body) == (500, {"errors": ["The user does not have Data Observatory enabled"]})
-    assert call(base, "/user/alice/api/v4/do/token/token", params={"api_key": "default_public"})[0] == 401
+    assert (
+        call(base, "/user/alice/api/v4/do/token/token", params={"api_key": "default_public"})[0]
+        == 401
+    )
 
 
 # --- CORS and test hooks -----------------------------------------------------------------
@@ -182,14 +234,17 @@ def test_do_token(carto_api):
 
 def test_cors_headers_on_answers_errors_and_preflight(carto_api):
     _, base = carto_api
-    for status, headers, _ in (
+    for _status, headers, _ in (
         call(base, "/api/v3/me", params={"api_key": ALICE_KEY}),
         call(base, "/api/v3/me", params={"api_key": "bad"}),
     ):
         assert headers["Access-Control-Allow-Origin"] == "*"
-    status, headers, _ = call(base, "/user/alice/api/v2/sql", method="OPTIONS",
-                              headers={"Origin": "http://localhost:8888",
-                                       "Access-Control-Request-Method": "POST"})
+    status, headers, _ = call(
+        base,
+        "/user/alice/api/v2/sql",
+        method="OPTIONS",
+        headers={"Origin": "http://localhost:8888", "Access-Control-Request-Method": "POST"},
+    )
     assert status == 204
     assert "POST" in headers["Access-Control-Allow-Methods"]
     assert "Content-Type" in headers["Access-Control-Allow-Headers"]
@@ -197,7 +252,9 @@ def test_cors_headers_on_answers_errors_and_preflight(carto_api):
 
 def test_teapot_answers_html_and_broken_answers_500(carto_api):
     _, base = carto_api
-    status, headers, body = call(base, "/user/teapot/api/v3/me", params={"api_key": "teapot-demo-key"})
+    status, headers, body = call(
+        base, "/user/teapot/api/v3/me", params={"api_key": "teapot-demo-key"}
+    )
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert "<html>" in body
     status, headers, body = call(base, "/api/v3/me", params={"api_key": "broken-demo-key"})
@@ -225,8 +282,13 @@ def test_slowpoke_sleeps_and_stop_does_not_wait_for_it():
 def test_requests_are_recorded_without_keys(carto_api):
     server, base = carto_api
     call(base, "/user/bob/api/v3/me", params={"api_key": BOB_KEY})
-    assert server.requests[-1] == {"method": "GET", "path": "/user/bob/api/v3/me", "user": "bob",
-                                   "has_key": True, "q": None}
+    assert server.requests[-1] == {
+        "method": "GET",
+        "path": "/user/bob/api/v3/me",
+        "user": "bob",
+        "has_key": True,
+        "q": None,
+    }
     assert BOB_KEY not in repr(server.requests)
 
 
@@ -236,8 +298,20 @@ def test_requests_are_recorded_without_keys(carto_api):
 def test_command_line_ready_file_and_redacted_log(tmp_path):
     ready = tmp_path / "port"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.carto_api", "--port", "0", "--ready-file", str(ready), "--verbose"],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tools.carto_api",
+            "--port",
+            "0",
+            "--ready-file",
+            str(ready),
+            "--verbose",
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 10
@@ -246,7 +320,9 @@ def test_command_line_ready_file_and_redacted_log(tmp_path):
             assert time.monotonic() < deadline, "ready file never appeared"
             time.sleep(0.02)
         port = int(ready.read_text())
-        status, _, body = call("http://127.0.0.1:%d/" % port, "/api/v3/me", params={"api_key": ALICE_KEY})
+        status, _, body = call(
+            "http://127.0.0.1:%d/" % port, "/api/v3/me", params={"api_key": ALICE_KEY}
+        )
         assert (status, body["user_data"]["username"]) == (200, "alice")
     finally:
         proc.send_signal(signal.SIGTERM)

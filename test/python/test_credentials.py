@@ -1,28 +1,36 @@
 """``Credentials``: cartoframes 1.x parity, and the documented deliberate differences."""
+
 import json
 import os
 import stat
 
 import pytest
-
 from _carto_helpers import KEY, carto, isolated  # noqa: F401 (fixtures)
-from carto_credentials import AuthenticationError, Credentials, DOError
-from carto_credentials import paths
+
+from carto_credentials import AuthenticationError, Credentials, DOError, paths
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
 NEED_ONE = "You must set at least a `username` or a `base_url` parameters"
-NEED_HTTPS = "`base_url`s need to be over `https`. Update your `base_url` or set `allow_non_secure`."
-NO_FILE = ("There is no default credentials file. "
-           "Run `Credentials(...).save()` to create a credentials file.")
+NEED_HTTPS = (
+    "`base_url`s need to be over `https`. Update your `base_url` or set `allow_non_secure`."
+)
+NO_FILE = (
+    "There is no default credentials file. "
+    "Run `Credentials(...).save()` to create a credentials file."
+)
 
 
 # -- construction (cartoframes' own unit tests, adapted) -------------------------------------
 
+
 def test_username_and_key_derive_the_base_url_without_trailing_slash():
     c = Credentials("fake_user", "fake_api_key")
     assert (c.username, c.api_key, c.base_url) == (
-        "fake_user", "fake_api_key", "https://fake_user.carto.com")
+        "fake_user",
+        "fake_api_key",
+        "https://fake_user.carto.com",
+    )
     assert Credentials(username="fake_user", api_key="fake_api_key") == c
 
 
@@ -38,8 +46,9 @@ def test_base_url_only_keeps_username_none_and_strips_slashes():
 
 
 def test_onprem_base_url_wins_and_username_is_kept_unchanged():
-    c = Credentials(api_key="k", username="fake_user",
-                    base_url="https://turtleland.com/user/fake_user/")
+    c = Credentials(
+        api_key="k", username="fake_user", base_url="https://turtleland.com/user/fake_user/"
+    )
     assert c.base_url == "https://turtleland.com/user/fake_user"
     assert c.username == "fake_user"
 
@@ -49,19 +58,30 @@ def test_username_is_not_validated_or_lowercased():
     assert Credentials(" ").base_url == "https:// .carto.com"
 
 
-@pytest.mark.parametrize("kwargs", [
-    {}, {"api_key": "k"}, {"username": None, "base_url": None}, {"username": ""},
-    {"username": 123},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"api_key": "k"},
+        {"username": None, "base_url": None},
+        {"username": ""},
+        {"username": 123},
+    ],
+)
 def test_without_username_or_base_url_raises_cartoframes_message(kwargs):
     with pytest.raises(ValueError) as info:
         Credentials(**kwargs)
     assert str(info.value) == NEED_ONE
 
 
-@pytest.mark.parametrize("base_url", [
-    "http://x.carto.com", "x.carto.com", "ftp://x.carto.com",
-])
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://x.carto.com",
+        "x.carto.com",
+        "ftp://x.carto.com",
+    ],
+)
 def test_non_https_base_url_raises_cartoframes_message(base_url):
     with pytest.raises(ValueError) as info:
         Credentials(base_url=base_url)
@@ -82,9 +102,14 @@ def test_scheme_case_and_allow_non_secure():
     assert (c.base_url, c.allow_non_secure) == ("http://h.example/user/u", True)
 
 
-@pytest.mark.parametrize("base_url", [
-    "https://user:pw@x.carto.com", "https://x.carto.com/?api_key=1", "https://x.carto.com/#a",
-])
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://user:pw@x.carto.com",
+        "https://x.carto.com/?api_key=1",
+        "https://x.carto.com/#a",
+    ],
+)
 def test_user_info_query_and_fragment_are_refused_without_echoing_the_url(base_url):
     with pytest.raises(ValueError) as info:
         Credentials(base_url=base_url)
@@ -99,6 +124,7 @@ def test_session_is_read_write():
 
 
 # -- equality, hashing, display ---------------------------------------------------------------
+
 
 def test_equality_compares_key_username_and_normalised_base_url_only():
     assert Credentials("u", "k") == Credentials("u", "k", base_url="https://u.carto.com/")
@@ -123,22 +149,27 @@ def test_instances_are_hashable_consistently_with_equality():
 
 def test_repr_and_str_mask_the_key_keeping_the_last_four_characters():
     c = Credentials("fake_user", KEY)
-    expected = ("Credentials(username='fake_user', api_key='***4567', "
-                "base_url='https://fake_user.carto.com')")
-    assert repr(c) == expected and str(c) == expected and "{}".format(c) == expected
+    expected = (
+        "Credentials(username='fake_user', api_key='***4567', "
+        "base_url='https://fake_user.carto.com')"
+    )
+    assert repr(c) == expected and str(c) == expected and f"{c}" == expected
     assert KEY[:-4] not in repr(c)
 
 
 def test_repr_shows_default_public_none_and_fully_masks_short_keys():
     assert repr(Credentials("u")) == (
-        "Credentials(username='u', api_key='default_public', base_url='https://u.carto.com')")
+        "Credentials(username='u', api_key='default_public', base_url='https://u.carto.com')"
+    )
     assert "username='None', api_key='None'" in repr(
-        Credentials(api_key=None, base_url="https://u.carto.com"))
+        Credentials(api_key=None, base_url="https://u.carto.com")
+    )
     assert "api_key='***'" in repr(Credentials("u", "short-secret"))
     assert "short" not in repr(Credentials("u", "short-secret"))
 
 
 # -- from_credentials / from_file ---------------------------------------------------------------
+
 
 def test_from_credentials_copies_every_field():
     c = Credentials("u", "k", session="s", base_url="http://h/user/u", allow_non_secure=True)
@@ -185,31 +216,37 @@ def test_from_file_quirks(tmp_path):
 
 # -- save / delete ------------------------------------------------------------------------------
 
+
 def test_save_to_default_path_writes_cartoframes_format_with_mode_0600(capsys):
     Credentials("u", "k").save()
     path = paths.cartoframes_creds_path()
     with open(path) as f:
-        assert f.read() == ('{"username": "u", "api_key": "k", '
-                            '"base_url": "https://u.carto.com", "allow_non_secure": false}')
+        assert f.read() == (
+            '{"username": "u", "api_key": "k", '
+            '"base_url": "https://u.carto.com", "allow_non_secure": false}'
+        )
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
     assert capsys.readouterr().out == (
-        "User credentials for `u` were successfully saved to `{}`\n".format(path))
+        f"User credentials for `u` were successfully saved to `{path}`\n"
+    )
     assert Credentials.from_file() == Credentials("u", "k")
 
 
-def test_save_tightens_an_existing_world_readable_file_and_never_prints_the_key(tmp_path,
-                                                                              capsys):
+def test_save_tightens_an_existing_world_readable_file_and_never_prints_the_key(tmp_path, capsys):
     path = tmp_path / "creds.json"
     path.write_text("old")
     os.chmod(path, 0o644)
     Credentials(base_url="http://h.example/user/u", api_key=KEY, allow_non_secure=True).save(
-        str(path))
+        str(path)
+    )
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert json.loads(path.read_text())["username"] is None
     out = capsys.readouterr().out
-    assert out == "User credentials for `http://h.example/user/u` were successfully saved to " \
-                  "`{}`\n".format(path)
+    assert (
+        out == "User credentials for `http://h.example/user/u` were successfully saved to "
+        f"`{path}`\n"
+    )
     assert KEY not in out
 
 
@@ -226,9 +263,9 @@ def test_delete_removes_and_reports_never_raises(tmp_path, capsys):
     capsys.readouterr()
     Credentials.delete(str(path))
     assert not path.exists()
-    assert capsys.readouterr().out == "Credentials at {} successfully removed.\n".format(path)
+    assert capsys.readouterr().out == f"Credentials at {path} successfully removed.\n"
     Credentials("u").delete(str(path))  # works on an instance too
-    assert capsys.readouterr().out == "No credential file found at {}.\n".format(path)
+    assert capsys.readouterr().out == f"No credential file found at {path}.\n"
 
 
 def test_delete_with_empty_string_deletes_the_default_file():
@@ -241,6 +278,7 @@ def test_delete_with_empty_string_deletes_the_default_file():
 
 # -- HTTP: me_data, user_id, Data Observatory ----------------------------------------------------
 
+
 def _local(carto, key=KEY, prefix=""):
     return Credentials(base_url=carto.url + prefix, api_key=key, allow_non_secure=True)
 
@@ -251,7 +289,10 @@ def test_me_data_calls_api_v3_me_with_the_key_and_keeps_onprem_prefix(carto):
     assert c.me_data == {"user_data": {"id": "uid-1", "username": "u"}}
     request = carto.requests[-1]
     assert (request["method"], request["path"], request["params"]["api_key"]) == (
-        "GET", "/user/u/api/v3/me", KEY)
+        "GET",
+        "/user/u/api/v3/me",
+        KEY,
+    )
 
 
 def test_me_data_swallows_every_failure(carto):
@@ -272,8 +313,10 @@ def test_user_id_is_cached_once_truthy(carto):
 
 
 def test_get_gcloud_credentials_uses_do_token_endpoint_and_caches(carto):
-    carto.route("/user/u/api/v4/do/token/token/", payload={
-        "access_token": "gtoken", "bq_project": "proj", "instant_licensing": True})
+    carto.route(
+        "/user/u/api/v4/do/token/token/",
+        payload={"access_token": "gtoken", "bq_project": "proj", "instant_licensing": True},
+    )
     c = _local(carto, prefix="/user/u")
     assert c.get_gcloud_credentials() == ("proj", "gtoken")
     assert c.is_instant_licensing_active() is True
@@ -282,12 +325,16 @@ def test_get_gcloud_credentials_uses_do_token_endpoint_and_caches(carto):
 
 
 def test_get_gcloud_credentials_do_not_enabled_gives_cartoframes_message(carto):
-    carto.route("/api/v4/do/token/token/", status=500,
-                payload={"errors": ["The user does not have Data Observatory enabled"]})
+    carto.route(
+        "/api/v4/do/token/token/",
+        status=500,
+        payload={"errors": ["The user does not have Data Observatory enabled"]},
+    )
     with pytest.raises(DOError) as info:
         _local(carto).get_gcloud_credentials()
     assert str(info.value).startswith(
-        "We are sorry, the Data Observatory is not enabled for your account yet.")
+        "We are sorry, the Data Observatory is not enabled for your account yet."
+    )
 
 
 def test_get_gcloud_credentials_bad_key_error_has_no_key(carto):

@@ -1,22 +1,32 @@
 """``set/get/unset_default_credentials``: every cartoframes argument form, and the precedence
 chain explicit > code > JupyterLab push > environment > account store > creds.json > None."""
+
 import json
 import os
 import sys
 
 import pytest
-
 from _carto_helpers import KEY, FakeKernel, isolated, push_message  # noqa: F401 (fixture)
+
 from carto_credentials import (
-    Credentials, InvalidCredentialsError, NoCredentialsError, get_default_credentials,
-    resolve_credentials, set_default_credentials, unset_default_credentials,
+    Credentials,
+    InvalidCredentialsError,
+    NoCredentialsError,
+    defaults,
+    get_default_credentials,
+    kernel,
+    paths,
+    resolve_credentials,
+    set_default_credentials,
+    unset_default_credentials,
 )
-from carto_credentials import defaults, kernel, paths
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
-NO_FILE = ("There is no default credentials file. "
-           "Run `Credentials(...).save()` to create a credentials file.")
+NO_FILE = (
+    "There is no default credentials file. "
+    "Run `Credentials(...).save()` to create a credentials file."
+)
 
 
 def _set(*args, **kwargs):
@@ -33,6 +43,7 @@ def _write_creds_json(**content):
 
 
 # -- every argument form ------------------------------------------------------------------------
+
 
 def test_username_alone_and_with_key():
     assert _set("johnsmith") == Credentials("johnsmith", "default_public")
@@ -60,8 +71,16 @@ def test_strings_that_are_neither_url_nor_json_are_usernames():
 
 def test_json_path_positional_or_keyword_reads_the_file_and_ignores_second(tmp_path):
     path = tmp_path / "my.JSON"
-    path.write_text(json.dumps({"username": "filed", "api_key": "fk", "base_url":
-                                "http://h/user/filed", "allow_non_secure": True}))
+    path.write_text(
+        json.dumps(
+            {
+                "username": "filed",
+                "api_key": "fk",
+                "base_url": "http://h/user/filed",
+                "allow_non_secure": True,
+            }
+        )
+    )
     c = _set(str(path), "ignored-key", allow_non_secure=False)
     assert (c.username, c.api_key, c.allow_non_secure) == ("filed", "fk", True)
     assert _set(filepath=str(path)) == c
@@ -74,8 +93,9 @@ def test_keywords_username_base_url_api_key():
     # cartoframes' quirks: a URL base_url drops the username, a non-URL one is dropped.
     c = _set(username="u", base_url="https://onprem.example/user/u", api_key="k")
     assert (c.username, c.base_url) == (None, "https://onprem.example/user/u")
-    assert _set(username="u", base_url="onprem.example", api_key="k").base_url == \
-        "https://u.carto.com"
+    assert (
+        _set(username="u", base_url="onprem.example", api_key="k").base_url == "https://u.carto.com"
+    )
     with pytest.raises(ValueError, match="at least"):
         set_default_credentials(base_url="onprem.example", api_key="k")
 
@@ -93,9 +113,12 @@ def test_first_positional_wins_over_keywords():
 
 
 def test_no_usable_argument_reads_creds_json_or_raises_cartoframes_message():
-    for call in (lambda: set_default_credentials(), lambda: set_default_credentials(api_key="k"),
-                 lambda: set_default_credentials({"username": "x"}),
-                 lambda: set_default_credentials("u", 123)):
+    for call in (
+        lambda: set_default_credentials(),
+        lambda: set_default_credentials(api_key="k"),
+        lambda: set_default_credentials({"username": "x"}),
+        lambda: set_default_credentials("u", 123),
+    ):
         with pytest.raises(FileNotFoundError) as info:
             call()
         assert str(info.value) == NO_FILE
@@ -109,7 +132,12 @@ def test_a_cartoframes_credentials_instance_is_accepted():
 
     class CFCredentials:
         username, api_key, base_url, session, allow_non_secure = (
-            "cf", "ck", "https://cf.carto.com", None, False)
+            "cf",
+            "ck",
+            "https://cf.carto.com",
+            None,
+            False,
+        )
 
     CFCredentials.__name__ = "Credentials"
     CFCredentials.__module__ = fake_module.__name__
@@ -124,17 +152,23 @@ def test_unset_clears_the_code_default():
 
 # -- precedence -----------------------------------------------------------------------------------
 
+
 def _write_store(accounts, default):
     path = paths.store_path()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
-        json.dump({"version": 1, "default_account": default, "accounts": accounts,
-                   "grants": {}}, f)
+        json.dump({"version": 1, "default_account": default, "accounts": accounts, "grants": {}}, f)
 
 
-STORE_ACCOUNT = {"id": "acc-s", "label": "store", "username": "stored",
-                 "base_url": "https://stored.carto.com/", "api_key": "store-key",
-                 "user_info": None, "created_at": "2024-01-01T00:00:00Z"}
+STORE_ACCOUNT = {
+    "id": "acc-s",
+    "label": "store",
+    "username": "stored",
+    "base_url": "https://stored.carto.com/",
+    "api_key": "store-key",
+    "user_info": None,
+    "created_at": "2024-01-01T00:00:00Z",
+}
 
 
 def _pushed(state="granted", **kw):
@@ -150,10 +184,16 @@ def test_full_precedence_chain(monkeypatch):
     assert get_default_credentials() == Credentials("fromfile", "fk")
     assert defaults.default_credentials_source() == "creds.json"
 
-    _write_store([{"id": "other", "username": "x", "base_url": "https://x.carto.com/",
-                   "api_key": "x"}, STORE_ACCOUNT], "acc-s")
-    assert get_default_credentials() == Credentials("stored", "store-key",
-                                                    "https://stored.carto.com")
+    _write_store(
+        [
+            {"id": "other", "username": "x", "base_url": "https://x.carto.com/", "api_key": "x"},
+            STORE_ACCOUNT,
+        ],
+        "acc-s",
+    )
+    assert get_default_credentials() == Credentials(
+        "stored", "store-key", "https://stored.carto.com"
+    )
 
     monkeypatch.setenv("CARTO_USERNAME", "envuser")
     monkeypatch.setenv("CARTO_API_KEY", "envkey")
@@ -235,7 +275,7 @@ def test_no_credentials_error_says_how_to_log_in():
 
 # -- cartoframes kept in step ---------------------------------------------------------------------
 
-FAKE_CARTOFRAMES_AUTH = '''
+FAKE_CARTOFRAMES_AUTH = """
 _default_credentials = None
 class Credentials:
     def __init__(self, username=None, api_key="default_public", base_url=None, session=None,
@@ -249,7 +289,7 @@ def unset_default_credentials():
     _default_credentials = None
 def get_default_credentials():
     return _default_credentials
-'''
+"""
 
 
 @pytest.fixture
@@ -269,7 +309,12 @@ def test_cartoframes_default_follows_set_and_unset(fake_cartoframes):
     from cartoframes import auth
 
     assert auth.get_default_credentials().args == (
-        None, "k", "https://onprem.example/user/u", None, False)
+        None,
+        "k",
+        "https://onprem.example/user/u",
+        None,
+        False,
+    )
     unset_default_credentials()
     assert auth.get_default_credentials() is None
 

@@ -1,5 +1,6 @@
 """The kernel end of the ``carto.credentials`` comm, with a fake kernel/comm that records
 messages; plus the messages checked against the JSON Schema exported from src/protocol.ts."""
+
 import copy
 import json
 import os
@@ -7,13 +8,17 @@ import threading
 import time
 
 import pytest
-
 from _carto_helpers import KEY, FakeKernel, isolated, push_message  # noqa: F401 (fixture)
+
 from carto_credentials import (
-    Credentials, NoCredentialsError, get_default_credentials, resolve_credentials,
-    set_default_credentials, unset_default_credentials,
+    Credentials,
+    NoCredentialsError,
+    get_default_credentials,
+    kernel,
+    resolve_credentials,
+    set_default_credentials,
+    unset_default_credentials,
 )
-from carto_credentials import kernel
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -50,8 +55,14 @@ def test_open_message_credentials_become_the_default(fake):
 
 def test_later_set_credentials_messages_replace_the_push(fake):
     comm = fake.comm_manager.open(push_message())
-    comm.receive(push_message(state="public", username="bob", api_key="default_public",
-                              base_url="https://bob.carto.com/"))
+    comm.receive(
+        push_message(
+            state="public",
+            username="bob",
+            api_key="default_public",
+            base_url="https://bob.carto.com/",
+        )
+    )
     assert get_default_credentials() == Credentials("bob")
     comm.receive(push_message(state="no_account"))
     assert get_default_credentials() is None
@@ -61,17 +72,23 @@ def test_later_set_credentials_messages_replace_the_push(fake):
 def test_http_base_url_is_accepted_from_the_push(fake):
     fake.comm_manager.open(push_message(username=None, base_url="http://127.0.0.1:8/user/u/"))
     c = get_default_credentials()
-    assert (c.username, c.base_url, c.allow_non_secure) == (None, "http://127.0.0.1:8/user/u",
-                                                           True)
+    assert (c.username, c.base_url, c.allow_non_secure) == (None, "http://127.0.0.1:8/user/u", True)
 
 
 def _structural():
     """Messages that break the schema itself."""
     good = push_message(api_key="sentinel-secret-value")
     variants = [None, "text", [1], {}]
-    for key, value in [("version", 2), ("version", "1"), ("version", True),
-                       ("type", "other"), ("state", "maybe"), ("session_path", 3),
-                       ("kernel_id", None), ("extra", 1)]:
+    for key, value in [
+        ("version", 2),
+        ("version", "1"),
+        ("version", True),
+        ("type", "other"),
+        ("state", "maybe"),
+        ("session_path", 3),
+        ("kernel_id", None),
+        ("extra", 1),
+    ]:
         message = copy.deepcopy(good)
         message[key] = value
         variants.append(message)
@@ -79,8 +96,15 @@ def _structural():
         message = copy.deepcopy(good)
         del message[key]
         variants.append(message)
-    for key, value in [("api_key", ""), ("api_key", 5), ("id", ""), ("label", None),
-                       ("username", ""), ("base_url", ""), ("more", 1)]:
+    for key, value in [
+        ("api_key", ""),
+        ("api_key", 5),
+        ("id", ""),
+        ("label", None),
+        ("username", ""),
+        ("base_url", ""),
+        ("more", 1),
+    ]:
         message = copy.deepcopy(good)
         message["account"][key] = value
         variants.append(message)
@@ -130,9 +154,15 @@ def test_code_set_and_unset_are_sent_to_every_open_comm_with_the_key(fake):
     set_default_credentials("bob", "bob-key")
     unset_default_credentials()
     expected = [
-        {"version": 1, "type": "credentials_changed",
-         "credentials": {"username": "bob", "base_url": "https://bob.carto.com/",
-                         "api_key": "bob-key"}},
+        {
+            "version": 1,
+            "type": "credentials_changed",
+            "credentials": {
+                "username": "bob",
+                "base_url": "https://bob.carto.com/",
+                "api_key": "bob-key",
+            },
+        },
         {"version": 1, "type": "credentials_changed", "credentials": None},
     ]
     assert first.sent == expected and second.sent == expected and closed.sent == []
@@ -142,8 +172,17 @@ def test_code_set_and_unset_are_sent_to_every_open_comm_with_the_key(fake):
 def test_a_comm_opened_after_code_set_the_default_is_told_at_once(fake):
     set_default_credentials(base_url="https://onprem.example/user/u", api_key="k")
     comm = fake.comm_manager.open(push_message())
-    assert comm.sent == [{"version": 1, "type": "credentials_changed", "credentials": {
-        "username": None, "base_url": "https://onprem.example/user/u/", "api_key": "k"}}]
+    assert comm.sent == [
+        {
+            "version": 1,
+            "type": "credentials_changed",
+            "credentials": {
+                "username": None,
+                "base_url": "https://onprem.example/user/u/",
+                "api_key": "k",
+            },
+        }
+    ]
     # code still wins over the push
     assert get_default_credentials().base_url == "https://onprem.example/user/u"
 
@@ -162,6 +201,7 @@ def test_a_failing_comm_send_does_not_break_set_default_credentials(fake, caplog
 
 
 # -- bounded wait ---------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def short_wait(monkeypatch):
@@ -192,8 +232,9 @@ def test_a_push_arriving_during_the_wait_ends_it_early(fake, short_wait, monkeyp
     assert time.monotonic() - start < 2.0
 
 
-@pytest.mark.parametrize("setup", ["no_session_env", "not_registered", "already_pushed",
-                                   "code_set"])
+@pytest.mark.parametrize(
+    "setup", ["no_session_env", "not_registered", "already_pushed", "code_set"]
+)
 def test_no_wait_when_no_push_is_expected(short_wait, monkeypatch, setup):
     monkeypatch.setattr(kernel, "PUSH_WAIT_SECONDS", 5.0)
     fake = FakeKernel()
@@ -211,6 +252,7 @@ def test_no_wait_when_no_push_is_expected(short_wait, monkeypatch, setup):
 
 
 # -- the exported JSON Schema (single source: src/protocol.ts) -------------------------------------
+
 
 @pytest.fixture(scope="module")
 def schema():
@@ -232,11 +274,16 @@ def test_schema_names_our_target_and_version(schema):
     assert schema["version"] == kernel.PROTOCOL_VERSION
 
 
-@pytest.mark.parametrize("message", [
-    push_message(), push_message(username=None),
-    push_message(state="public", api_key="default_public"),
-    push_message(state="not_granted"), push_message(state="no_account"),
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        push_message(),
+        push_message(username=None),
+        push_message(state="public", api_key="default_public"),
+        push_message(state="not_granted"),
+        push_message(state="no_account"),
+    ],
+)
 def test_messages_we_accept_are_valid_for_the_schema(schema, message):
     assert _valid(schema["frontend_to_kernel"], message)
     kernel.parse_set_credentials(message)  # and our own checks accept them
@@ -249,10 +296,15 @@ def test_messages_we_reject_are_rejected_by_the_schema_too(schema, message):
         kernel.parse_set_credentials(message)
 
 
-@pytest.mark.parametrize("credentials", [
-    None, Credentials("bob", "k"), Credentials(base_url="https://onprem.example/user/u"),
-    Credentials("", "", base_url="https://h.example"), Credentials(123, None,
-                                                                    base_url="https://h.example"),
-])
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        None,
+        Credentials("bob", "k"),
+        Credentials(base_url="https://onprem.example/user/u"),
+        Credentials("", "", base_url="https://h.example"),
+        Credentials(123, None, base_url="https://h.example"),
+    ],
+)
 def test_messages_we_send_are_valid_for_the_schema(schema, credentials):
     assert _valid(schema["kernel_to_frontend"], kernel.changed_message(credentials))

@@ -3,9 +3,11 @@ isolated IPYTHONDIR: the comm target exists before the first cell, the credentia
 message reach the first cell, a restart works after a re-push, code-set defaults come back on
 IOPub, malformed messages are ignored, a cell queued before the push still gets it (selective
 pump), and the package imports fast."""
+
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 
@@ -15,15 +17,24 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 STARTUP = os.path.join(REPO, "carto_credentials", "startup", "zz-carto-credentials.py")
 TARGET = "carto.credentials"
 KEY = "0123456789abcdef0123456789abcdef01234567"
-PYTHON = "/usr/bin/python3"
+PYTHON = sys.executable
 
 
 def push(username="alice", api_key=KEY, state="granted"):
-    return {"version": 1, "type": "set_credentials", "session_path": "work/map.ipynb",
-            "kernel_id": "k-int", "state": state,
-            "account": {"id": "acc-" + username, "label": username, "username": username,
-                        "base_url": "https://{}.carto.com/".format(username),
-                        "api_key": api_key}}
+    return {
+        "version": 1,
+        "type": "set_credentials",
+        "session_path": "work/map.ipynb",
+        "kernel_id": "k-int",
+        "state": state,
+        "account": {
+            "id": "acc-" + username,
+            "label": username,
+            "username": username,
+            "base_url": f"https://{username}.carto.com/",
+            "api_key": api_key,
+        },
+    }
 
 
 def _isolated_env(tmp, extra=None):
@@ -34,9 +45,14 @@ def _isolated_env(tmp, extra=None):
     if not link.exists():
         link.symlink_to(STARTUP)
     (tmp / "home").mkdir(exist_ok=True)
-    env.update(PYTHONPATH=REPO, IPYTHONDIR=str(tmp / "ipython"), HOME=str(tmp / "home"),
-               XDG_CONFIG_HOME=str(tmp / "config"), JUPYTER_DATA_DIR=str(tmp / "data"),
-               JUPYTER_RUNTIME_DIR=str(tmp / "runtime"))
+    env.update(
+        PYTHONPATH=REPO,
+        IPYTHONDIR=str(tmp / "ipython"),
+        HOME=str(tmp / "home"),
+        XDG_CONFIG_HOME=str(tmp / "config"),
+        JUPYTER_DATA_DIR=str(tmp / "data"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+    )
     env.update(extra or {})
     return env
 
@@ -71,14 +87,16 @@ class Kernel:
 
     def open_comm(self, data, target=TARGET):
         comm_id = uuid.uuid4().hex
-        msg = self.kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": target,
-                                                "data": data})
+        msg = self.kc.session.msg(
+            "comm_open", {"comm_id": comm_id, "target_name": target, "data": data}
+        )
         self.kc.shell_channel.send(msg)
         return comm_id
 
     def comm_msg(self, comm_id, data):
-        self.kc.shell_channel.send(self.kc.session.msg("comm_msg", {"comm_id": comm_id,
-                                                                     "data": data}))
+        self.kc.shell_channel.send(
+            self.kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
+        )
 
     def execute(self, code):
         return self.kc.execute(code, store_history=False)
@@ -119,9 +137,11 @@ def kernel(tmp_path_factory):
     k.stop()
 
 
-SHOW = ("import carto_credentials as cc\n"
-        "c = cc.get_default_credentials()\n"
-        "print(c.username if c else None, c.base_url if c else None)")
+SHOW = (
+    "import carto_credentials as cc\n"
+    "c = cc.get_default_credentials()\n"
+    "print(c.username if c else None, c.base_url if c else None)"
+)
 
 
 def test_first_cell_sees_the_credentials_of_the_open_message(kernel):
@@ -146,14 +166,25 @@ def test_target_is_registered_before_any_cell_and_survives_restart(kernel):
 def test_code_set_defaults_come_back_on_iopub_and_malformed_messages_are_ignored(kernel):
     kernel.fresh()
     comm_id = kernel.open_comm(push())
-    out = kernel.run("import carto_credentials as cc\n"
-                     "cc.set_default_credentials('bob', 'bob-key')\n"
-                     "cc.unset_default_credentials()")
+    out = kernel.run(
+        "import carto_credentials as cc\n"
+        "cc.set_default_credentials('bob', 'bob-key')\n"
+        "cc.unset_default_credentials()"
+    )
     assert out["errors"] == ""
     assert [(m["comm_id"], m["data"]) for m in out["comm"]] == [
-        (comm_id, {"version": 1, "type": "credentials_changed",
-                   "credentials": {"username": "bob", "base_url": "https://bob.carto.com/",
-                                   "api_key": "bob-key"}}),
+        (
+            comm_id,
+            {
+                "version": 1,
+                "type": "credentials_changed",
+                "credentials": {
+                    "username": "bob",
+                    "base_url": "https://bob.carto.com/",
+                    "api_key": "bob-key",
+                },
+            },
+        ),
         (comm_id, {"version": 1, "type": "credentials_changed", "credentials": None}),
     ]
     for bad in ({"version": 2}, "nope", dict(push(), state="maybe"), dict(push(), extra=1)):
@@ -168,8 +199,11 @@ def test_code_set_defaults_come_back_on_iopub_and_malformed_messages_are_ignored
 
 def test_a_cell_queued_before_the_push_waits_for_it_without_running_later_cells_nested(kernel):
     kernel.fresh()
-    first = kernel.execute("import time\nt0 = time.monotonic()\n" + SHOW +
-                           "\nprint(round(time.monotonic() - t0, 2) < 1.5)")
+    first = kernel.execute(
+        "import time\nt0 = time.monotonic()\n"
+        + SHOW
+        + "\nprint(round(time.monotonic() - t0, 2) < 1.5)"
+    )
     second = kernel.execute("print('second')")
     time.sleep(0.3)  # the first cell is now blocked in get_default_credentials()
     kernel.open_comm(push())
@@ -190,15 +224,27 @@ def test_without_a_push_the_wait_is_bounded_and_the_error_says_why(kernel):
 
 # -- outside a kernel, and cost -----------------------------------------------------------------
 
+
 def test_startup_file_is_silent_in_terminal_ipython_with_or_without_the_package(tmp_path):
     env = _isolated_env(tmp_path)
     for pythonpath in (REPO, str(tmp_path / "empty")):
         env["PYTHONPATH"] = pythonpath
         result = subprocess.run(
-            [PYTHON, "-m", "IPython", "--no-banner", "--colors=NoColor",
-             "--TerminalInteractiveShell.term_title=False",
-             "-c", "print('ok', [n for n in dir() if 'carto' in n])"],
-            env=env, capture_output=True, text=True, timeout=60)
+            [
+                PYTHON,
+                "-m",
+                "IPython",
+                "--no-banner",
+                "--colors=NoColor",
+                "--TerminalInteractiveShell.term_title=False",
+                "-c",
+                "print('ok', [n for n in dir() if 'carto' in n])",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         # A failing startup file would print a traceback; ours leaves no name behind either.
         assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "ok []", "")
 
@@ -217,8 +263,9 @@ def _best_cpu_seconds(code, env, runs=3):
     the bytecode cache). CPU time, not wall time: other jobs on a busy CI machine don't count."""
     best = None
     for _ in range(runs):
-        result = subprocess.run([PYTHON, "-c", code], env=env, capture_output=True, text=True,
-                                timeout=120)
+        result = subprocess.run(
+            [PYTHON, "-c", code], env=env, capture_output=True, text=True, timeout=120
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         seconds = float(result.stdout.split()[0])
         best = seconds if best is None else min(best, seconds)
@@ -239,15 +286,18 @@ def test_startup_file_registers_the_target_in_a_few_ms(tmp_path):
         "exec(src, {'get_ipython': lambda: Shell()})\n"
         "t = time.process_time() - t\n"
         "assert list(K.comm_manager.targets) == ['carto.credentials']\n"
-        "print(t)\n" % STARTUP)
+        "print(t)\n" % STARTUP
+    )
     best = _best_cpu_seconds(code, _installed_like_env(tmp_path))
-    assert best < 0.01, "startup file took {:.1f} ms".format(best * 1000)
+    assert best < 0.01, f"startup file took {best * 1000:.1f} ms"
 
 
 def test_import_takes_under_50_ms(tmp_path):
-    code = ("import time\n"
-            "t = time.process_time()\n"
-            "import carto_credentials\n"
-            "print(time.process_time() - t)\n")
+    code = (
+        "import time\n"
+        "t = time.process_time()\n"
+        "import carto_credentials\n"
+        "print(time.process_time() - t)\n"
+    )
     best = _best_cpu_seconds(code, _installed_like_env(tmp_path))
-    assert best < 0.05, "import carto_credentials took {:.1f} ms".format(best * 1000)
+    assert best < 0.05, f"import carto_credentials took {best * 1000:.1f} ms"

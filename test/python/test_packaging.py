@@ -1,9 +1,11 @@
 """The pieces a pip install puts in place exist, agree with each other, and the frontend's silent
 bootstrap calls a function the kernel module really has."""
+
 import json
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_JSON = json.loads((ROOT / "package.json").read_text())
@@ -34,7 +36,9 @@ def test_every_shared_data_source_exists():
 
 def test_server_extension_is_enabled_by_its_config_file():
     config = json.loads(
-        (ROOT / "jupyter-config" / "server-config" / "jupyterlab-carto-credentials.json").read_text()
+        (
+            ROOT / "jupyter-config" / "server-config" / "jupyterlab-carto-credentials.json"
+        ).read_text()
     )
     assert config == {"ServerApp": {"jpserver_extensions": {"carto_credentials": True}}}
     import carto_credentials

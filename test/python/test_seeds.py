@@ -1,11 +1,12 @@
 """The examples of CARTOframes' authentication guides (shared/seeds), pasted with the import
 changed from ``cartoframes.auth`` / ``cartoframes.viz`` to ``carto_credentials``, behave as the
 guides say."""
+
 import json
 
 import pytest
-
 from _carto_helpers import isolated  # noqa: F401 (fixture)
+
 from carto_credentials import Credentials, get_default_credentials, set_default_credentials, sql
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -17,7 +18,9 @@ GUIDE_KEY = "b1ff3ed88761070116180189d9a1f5cb9cc80654"
 def creds_json(tmp_path, monkeypatch):
     """The guides' example ``creds.json``, in the notebook's working directory."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "creds.json").write_text(json.dumps({"username": "johnsmith", "api_key": GUIDE_KEY}))
+    (tmp_path / "creds.json").write_text(
+        json.dumps({"username": "johnsmith", "api_key": GUIDE_KEY})
+    )
 
 
 def test_set_default_credentials_from_creds_json(creds_json):
@@ -65,6 +68,8 @@ def test_several_accounts_side_by_side_query_their_own_data(carto_api):
 
 def test_gcloud_credentials_for_the_data_observatory(carto_api):
     _, api = carto_api
-    creds = Credentials(base_url=f"{api}user/alice/", api_key="alice-demo-key-0001", allow_non_secure=True)
+    creds = Credentials(
+        base_url=f"{api}user/alice/", api_key="alice-demo-key-0001", allow_non_secure=True
+    )
     project, token = creds.get_gcloud_credentials()
     assert project and token

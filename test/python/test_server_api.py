@@ -1,5 +1,6 @@
 """The REST API of the server extension (docs/contracts.md §2) on a real jupyter_server 1.23,
 under the base URL /user/alice/, validating against the local CARTO API."""
+
 import concurrent.futures
 import glob
 import json
@@ -24,7 +25,9 @@ def js(jupyter_server):
 
 
 def post(js, path, body):
-    return js.http.post(js.api(path), data=json.dumps(body) if not isinstance(body, bytes) else body)
+    return js.http.post(
+        js.api(path), data=json.dumps(body) if not isinstance(body, bytes) else body
+    )
 
 
 def alice_login(carto_base, **extra):
@@ -75,7 +78,11 @@ def test_account_lifecycle(js, carto_api):
     account = resp.json()
     assert set(account) == ACCOUNT_FIELDS
     assert account["id"].startswith("acc-")
-    assert (account["label"], account["username"], account["public"]) == ("Alice at work", "alice", False)
+    assert (account["label"], account["username"], account["public"]) == (
+        "Alice at work",
+        "alice",
+        False,
+    )
     assert account["base_url"] == carto + "user/alice/"
     assert account["user_info"]["username"] == "alice"
     assert ALICE_KEY not in resp.text
@@ -101,8 +108,11 @@ def test_account_lifecycle(js, carto_api):
 
 def test_public_on_prem_account(js, carto_api):
     _, carto = carto_api
-    resp = post(js, "accounts", {"base_url": carto + "user/bob", "api_key": "default_public",
-                                 "allow_non_https": True})
+    resp = post(
+        js,
+        "accounts",
+        {"base_url": carto + "user/bob", "api_key": "default_public", "allow_non_https": True},
+    )
     assert resp.status_code == 201, resp.text
     account = resp.json()
     assert account["public"] is True and account["label"] == "bob (public)"
@@ -165,13 +175,18 @@ def test_bad_bodies_are_refused_and_change_nothing(js, body):
 
 
 def test_patch_refuses_unknown_fields_and_empty_bodies(js):
-    account = post(js, "accounts", {"username": "carol", "api_key": "carol-key", "validate": False}).json()
+    account = post(
+        js, "accounts", {"username": "carol", "api_key": "carol-key", "validate": False}
+    ).json()
     url = js.api("accounts/" + account["id"])
     assert_error(js.http.patch(url, data=json.dumps({"username": "eve"})), 400, "bad_request")
     assert_error(js.http.patch(url, data="{}"), 400, "bad_request")
     assert_error(js.http.patch(url, data=json.dumps({"api_key": ""})), 400, "bad_key_format")
-    assert_error(js.http.patch(js.api("accounts/acc-0000"), data=json.dumps({"label": "x"})), 404,
-                 "account_not_found")
+    assert_error(
+        js.http.patch(js.api("accounts/acc-0000"), data=json.dumps({"label": "x"})),
+        404,
+        "account_not_found",
+    )
     assert js.http.get(js.api("accounts")).json()["accounts"] == [account]
 
 
@@ -185,9 +200,14 @@ def test_default_account(js):
     resp = js.http.put(js.api("default"), data=json.dumps({"account_id": second["id"]}))
     assert resp.json() == {"default_account": second["id"]}
     assert stored(js)["default_account"] == second["id"]
-    assert js.http.put(js.api("default"), data=json.dumps({"account_id": None})).json() == {"default_account": None}
-    assert_error(js.http.put(js.api("default"), data=json.dumps({"account_id": "acc-nope"})), 404,
-                 "account_not_found")
+    assert js.http.put(js.api("default"), data=json.dumps({"account_id": None})).json() == {
+        "default_account": None
+    }
+    assert_error(
+        js.http.put(js.api("default"), data=json.dumps({"account_id": "acc-nope"})),
+        404,
+        "account_not_found",
+    )
     assert_error(js.http.put(js.api("default"), data="{}"), 400, "bad_request")
     assert stored(js)["default_account"] is None
 
@@ -214,7 +234,10 @@ def test_validate_ok(js, carto_api):
         ({"base_url": "{carto}user/broken/", "api_key": "broken-demo-key"}, "server_error"),
         ({"base_url": "{carto}user/slowpoke/", "api_key": "slowpoke-demo-key"}, "timeout"),
         ({"base_url": "http://127.0.0.1:{closed}/", "api_key": ALICE_KEY}, "unreachable"),
-        ({"base_url": "{carto}user/alice/", "api_key": ALICE_KEY, "allow_non_https": False}, "not_https"),
+        (
+            {"base_url": "{carto}user/alice/", "api_key": ALICE_KEY, "allow_non_https": False},
+            "not_https",
+        ),
         ({"base_url": "https://u:p@x.example/", "api_key": ALICE_KEY}, "bad_url"),
     ],
 )
@@ -222,7 +245,10 @@ def test_validate_failure_classes(js, carto_api, body, code):
     from conftest import free_port
 
     _, carto = carto_api
-    body = {k: v.format(carto=carto, closed=free_port()) if isinstance(v, str) else v for k, v in body.items()}
+    body = {
+        k: v.format(carto=carto, closed=free_port()) if isinstance(v, str) else v
+        for k, v in body.items()
+    }
     body.setdefault("allow_non_https", True)
     resp = post(js, "validate", body)
     assert resp.status_code == 200, resp.text
@@ -239,10 +265,14 @@ def test_validate_needs_a_key(js):
 
 
 def test_grants(js):
-    resp = js.http.put(js.api("grants"), data=json.dumps({"path": "work/map.ipynb", "decision": "allow"}))
+    resp = js.http.put(
+        js.api("grants"), data=json.dumps({"path": "work/map.ipynb", "decision": "allow"})
+    )
     assert resp.json() == {"path": "work/map.ipynb", "decision": "allow"}
     js.http.put(js.api("grants"), data=json.dumps({"path": "other.ipynb", "decision": "deny"}))
-    assert js.http.get(js.api("grants")).json() == {"grants": {"work/map.ipynb": "allow", "other.ipynb": "deny"}}
+    assert js.http.get(js.api("grants")).json() == {
+        "grants": {"work/map.ipynb": "allow", "other.ipynb": "deny"}
+    }
     resp = js.http.delete(js.api("grants"), params={"path": "work/map.ipynb"})
     assert resp.status_code == 204
     assert js.http.get(js.api("grants")).json() == {"grants": {"other.ipynb": "deny"}}
@@ -280,28 +310,51 @@ def write_creds(path, content):
 def test_import_default_creds_json(js):
     if os.path.exists(js.creds_path):
         os.unlink(js.creds_path)
-    assert js.http.get(js.api("import")).json() == {"available": False, "path": js.creds_path,
-                                                    "username": None, "base_url": None}
+    assert js.http.get(js.api("import")).json() == {
+        "available": False,
+        "path": js.creds_path,
+        "username": None,
+        "base_url": None,
+    }
     # Exactly what cartoframes' Credentials('fake_user', key).save() writes.
-    write_creds(js.creds_path, '{"username": "fake_user", "api_key": "%s", "base_url": '
-                               '"https://fake_user.carto.com", "allow_non_secure": false}' % IMPORTED_KEY)
+    write_creds(
+        js.creds_path,
+        '{"username": "fake_user", "api_key": "%s", "base_url": '
+        '"https://fake_user.carto.com", "allow_non_secure": false}' % IMPORTED_KEY,
+    )
     resp = js.http.get(js.api("import"))
-    assert resp.json() == {"available": True, "path": js.creds_path, "username": "fake_user",
-                           "base_url": "https://fake_user.carto.com/"}
+    assert resp.json() == {
+        "available": True,
+        "path": js.creds_path,
+        "username": "fake_user",
+        "base_url": "https://fake_user.carto.com/",
+    }
     resp = post(js, "import", {})
     assert resp.status_code == 201 and IMPORTED_KEY not in resp.text
     account = resp.json()
     assert set(account) == ACCOUNT_FIELDS
     assert (account["username"], account["label"]) == ("fake_user", "fake_user (CARTOframes)")
-    assert js.http.get(js.api("accounts/%s/key" % account["id"])).json() == {"api_key": IMPORTED_KEY}
+    assert js.http.get(js.api("accounts/%s/key" % account["id"])).json() == {
+        "api_key": IMPORTED_KEY
+    }
 
 
 def test_import_explicit_path_on_prem_http(js, tmp_path):
     path = str(tmp_path / "team.json")
-    write_creds(path, {"username": None, "api_key": IMPORTED_KEY, "base_url": "http://onprem.example/user/team",
-                       "allow_non_secure": True})
+    write_creds(
+        path,
+        {
+            "username": None,
+            "api_key": IMPORTED_KEY,
+            "base_url": "http://onprem.example/user/team",
+            "allow_non_secure": True,
+        },
+    )
     account = post(js, "import", {"path": path}).json()
-    assert (account["username"], account["base_url"]) == ("team", "http://onprem.example/user/team/")
+    assert (account["username"], account["base_url"]) == (
+        "team",
+        "http://onprem.example/user/team/",
+    )
 
 
 @pytest.mark.parametrize(
@@ -357,7 +410,9 @@ def test_parallel_logins_all_land(js, carto_api):
 
     with concurrent.futures.ThreadPoolExecutor(20) as pool:
         responses = list(pool.map(login, range(20)))
-    assert [r.status_code for r in responses] == [201] * 20, [r.text for r in responses if r.status_code != 201]
+    assert [r.status_code for r in responses] == [201] * 20, [
+        r.text for r in responses if r.status_code != 201
+    ]
     labels = sorted(a["label"] for a in js.http.get(js.api("accounts")).json()["accounts"])
     assert labels == sorted("tab %d" % i for i in range(20))
 

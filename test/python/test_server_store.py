@@ -1,4 +1,5 @@
 """carto_credentials.server.store: the file where keys rest."""
+
 import json
 import multiprocessing
 import os
@@ -34,7 +35,15 @@ def test_file_is_0600_in_a_0700_directory_and_matches_the_contract(store):
     assert data["default_account"] == account["id"]
     assert data["grants"] == {}
     (stored,) = data["accounts"]
-    assert set(stored) == {"id", "label", "username", "base_url", "api_key", "user_info", "created_at"}
+    assert set(stored) == {
+        "id",
+        "label",
+        "username",
+        "base_url",
+        "api_key",
+        "user_info",
+        "created_at",
+    }
     assert stored["api_key"] == "alice-demo-key-0001"
 
 
@@ -71,8 +80,12 @@ def test_first_account_becomes_default_and_removal_clears_it(store):
 def test_unknown_account_is_a_404_and_changes_nothing(store):
     add(store)
     before = open(store.path).read()
-    for call in (lambda: store.set_default("acc-nope"), lambda: store.remove_account("acc-nope"),
-                 lambda: store.get_key("acc-nope"), lambda: store.update_account("acc-nope", label="x")):
+    for call in (
+        lambda: store.set_default("acc-nope"),
+        lambda: store.remove_account("acc-nope"),
+        lambda: store.get_key("acc-nope"),
+        lambda: store.update_account("acc-nope", label="x"),
+    ):
         with pytest.raises(CredentialsError) as err:
             call()
         assert (err.value.status, err.value.code) == (404, "account_not_found")
@@ -80,7 +93,9 @@ def test_unknown_account_is_a_404_and_changes_nothing(store):
 
 
 def test_new_key_drops_stale_user_info(store):
-    account = store.add_account("alice", "https://alice.carto.com/", "k1", "alice", {"username": "alice"})
+    account = store.add_account(
+        "alice", "https://alice.carto.com/", "k1", "alice", {"username": "alice"}
+    )
     updated = store.update_account(account["id"], api_key="k2")
     assert updated["user_info"] is None and store.get_key(account["id"]) == "k2"
     assert store.update_account(account["id"], label="Work")["label"] == "Work"
@@ -99,10 +114,15 @@ def test_crash_between_write_and_replace_keeps_the_old_file(store, monkeypatch):
     monkeypatch.undo()
     assert open(store.path, "rb").read() == before
     # No temp file is left behind either.
-    assert sorted(os.listdir(os.path.dirname(store.path))) == ["accounts.json", "accounts.json.lock"]
+    assert sorted(os.listdir(os.path.dirname(store.path))) == [
+        "accounts.json",
+        "accounts.json.lock",
+    ]
 
 
-@pytest.mark.parametrize("content", [b"{not json", b"[]", b'{"version": 1, "accounts": "x"}', b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "content", [b"{not json", b"[]", b'{"version": 1, "accounts": "x"}', b"\xff\xfe"]
+)
 def test_corrupt_file_is_kept_reported_and_never_overwritten(store, content):
     os.makedirs(os.path.dirname(store.path))
     with open(store.path, "wb") as f:
@@ -146,12 +166,16 @@ def test_failed_change_writes_nothing(store):
 
 
 def test_concurrent_threads_never_lose_an_account(store):
-    threads = [threading.Thread(target=add, args=(store, "user%d" % i, "key-%d" % i)) for i in range(20)]
+    threads = [
+        threading.Thread(target=add, args=(store, "user%d" % i, "key-%d" % i)) for i in range(20)
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(a["username"] for a in store.list_accounts()[0]) == sorted("user%d" % i for i in range(20))
+    assert sorted(a["username"] for a in store.list_accounts()[0]) == sorted(
+        "user%d" % i for i in range(20)
+    )
 
 
 def _add_in_other_process(path, prefix, n):
@@ -163,7 +187,10 @@ def _add_in_other_process(path, prefix, n):
 def test_concurrent_processes_never_lose_an_account(store):
     # fork: the children inherit sys.path; each has its own thread lock, so only flock protects.
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_add_in_other_process, args=(store.path, "p%d-" % p, 10)) for p in range(3)]
+    procs = [
+        ctx.Process(target=_add_in_other_process, args=(store.path, "p%d-" % p, 10))
+        for p in range(3)
+    ]
     for p in procs:
         p.start()
     for p in procs:

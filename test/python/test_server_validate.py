@@ -1,11 +1,12 @@
 """carto_credentials.server.validate: input rules and the live check against the local CARTO API."""
+
 import asyncio
 
 import pytest
+from conftest import free_port
 
 from carto_credentials.server.errors import CredentialsError
 from carto_credentials.server.validate import check_live, normalise_base_url, resolve_account
-from conftest import free_port
 
 ALICE_KEY = "alice-demo-key-0001"
 
@@ -54,14 +55,21 @@ def test_bad_base_urls_are_refused_with_a_code(given, code):
 
 
 def test_http_only_when_allowed():
-    assert normalise_base_url("http://127.0.0.1:8080", allow_non_https=True) == "http://127.0.0.1:8080/"
+    assert (
+        normalise_base_url("http://127.0.0.1:8080", allow_non_https=True)
+        == "http://127.0.0.1:8080/"
+    )
 
 
 @pytest.mark.parametrize(
     "username, base_url, expected",
     [
         ("alice", None, ("alice", "https://alice.carto.com/")),
-        ("fake_user", "https://turtleland.com/user/fake_user", ("fake_user", "https://turtleland.com/user/fake_user/")),
+        (
+            "fake_user",
+            "https://turtleland.com/user/fake_user",
+            ("fake_user", "https://turtleland.com/user/fake_user/"),
+        ),
         (None, "https://turtleland.com/user/bob/", ("bob", "https://turtleland.com/user/bob/")),
         (None, "https://carol.carto.com", ("carol", "https://carol.carto.com/")),
         (None, "https://maps.example.org/", (None, "https://maps.example.org/")),

@@ -1,19 +1,32 @@
 """``sql()``: CARTO's SQL API with the shared credentials, and its errors (never with the key)."""
-import pytest
 
+import pytest
 from _carto_helpers import KEY, carto, isolated  # noqa: F401 (fixtures)
+
 from carto_credentials import (
-    AuthenticationError, CartoAPIError, CartoCredentialsError, CartoNetworkError,
-    CartoTimeoutError, Credentials, NoCredentialsError, NotFoundError, QueryError, ServerError,
-    set_default_credentials, sql,
+    AuthenticationError,
+    CartoAPIError,
+    CartoCredentialsError,
+    CartoNetworkError,
+    CartoTimeoutError,
+    Credentials,
+    NoCredentialsError,
+    NotFoundError,
+    QueryError,
+    ServerError,
+    _http,
+    set_default_credentials,
+    sql,
 )
-from carto_credentials import _http
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
-ANSWER = {"rows": [{"cartodb_id": 1, "name": "a"}, {"cartodb_id": 2, "name": "b"}],
-          "fields": {"cartodb_id": {"type": "number"}, "name": {"type": "string"}},
-          "total_rows": 2, "time": 0.001}
+ANSWER = {
+    "rows": [{"cartodb_id": 1, "name": "a"}, {"cartodb_id": 2, "name": "b"}],
+    "fields": {"cartodb_id": {"type": "number"}, "name": {"type": "string"}},
+    "total_rows": 2,
+    "time": 0.001,
+}
 
 
 def _creds(carto, key=KEY, prefix=""):
@@ -57,19 +70,29 @@ def test_empty_query_is_refused():
         sql("  ", Credentials("u"))
 
 
-@pytest.mark.parametrize("status,payload,cls,needle", [
-    (401, {"error": ["Unauthorized"]}, AuthenticationError, "rejected the API key"),
-    (403, {"error": ["permission denied for table t"]}, AuthenticationError,
-     "permission denied for table t"),
-    (404, {"error": ["user not found"]}, NotFoundError, "user not found"),
-    (400, {"error": ['relation "nope" does not exist']}, QueryError,
-     'relation "nope" does not exist'),
-    (500, {"error": ["boom"]}, ServerError, "HTTP 500"),
-    (200, b"<html>captive portal</html>", CartoAPIError, "not CARTO's JSON"),
-    (200, {"unexpected": 1}, CartoAPIError, "no `rows`"),
-])
-def test_http_errors_map_to_classes_with_carto_text_and_no_key(carto, status, payload, cls,
-                                                               needle):
+@pytest.mark.parametrize(
+    "status,payload,cls,needle",
+    [
+        (401, {"error": ["Unauthorized"]}, AuthenticationError, "rejected the API key"),
+        (
+            403,
+            {"error": ["permission denied for table t"]},
+            AuthenticationError,
+            "permission denied for table t",
+        ),
+        (404, {"error": ["user not found"]}, NotFoundError, "user not found"),
+        (
+            400,
+            {"error": ['relation "nope" does not exist']},
+            QueryError,
+            'relation "nope" does not exist',
+        ),
+        (500, {"error": ["boom"]}, ServerError, "HTTP 500"),
+        (200, b"<html>captive portal</html>", CartoAPIError, "not CARTO's JSON"),
+        (200, {"unexpected": 1}, CartoAPIError, "no `rows`"),
+    ],
+)
+def test_http_errors_map_to_classes_with_carto_text_and_no_key(carto, status, payload, cls, needle):
     carto.route("/api/v2/sql", status=status, payload=payload)
     with pytest.raises(cls) as info:
         sql("SELECT * FROM nope", _creds(carto))

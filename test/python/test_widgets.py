@@ -1,17 +1,23 @@
 """Map widgets over widget protocol 2.1 with a fake comm: messages on open, update and
 request_state; no key in anything sent on ``jupyter.widget``; credentials given in code registered
 by reference on ``carto.credentials``; the masked rich display of ``Credentials``."""
+
 import json
 import os
 import re
 
 import pytest
-
 from _carto_helpers import KEY, FakeKernel, isolated, push_message  # noqa: F401 (fixture)
+
 from carto_credentials import (
-    Credentials, NoCredentialsError, set_default_credentials, unset_default_credentials,
+    Credentials,
+    NoCredentialsError,
+    _frontend,
+    kernel,
+    set_default_credentials,
+    unset_default_credentials,
+    widgets,
 )
-from carto_credentials import _frontend, kernel, widgets
 from carto_credentials.widgets import Layer, Map, Source
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -27,7 +33,7 @@ class FakeWidgetComm:
     opened = []
 
     def __init__(self, target_name, data, metadata):
-        self.comm_id = "w-{}".format(len(FakeWidgetComm.opened) + 1)
+        self.comm_id = f"w-{len(FakeWidgetComm.opened) + 1}"
         self.target_name, self.data, self.metadata = target_name, data, metadata
         self.sent = []
         self.callback = None
@@ -65,8 +71,9 @@ def frontend():
     return fake_kernel.comm_manager.open(push_message())
 
 
-ALICE = Credentials(base_url="http://127.0.0.1:9/user/alice", api_key="alice-demo-key-0001",
-                    allow_non_secure=True)
+ALICE = Credentials(
+    base_url="http://127.0.0.1:9/user/alice", api_key="alice-demo-key-0001", allow_non_secure=True
+)
 BOB = Credentials("bob", KEY_B)
 
 
@@ -87,8 +94,9 @@ def test_open_message_follows_protocol_2_1(widget_comms, frontend):
     assert state["_model_name"] == "CartoMapModel" and state["_view_name"] == "CartoMapView"
     assert state["_model_module"] == state["_view_module"] == "jupyterlab-carto-credentials"
     assert state["_model_module_version"] == state["_view_module_version"] == "^0.1.0"
-    assert state["layers"] == [{"source": "alice_stores", "is_query": False,
-                                "credentials_ref": None}]
+    assert state["layers"] == [
+        {"source": "alice_stores", "is_query": False, "credentials_ref": None}
+    ]
     assert state["height"] == 400
     assert m.model_id == comm.comm_id
 
@@ -97,13 +105,21 @@ def test_display_bundle_names_the_model_and_has_a_text_fallback(widget_comms, fr
     m = Map([Layer("a"), Layer("SELECT * FROM b")])
     bundle = m._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"] == {
-        "version_major": 2, "version_minor": 0, "model_id": widget_comms[0].comm_id}
+        "version_major": 2,
+        "version_minor": 0,
+        "model_id": widget_comms[0].comm_id,
+    }
     assert bundle["text/plain"] == "Map([Layer(Source('a')), Layer(Source('SELECT * FROM b'))])"
 
 
 def test_sql_sources_are_flagged_as_queries(widget_comms, frontend):
-    Map([Layer("SELECT * FROM t"), Layer("  with x as (select 1) select * from x"),
-         Layer("selections")])
+    Map(
+        [
+            Layer("SELECT * FROM t"),
+            Layer("  with x as (select 1) select * from x"),
+            Layer("selections"),
+        ]
+    )
     layers = widget_comms[0].data["state"]["layers"]
     assert [layer["is_query"] for layer in layers] == [True, True, False]
 
@@ -145,10 +161,13 @@ def test_malformed_and_unknown_widget_messages_are_ignored(widget_comms, fronten
     assert comm.sent == []
 
 
-def test_code_credentials_are_registered_by_reference_never_in_widget_state(widget_comms,
-                                                                            frontend):
-    Map([Layer("alice_stores", credentials=ALICE), Layer("SELECT * FROM bob_parks",
-                                                         credentials=BOB)])
+def test_code_credentials_are_registered_by_reference_never_in_widget_state(widget_comms, frontend):
+    Map(
+        [
+            Layer("alice_stores", credentials=ALICE),
+            Layer("SELECT * FROM bob_parks", credentials=BOB),
+        ]
+    )
     comm = widget_comms[0]
     comm.receive({"method": "request_state"})
     refs = [layer["credentials_ref"] for layer in comm.data["state"]["layers"]]
@@ -158,8 +177,11 @@ def test_code_credentials_are_registered_by_reference_never_in_widget_state(widg
         assert secret not in sent_widget
     registrations = [m for m in frontend.sent if m["type"] == "register_credentials"]
     assert {m["ref"]: m["credentials"] for m in registrations} == {
-        refs[0]: {"username": None, "base_url": "http://127.0.0.1:9/user/alice/",
-                  "api_key": "alice-demo-key-0001"},
+        refs[0]: {
+            "username": None,
+            "base_url": "http://127.0.0.1:9/user/alice/",
+            "api_key": "alice-demo-key-0001",
+        },
         refs[1]: {"username": "bob", "base_url": "https://bob.carto.com/", "api_key": KEY_B},
     }
 
@@ -182,7 +204,7 @@ def test_rerunning_a_cell_reuses_the_reference(widget_comms, frontend):
 def test_the_reference_is_not_a_plain_hash_of_the_key():
     import hashlib
 
-    plain = hashlib.sha256("bob|https://bob.carto.com/|{}".format(KEY_B).encode()).hexdigest()
+    plain = hashlib.sha256(f"bob|https://bob.carto.com/|{KEY_B}".encode()).hexdigest()
     assert widgets.credentials_ref(BOB) != "rt-" + plain[:16]
 
 
@@ -192,7 +214,8 @@ def test_registrations_reach_frontends_that_connect_later(widget_comms):
     Map(Layer("bob_parks", credentials=BOB))
     late = fake_kernel.comm_manager.open(push_message())
     assert [m["ref"] for m in late.sent if m["type"] == "register_credentials"] == [
-        widgets.credentials_ref(BOB)]
+        widgets.credentials_ref(BOB)
+    ]
 
 
 def test_layers_without_credentials_need_a_default(widget_comms):
@@ -234,6 +257,7 @@ def test_register_message_is_valid_for_the_exported_schema():
 
 # -- Credentials rich display ----------------------------------------------------------------
 
+
 def test_credentials_html_is_masked_and_shows_account_server_state():
     html = BOB._repr_html_()
     assert KEY_B not in html
@@ -269,8 +293,14 @@ def test_map_layer_source_are_importable_from_the_package_lazily():
         "import carto_credentials.widgets as w\n"
         "print(Map is w.Map and Layer is w.Layer and Source is w.Source)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT,
-                         env={**os.environ, "PYTHONPATH": REPO_ROOT}, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": REPO_ROOT},
+        check=True,
+    ).stdout
     assert out.split() == ["False", "True"]
     with pytest.raises(AttributeError, match="no attribute 'Mapp'"):
-        getattr(__import__("carto_credentials"), "Mapp")
+        _ = __import__("carto_credentials").Mapp

@@ -1,4 +1,5 @@
 """``python -m tools.carto_api --port 0 --ready-file PATH``: run the local CARTO API until killed."""
+
 import argparse
 import os
 import signal
@@ -23,12 +24,18 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--ready-file", help="write the port to this file once listening")
-    parser.add_argument("--slow-seconds", type=float, default=DEFAULT_SLOW_SECONDS,
-                        help="how long requests for the user 'slowpoke' sleep")
+    parser.add_argument(
+        "--slow-seconds",
+        type=float,
+        default=DEFAULT_SLOW_SECONDS,
+        help="how long requests for the user 'slowpoke' sleep",
+    )
     parser.add_argument("--verbose", action="store_true", help="log requests (keys redacted)")
     args = parser.parse_args(argv)
 
-    server = CartoApiServer((args.host, args.port), slow_seconds=args.slow_seconds, quiet=not args.verbose)
+    server = CartoApiServer(
+        (args.host, args.port), slow_seconds=args.slow_seconds, quiet=not args.verbose
+    )
     port = server.server_address[1]
 
     def on_sigterm(*_):

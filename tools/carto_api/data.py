@@ -3,6 +3,7 @@
 Everything here is deterministic so that tests, the demo and the map benchmark see the same data
 on every run and every machine.
 """
+
 import uuid
 
 PUBLIC_KEY = "default_public"

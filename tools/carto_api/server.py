@@ -3,6 +3,7 @@
 Routes are served both at the cloud-style root (the user is the owner of ``api_key``) and under
 the on-premises prefix ``/user/{name}/``. README.md lists the endpoints, accounts and test hooks.
 """
+
 import json
 import re
 import sys
@@ -49,7 +50,10 @@ def _api_error(status, message):
 
 
 def _user_not_found(name):
-    return "Sorry, we can't find CARTO user '%s'. Please check that you have entered the correct domain." % name
+    return (
+        "Sorry, we can't find CARTO user '%s'. Please check that you have entered the correct domain."
+        % name
+    )
 
 
 class CartoApiHandler(BaseHTTPRequestHandler):
@@ -80,7 +84,9 @@ class CartoApiHandler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     def _params(self):
-        params = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()}
+        params = {
+            k: v[-1] for k, v in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()
+        }
         if self.command == "POST":
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
@@ -89,12 +95,17 @@ class CartoApiHandler(BaseHTTPRequestHandler):
                 try:
                     body = json.loads(raw.decode("utf-8"))
                 except ValueError:
-                    raise _sql_error(400, "Invalid JSON body")
+                    raise _sql_error(400, "Invalid JSON body") from None
                 if not isinstance(body, dict):
                     raise _sql_error(400, "Invalid JSON body")
                 params.update({k: v for k, v in body.items() if isinstance(v, str)})
             elif raw:
-                params.update({k: v[-1] for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()})
+                params.update(
+                    {
+                        k: v[-1]
+                        for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()
+                    }
+                )
         return params
 
     def do_OPTIONS(self):
@@ -123,7 +134,9 @@ class CartoApiHandler(BaseHTTPRequestHandler):
             elif route == "/api/v4/do/token/token":
                 self._do_token(user_name, params)
             elif route == "" and self.command == "GET":
-                self._send(200, {"service": "local CARTO-compatible API", "users": sorted(data.USERS)})
+                self._send(
+                    200, {"service": "local CARTO-compatible API", "users": sorted(data.USERS)}
+                )
             else:
                 raise _api_error(404, "Not found: %s" % rest)
         except _HttpError as err:
@@ -201,7 +214,11 @@ class CartoApiHandler(BaseHTTPRequestHandler):
         self._send(
             200,
             {
-                "config": {"maps_api_url": base_url, "sql_api_url": base_url, "local_carto_api": True},
+                "config": {
+                    "maps_api_url": base_url,
+                    "sql_api_url": base_url,
+                    "local_carto_api": True,
+                },
                 "user_data": user_data,
             },
         )
@@ -213,7 +230,7 @@ class CartoApiHandler(BaseHTTPRequestHandler):
         try:
             result = sql.run(query, user, level == "owner")
         except sql.SqlError as err:
-            raise _sql_error(err.status, str(err))
+            raise _sql_error(err.status, str(err)) from None
         fmt = (params.get("format") or "json").lower()
         if fmt == "geojson":
             self._send(200, sql.as_geojson(result), "application/json; charset=utf-8")

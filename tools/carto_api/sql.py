@@ -5,6 +5,7 @@ Understood (case-insensitive, optional trailing ``;``):
 ``SELECT col, col2 FROM t [LIMIT n]``; ``t`` may be ``schema.t`` or double-quoted.
 Anything else is answered with a CARTO-style syntax error so a test sees a real failure.
 """
+
 import re
 import struct
 import time
@@ -16,7 +17,8 @@ _END = r"\s*;?\s*$"
 _SELECT_ONE = re.compile(r"^\s*SELECT\s+1" + _END, re.I)
 _COUNT = re.compile(r"^\s*SELECT\s+count\(\s*\*\s*\)\s+FROM\s+" + _TABLE + _END, re.I)
 _SELECT = re.compile(
-    r"^\s*SELECT\s+(?P<cols>\*|%s(?:\s*,\s*%s)*)\s+FROM\s+%s%s%s" % (_IDENT, _IDENT, _TABLE, _LIMIT, _END),
+    r"^\s*SELECT\s+(?P<cols>\*|%s(?:\s*,\s*%s)*)\s+FROM\s+%s%s%s"
+    % (_IDENT, _IDENT, _TABLE, _LIMIT, _END),
     re.I,
 )
 
@@ -51,7 +53,9 @@ def run(query, user, authorized):
     m = _COUNT.match(query)
     if m:
         table = _lookup(m.group("table"), user, authorized)
-        return Result([{"count": len(table.rows)}], {"count": {"type": "number", "pgtype": "int8"}}, False)
+        return Result(
+            [{"count": len(table.rows)}], {"count": {"type": "number", "pgtype": "int8"}}, False
+        )
     m = _SELECT.match(query)
     if not m:
         raise SqlError(

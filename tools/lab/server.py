@@ -196,8 +196,7 @@ class LabHostApp(LabServerApp):
         index = os.path.join(self.templates_dir, "index.html")
         if not os.path.isfile(index):
             raise SystemExit(
-                f"JupyterLab front end not built: {index} is missing. "
-                "Run tools/lab/build.sh first."
+                f"JupyterLab front end not built: {index} is missing. Run tools/lab/build.sh first."
             )
         server = self.serverapp
         page_config = server.web_app.settings.setdefault("page_config_data", {})
