@@ -15,7 +15,6 @@ export default defineConfig([
       'artifacts',
       '.venv',
       'carto_credentials',
-      'tools/lab/build',
       '**/*.d.ts',
       'babel.config.js',
       'jest.config.js'

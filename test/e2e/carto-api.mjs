@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { REPO_ROOT } from './harness.mjs';
+import { REPO_ROOT, defaultPython, writeUserSettings } from './harness.mjs';
 
 export const DEMO_USERS = {
   alice: 'alice-demo-key-0001',
@@ -15,7 +15,7 @@ export async function startCartoApi({ timeoutMs = 15000 } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'carto-api-'));
   const readyFile = path.join(dir, 'port');
   const child = spawn(
-    '/usr/bin/python3',
+    defaultPython(),
     ['-m', 'tools.carto_api', '--port', '0', '--ready-file', readyFile],
     { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] }
   );
@@ -56,18 +56,7 @@ export function writeSettings(
   settings,
   plugin = 'jupyterlab-carto-credentials:plugin'
 ) {
-  const [pkg, name] = plugin.split(':');
-  const dir = path.join(
-    lab.dirs.config,
-    'lab',
-    'user-settings',
-    ...pkg.split('/')
-  );
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(
-    path.join(dir, `${name}.jupyterlab-settings`),
-    JSON.stringify(settings)
-  );
+  writeUserSettings(lab.dirs.settings, settings, plugin);
 }
 
 /** Call the extension's REST API from the page, the way JupyterLab does (XSRF cookie). */

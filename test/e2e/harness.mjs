@@ -1,14 +1,16 @@
-// Browser test harness: a real JupyterLab (tools/lab), a real kernel and
-// headless Chromium through playwright-core. See tools/lab/README.md.
+// Browser test harness: the real `jupyter lab` (JupyterLab 4.6) or `jupyter notebook`
+// (Notebook 7) of the dev venv, real kernels, and headless Debian Chromium through
+// playwright-core.
 //
 //   const lab = await startLab({ env: { CARTO_API_URL: ... } });
 //   const browser = await launchBrowser();
-//   await openLab(browser.page, lab.url);
+//   await openLab(browser.page, lab);
 //   await newNotebook(browser.page);
 //   const out = await runCell(browser.page, 'print(1 + 1)');
 //   await browser.close(); await lab.stop();
 
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -24,22 +26,14 @@ export const REPO_ROOT = path.resolve(
 );
 export const ARTIFACTS_DIR = path.join(REPO_ROOT, 'artifacts');
 export const EXTENSION_NAME = 'jupyterlab-carto-credentials';
-const LAB_INDEX = path.join(
-  REPO_ROOT,
-  'tools',
-  'lab',
-  'build',
-  'static',
-  'index.html'
-);
 const VENV_PYTHON = path.join(REPO_ROOT, '.venv', 'bin', 'python');
 
-/** The Python that runs the server (and so the kernel): the dev venv if present. */
+/** The Python that runs the server (and its `python3` kernel): the dev venv. */
 export function defaultPython() {
   if (process.env.CARTO_LAB_PYTHON) {
     return process.env.CARTO_LAB_PYTHON;
   }
-  return fs.existsSync(VENV_PYTHON) ? VENV_PYTHON : '/usr/bin/python3';
+  return VENV_PYTHON;
 }
 
 function freePort() {
@@ -131,39 +125,37 @@ async function waitForExit(pids, timeoutMs) {
 }
 
 /**
- * Start JupyterLab (tools/lab/server.py) on a free loopback port with
- * isolated Jupyter/IPython/HOME/TMP directories under a per-run temp dir.
+ * Start the real `jupyter lab` (or `jupyter notebook`, Notebook 7) of the
+ * dev venv on a free loopback port with token auth and isolated
+ * Jupyter/IPython/HOME/TMP directories, user settings and workspaces under a
+ * per-run temp dir (so leak scans see every file the session writes).
  *
  * @param {object} [options]
+ * @param {'lab' | 'notebook'} [options.app] which application to serve
  * @param {Record<string, string>} [options.env] extra environment for the
- *   server and its kernels (PYTHONPATH is prepended to the repo root)
+ *   server and its kernels
  * @param {string} [options.baseUrl] jupyter_server base_url, e.g. '/user/me/'
  * @param {string[]} [options.extraArgs] more jupyter_server flags
- * @param {Record<string, boolean>} [options.serverExtensions] enabled server
- *   extensions (default: carto_credentials)
+ * @param {Record<string, boolean>} [options.serverExtensions] server
+ *   extensions to switch on or off (default: as configured in the venv)
  * @param {string[]} [options.labextensionsPaths] extra labextensions folders
  * @param {boolean} [options.linkExtension] make our built labextension
  *   available when the Python environment does not provide it (default true)
- * @param {string} [options.python] interpreter (default: .venv or /usr/bin/python3)
+ * @param {string} [options.python] interpreter (default: .venv)
  * @param {number} [options.timeoutMs] how long to wait for /api/status
  */
 export async function startLab(options = {}) {
   const {
+    app = 'lab',
     env = {},
     extraArgs = [],
-    serverExtensions = { carto_credentials: true },
+    serverExtensions = {},
     labextensionsPaths = [],
     linkExtension = true,
     python = defaultPython(),
-    timeoutMs = 60000
+    timeoutMs = 90000
   } = options;
   const baseUrl = normalizeBaseUrl(options.baseUrl);
-
-  if (!fs.existsSync(LAB_INDEX)) {
-    throw new Error(
-      `JupyterLab front end not built (${LAB_INDEX} missing): run tools/lab/build.sh`
-    );
-  }
 
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'carto-lab-'));
   const dirs = { root };
@@ -174,7 +166,9 @@ export async function startLab(options = {}) {
     'home',
     'tmp',
     'ipython',
-    'work'
+    'work',
+    'settings',
+    'workspaces'
   ]) {
     dirs[name] = path.join(root, name);
     fs.mkdirSync(dirs[name], { recursive: true });
@@ -184,10 +178,17 @@ export async function startLab(options = {}) {
   if (linkExtension) {
     linkOurExtension(python, dirs.data);
   }
+  // No news or update-check toast (and no request to the internet).
+  writeUserSettings(
+    dirs.settings,
+    { fetchNews: 'false', checkForUpdates: false },
+    '@jupyterlab/apputils-extension:notification'
+  );
 
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(
-      ([key]) => !/^(JUPYTER|JPY_|IPYTHON|PYTHONSTARTUP|CARTO_)/.test(key)
+      ([key]) =>
+        !/^(JUPYTER|JPY_|IPYTHON|PYTHONSTARTUP|PYTHONPATH|CARTO_)/.test(key)
     )
   );
   const childEnv = {
@@ -196,20 +197,23 @@ export async function startLab(options = {}) {
     JUPYTER_CONFIG_DIR: dirs.config,
     JUPYTER_DATA_DIR: dirs.data,
     JUPYTER_RUNTIME_DIR: dirs.runtime,
+    JUPYTER_PLATFORM_DIRS: '1',
     IPYTHONDIR: dirs.ipython,
     HOME: dirs.home,
     TMPDIR: dirs.tmp,
-    PYTHONUNBUFFERED: '1',
-    PYTHONPATH: [REPO_ROOT, env.PYTHONPATH].filter(Boolean).join(path.delimiter)
+    PYTHONUNBUFFERED: '1'
   };
+  const token = crypto.randomBytes(24).toString('hex');
 
   let lastError;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     try {
       return await spawnServer({
+        app,
         python,
         port,
+        token,
         baseUrl,
         dirs,
         childEnv,
@@ -226,6 +230,20 @@ export async function startLab(options = {}) {
     }
   }
   throw lastError;
+}
+
+/**
+ * Write a plugin's user settings (`plugin` is the settings id, e.g.
+ * '@jupyter-widgets/jupyterlab-manager:plugin') into a user settings dir.
+ */
+export function writeUserSettings(settingsDir, settings, plugin) {
+  const [pkg, name] = plugin.split(':');
+  const dir = path.join(settingsDir, ...pkg.split('/'));
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, `${name}.jupyterlab-settings`),
+    JSON.stringify(settings)
+  );
 }
 
 function linkOurExtension(python, dataDir) {
@@ -255,8 +273,10 @@ function linkOurExtension(python, dataDir) {
 }
 
 async function spawnServer({
+  app,
   python,
   port,
+  token,
   baseUrl,
   dirs,
   childEnv,
@@ -265,31 +285,40 @@ async function spawnServer({
   extraArgs,
   timeoutMs
 }) {
+  // The same LabServerApp settings for both front ends: each app reads its own class.
+  const appSettings = ['LabApp', 'JupyterNotebookApp'].flatMap(cls => [
+    `--${cls}.expose_app_in_browser=True`,
+    `--${cls}.user_settings_dir=${dirs.settings}`,
+    `--${cls}.workspaces_dir=${dirs.workspaces}`,
+    ...labextensionsPaths.map(p => `--${cls}.extra_labextensions_path=${p}`)
+  ]);
   const args = [
     '-m',
-    'tools.lab.server',
+    app === 'notebook' ? 'notebook' : 'jupyterlab',
     '--ServerApp.ip=127.0.0.1',
     `--ServerApp.port=${port}`,
     '--ServerApp.port_retries=0',
     '--ServerApp.open_browser=False',
     '--ServerApp.allow_root=True',
-    '--ServerApp.token=',
+    `--IdentityProvider.token=${token}`,
     '--ServerApp.password=',
     `--ServerApp.base_url=${baseUrl}`,
     `--ServerApp.root_dir=${dirs.work}`,
+    // Nothing reaches the internet: no PyPI extension manager, no news, no update check.
+    '--LabApp.extension_manager=readonly',
+    '--LabApp.news_url=None',
+    '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate',
+    ...appSettings,
     ...Object.entries(serverExtensions).map(
       ([name, enabled]) =>
         `--ServerApp.jpserver_extensions=${name}=${enabled ? 'True' : 'False'}`
-    ),
-    ...labextensionsPaths.map(
-      p => `--LabHostApp.extra_labextensions_path=${p}`
     ),
     ...extraArgs
   ];
   const logStream = fs.createWriteStream(dirs.log, { flags: 'a' });
   const lines = [];
   const child = spawn(python, args, {
-    cwd: REPO_ROOT,
+    cwd: dirs.work,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe']
   });
@@ -315,6 +344,16 @@ async function spawnServer({
   const url = `http://127.0.0.1:${port}${baseUrl}`;
   const log = () => lines.join('\n');
   const started = Date.now();
+  const authorization = { Authorization: `token ${token}` };
+
+  /** fetch() a URL or a path below the base URL, with the token. */
+  function authFetch(target, init = {}) {
+    const href = /^https?:/.test(target) ? target : url + target;
+    return fetch(href, {
+      ...init,
+      headers: { ...authorization, ...(init.headers ?? {}) }
+    });
+  }
 
   async function stop() {
     if (exited) {
@@ -347,7 +386,7 @@ async function spawnServer({
     if (exited) {
       const text = log();
       const err = new Error(
-        `JupyterLab server exited (${JSON.stringify(exited)}) before answering /api/status.\n` +
+        `Jupyter server exited (${JSON.stringify(exited)}) before answering /api/status.\n` +
           `Command: ${python} ${args.join(' ')}\nLog (${dirs.log}):\n${text.split('\n').slice(-40).join('\n')}`
       );
       err.portInUse = /already in use|Address already in use/i.test(text);
@@ -356,11 +395,11 @@ async function spawnServer({
     if (Date.now() - started > timeoutMs) {
       await stop();
       throw new Error(
-        `JupyterLab server did not answer ${url}api/status within ${timeoutMs} ms.\nLog:\n${log()}`
+        `Jupyter server did not answer ${url}api/status within ${timeoutMs} ms.\nLog:\n${log()}`
       );
     }
     try {
-      const res = await fetch(`${url}api/status`, {
+      const res = await authFetch('api/status', {
         signal: AbortSignal.timeout(2000)
       });
       if (res.ok) {
@@ -373,19 +412,22 @@ async function spawnServer({
   }
 
   return {
+    app,
     url,
     baseUrl,
     port,
+    token,
     pid: child.pid,
     dirs,
     python,
     startupMs: Date.now() - started,
+    fetch: authFetch,
     log,
     stop
   };
 }
 
-/** Flags from tools/lab/README.md (lab-e2e §4). */
+/** Headless Debian Chromium, no network beyond loopback, no first-run noise. */
 export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -449,20 +491,20 @@ export async function launchBrowser({
 }
 
 /**
- * Open JupyterLab at `url` (the server URL including base_url) and wait until
- * the application has started and restored its layout. `?reset` by default so
- * no earlier layout or dialog comes back.
+ * Open JupyterLab served by `lab` (from startLab) and wait until the
+ * application has started and restored its layout. The token in the URL logs
+ * the browser in (cookie). `?reset` by default so no earlier layout or dialog
+ * comes back. `page` is a path below the base URL ('lab', 'tree',
+ * 'notebooks/x.ipynb').
  */
 export async function openLab(
   page,
-  url,
-  { reset = true, timeout = 60000 } = {}
+  lab,
+  { reset = true, timeout = 60000, path: at = 'lab' } = {}
 ) {
-  const target = new URL('lab', url.endsWith('/') ? url : url + '/');
-  if (reset) {
-    target.search = 'reset';
-  }
-  await page.goto(target.href);
+  // JupyterLab's router matches a bare `reset` parameter (no `=`).
+  const query = `?token=${lab.token}${reset ? '&reset' : ''}`;
+  await page.goto(new URL(at, lab.url).href + query);
   await page.waitForFunction(() => !!window.jupyterapp, null, { timeout });
   await page.evaluate(() => window.jupyterapp.started);
   await page.evaluate(() => window.jupyterapp.restored);

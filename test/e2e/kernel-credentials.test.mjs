@@ -27,28 +27,10 @@ import {
 const WHO =
   'from carto_credentials import get_default_credentials\nprint(get_default_credentials().username)';
 
-// A kernel of another Python environment: Debian's Python, without our package on its path and
-// without our IPython startup file.
-const BARE_KERNEL = 'bare-python';
-function writeBareKernelSpec(lab) {
-  const dir = path.join(lab.dirs.data, 'kernels', BARE_KERNEL);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(
-    path.join(dir, 'kernel.json'),
-    JSON.stringify({
-      argv: [
-        '/usr/bin/python3',
-        '-m',
-        'ipykernel_launcher',
-        '-f',
-        '{connection_file}'
-      ],
-      display_name: 'Python 3 (no CARTO package)',
-      language: 'python',
-      env: { PYTHONPATH: '' }
-    })
-  );
-}
+// A kernel of another Python environment (kernelspec of scripts/setup.sh): ipykernel 6.29
+// without our package on its path and without our IPython startup file.
+const BARE_KERNEL = 'python3-bare';
+const BARE_PYTHON = path.join(REPO_ROOT, '.venv-kernel-bare', 'bin', 'python');
 
 describe('credentials reach the kernel', { timeout: 240000 }, () => {
   let api;
@@ -62,10 +44,9 @@ describe('credentials reach the kernel', { timeout: 240000 }, () => {
     api = await startCartoApi();
     lab = await startLab({ baseUrl: '/user/alice/' });
     writeSettings(lab, { allowNonHttps: true });
-    writeBareKernelSpec(lab);
     browser = await launchBrowser();
     page = browser.page;
-    await openLab(page, lab.url);
+    await openLab(page, lab);
     for (const [name, key] of Object.entries(DEMO_USERS)) {
       const created = await callStore(page, 'POST', 'accounts', {
         base_url: api.userUrl(name),
@@ -84,7 +65,7 @@ describe('credentials reach the kernel', { timeout: 240000 }, () => {
       }
     }
     // The page loaded before the accounts existed: reload, as a user would after logging in.
-    await openLab(page, lab.url);
+    await openLab(page, lab);
   });
 
   after(async () => {
@@ -139,7 +120,7 @@ describe('credentials reach the kernel', { timeout: 240000 }, () => {
     );
     assert.equal(
       where.trim(),
-      `/usr/bin/python3 ${path.join(REPO_ROOT, 'carto_credentials', '__init__.py')} False`
+      `${BARE_PYTHON} ${path.join(REPO_ROOT, 'carto_credentials', '__init__.py')} False`
     );
     assert.equal((await runCell(page, WHO)).trim(), 'alice');
   });

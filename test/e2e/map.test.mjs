@@ -39,7 +39,7 @@ describe('map widget', { timeout: 240000 }, () => {
     );
     browser = await launchBrowser();
     page = browser.page;
-    await openLab(page, lab.url);
+    await openLab(page, lab);
     notebookPath = await newNotebook(page);
   });
 

@@ -72,7 +72,7 @@ describe('CARTO sidebar, toolbar and status bar', { timeout: 600000 }, () => {
     });
     browser = await launchBrowser();
     page = browser.page;
-    await openLab(page, lab.url);
+    await openLab(page, lab);
     await page.evaluate(() =>
       window.jupyterapp.commands.execute(
         'jupyterlab-carto-credentials:open-panel'

@@ -1,1 +1,0 @@
-"""Test/demo JupyterLab host (see README.md)."""
