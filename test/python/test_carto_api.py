@@ -287,9 +287,101 @@ def test_requests_are_recorded_without_keys(carto_api):
         "path": "/user/bob/api/v3/me",
         "user": "bob",
         "has_key": True,
+        "key_in": "query",
         "q": None,
     }
     assert BOB_KEY not in repr(server.requests)
+
+
+# --- the key in an HTTP Basic Authorization header ----------------------------------------
+
+
+def basic(user, key):
+    import base64
+
+    return {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (user, key)).encode()).decode()}
+
+
+@pytest.mark.parametrize(
+    "path, user, key, status, username",
+    [
+        ("/api/v3/me", "", ALICE_KEY, 200, "alice"),  # cloud style: the key names the user
+        ("/api/v3/me", "alice", ALICE_KEY, 200, "alice"),
+        ("/user/bob/api/v3/me", "bob", BOB_KEY, 200, "bob"),
+        ("/user/bob/api/v3/me", "bob", "default_public", 200, "bob"),
+        ("/user/alice/api/v3/me", "alice", BOB_KEY, 403, None),  # another user's key
+        ("/user/alice/api/v3/me", "alice", "wrong-key", 401, None),
+        ("/api/v3/me", "bob", ALICE_KEY, 401, None),  # user name and key disagree
+        ("/user/alice/api/v3/me", "bob", ALICE_KEY, 401, None),
+        ("/user/nobody/api/v3/me", "nobody", ALICE_KEY, 404, None),
+    ],
+)
+def test_me_takes_the_key_from_basic_auth(carto_api, path, user, key, status, username):
+    server, base = carto_api
+    got, _, body = call(base, path, headers=basic(user, key))
+    assert got == status, body
+    if username:
+        assert body["user_data"]["username"] == username
+        # The owner's key shows the private fields, as with ?api_key=.
+        assert ("email" in body["user_data"]) == (key != "default_public")
+    assert server.requests[-1]["key_in"] == "header"
+    assert key not in repr(server.requests)
+
+
+def test_basic_auth_wins_over_the_query_and_a_malformed_header_is_401(carto_api):
+    server, base = carto_api
+    status, _, body = call(
+        base, "/api/v3/me", params={"api_key": "wrong-key"}, headers=basic("", ALICE_KEY)
+    )
+    assert (status, body["user_data"]["username"]) == (200, "alice")
+    for header in ("Basic !!!notbase64", "Basic " + "bm8tY29sb24=", "basic"):  # "no-colon"
+        status, _, body = call(base, "/api/v3/me", headers={"Authorization": header})
+        assert (status, body) == (401, {"errors": ["Unauthorized"]}), header
+    # Another scheme is not a CARTO key: the query's key is used.
+    status, _, body = call(
+        base, "/api/v3/me", params={"api_key": BOB_KEY}, headers={"Authorization": "Bearer x"}
+    )
+    assert (status, body["user_data"]["username"]) == (200, "bob")
+    assert server.requests[-1]["key_in"] == "query"
+
+
+def test_sql_and_do_token_take_the_key_from_basic_auth(carto_api):
+    server, base = carto_api
+    status, _, body = call(
+        base,
+        "/user/alice/api/v2/sql",
+        params={"q": "SELECT count(*) FROM alice_customers"},
+        headers=basic("alice", ALICE_KEY),
+    )
+    assert (status, body["rows"]) == (200, [{"count": 3}])
+    status, _, body = call(
+        base, "/user/alice/api/v2/sql", params={"q": "SELECT * FROM alice_customers"}
+    )
+    assert status == 403
+    status, _, body = call(
+        base,
+        "/api/v2/sql",
+        method="POST",
+        data=urllib.parse.urlencode({"q": "SELECT 1"}).encode(),
+        headers=dict(
+            basic("bob", BOB_KEY), **{"Content-Type": "application/x-www-form-urlencoded"}
+        ),
+    )
+    assert status == 200 and server.requests[-1]["key_in"] == "header"
+    status, _, body = call(base, "/api/v4/do/token/token/", headers=basic("alice", ALICE_KEY))
+    assert (status, body["access_token"]) == (200, "do-token-alice")
+
+
+def test_key_in_a_form_body_is_recorded_as_such(carto_api):
+    server, base = carto_api
+    status, _, _ = call(
+        base,
+        "/api/v2/sql",
+        method="POST",
+        data=urllib.parse.urlencode({"q": "SELECT 1", "api_key": ALICE_KEY}).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert status == 200 and server.requests[-1]["key_in"] == "body"
 
 
 # --- command line ------------------------------------------------------------------------

@@ -4,6 +4,8 @@ Routes are served both at the cloud-style root (the user is the owner of ``api_k
 the on-premises prefix ``/user/{name}/``. README.md lists the endpoints, accounts and test hooks.
 """
 
+import base64
+import binascii
 import json
 import re
 import sys
@@ -15,6 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 from . import data, sql
 
 _USER_PREFIX = re.compile(r"^/user/(?P<name>[^/]+)(?P<rest>/.*)?$")
+# Stands for the key of a malformed Basic header: no user has it, so the answer is 401.
+_BAD_BASIC_KEY = "\x00malformed-basic-auth"
 _KEY_IN_TEXT = re.compile(r"((?:api_key|map_key)=)[^&\s]*")
 
 CORS_HEADERS = {
@@ -84,9 +88,15 @@ class CartoApiHandler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     def _params(self):
+        """The request's parameters (query, then body) and where the key came from.
+
+        The key may come, as CARTO accepts it, from an HTTP Basic ``Authorization`` header
+        (user name + key; it wins over the other forms), the query string or the body.
+        """
         params = {
             k: v[-1] for k, v in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()
         }
+        key_in = "query" if params.get("api_key") else None
         if self.command == "POST":
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
@@ -106,7 +116,29 @@ class CartoApiHandler(BaseHTTPRequestHandler):
                         for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()
                     }
                 )
-        return params
+            if params.get("api_key") and key_in is None:
+                key_in = "body"
+        self.basic_user = None
+        basic = self._basic_auth()
+        if basic is not None:
+            self.basic_user, params["api_key"] = basic
+            key_in = "header"
+        return params, key_in
+
+    def _basic_auth(self):
+        """``(user name, key)`` of an HTTP Basic ``Authorization`` header, or None.
+
+        A malformed header gives a key no user has, so the answer is CARTO's 401.
+        """
+        scheme, _, value = (self.headers.get("Authorization") or "").strip().partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return "", _BAD_BASIC_KEY
+        user, colon, key = decoded.partition(":")
+        return (user, key) if colon else ("", _BAD_BASIC_KEY)
 
     def do_OPTIONS(self):
         self._send(204, b"")
@@ -125,8 +157,8 @@ class CartoApiHandler(BaseHTTPRequestHandler):
         user_name, rest = (m.group("name"), m.group("rest") or "/") if m else (None, path)
         route = rest.rstrip("/")
         try:
-            params = self._params()
-            self.server.record(self.command, path, user_name, params)
+            params, key_in = self._params()
+            self.server.record(self.command, path, user_name, params, key_in)
             if route == "/api/v3/me":
                 self._me(user_name, params)
             elif route == "/api/v2/sql":
@@ -154,6 +186,9 @@ class CartoApiHandler(BaseHTTPRequestHandler):
             if user is None:
                 # At the root the user can only come from the key.
                 raise error(401, "Unauthorized")
+        # A Basic user name, when given, must name the user the path (or the key) designates.
+        if self.basic_user and self.basic_user != user["username"]:
+            raise error(401, "Unauthorized")
         self._apply_hooks(user["username"])
         if key is None or key == data.PUBLIC_KEY:
             return user, "public"
@@ -277,7 +312,7 @@ class CartoApiServer(ThreadingHTTPServer):
         # What was asked, without keys: lets tests check which URL a client really called.
         self.requests = []
 
-    def record(self, method, path, user_name, params):
+    def record(self, method, path, user_name, params, key_in=None):
         with self._lock:
             self.requests.append(
                 {
@@ -285,6 +320,8 @@ class CartoApiServer(ThreadingHTTPServer):
                     "path": path,
                     "user": user_name,
                     "has_key": bool(params.get("api_key")),
+                    # "header" (HTTP Basic), "query", "body" or None.
+                    "key_in": key_in,
                     "q": params.get("q"),
                 }
             )
