@@ -2,17 +2,19 @@
 
 The rules follow cartoframes' ``Credentials`` (a username alone means ``https://{username}.carto.com/``,
 https only unless allowed) plus ours: no user-info, query or fragment, a trailing ``/`` always.
-The live check calls ``GET {base_url}api/v3/me`` from the server, so the key never shows in the
-browser and no CORS is involved. Redirects are not followed: that would send the key elsewhere.
+The live check calls ``GET {base_url}api/v3/me`` from the server (``requests``, in a thread, with the
+key in an HTTP Basic ``Authorization`` header), so the key never shows in the browser or in a URL
+and no CORS is involved. Redirects are not followed: that could send the key elsewhere.
 """
 
+import asyncio
+import concurrent.futures
 import json
 import re
 import socket
-import ssl
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+import requests
 
 from .errors import CredentialsError
 
@@ -158,46 +160,119 @@ def derive_username(base_url):
     return None
 
 
-def me_url(base_url, api_key):
-    """``{base_url}api/v3/me?api_key=…``: relative, so an on-premises ``/user/{name}/`` is kept."""
-    return "%sapi/v3/me?api_key=%s" % (base_url, quote(api_key, safe=""))
+def me_url(base_url):
+    """``{base_url}api/v3/me``: relative, so an on-premises ``/user/{name}/`` is kept. No key in it."""
+    return "%sapi/v3/me" % base_url
 
 
 def _failure(code, message):
     return {"ok": False, "code": code, "message": message}
 
 
-async def check_live(base_url, api_key, timeout=10.0):
+# CARTO can be slow or unreachable: its calls get their own threads rather than the loop's
+# default executor, which jupyter_server uses for its own work.
+_executor = None
+_MAX_ANSWER_BYTES = 1024 * 1024
+
+
+def _get_executor():
+    global _executor
+    if _executor is None:
+        _executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=8, thread_name_prefix="carto-credentials-validate"
+        )
+    return _executor
+
+
+def _fetch_me(base_url, username, api_key, timeout):
+    """``(status, headers, body bytes)`` of ``GET {base_url}api/v3/me`` (runs in a thread).
+
+    The key travels in an HTTP Basic ``Authorization`` header (username + key), never in the URL, so
+    no proxy or access log on the way records it. Redirects are not followed: requests would keep
+    the header for a redirect to another path of the same host, and a redirect to elsewhere means
+    the base URL is wrong anyway.
+    """
+    with requests.get(
+        me_url(base_url),
+        auth=(username or "", api_key),
+        headers={"Accept": "application/json", "User-Agent": "jupyterlab-carto-credentials"},
+        timeout=(timeout, timeout),
+        allow_redirects=False,
+        stream=True,
+    ) as response:
+        body = b""
+        if response.status_code == 200:
+            for chunk in response.iter_content(64 * 1024):
+                body += chunk
+                if len(body) > _MAX_ANSWER_BYTES:
+                    break
+        return response.status_code, response.headers, body
+
+
+def _network_failure(err, host, timeout):
+    # A timeout while reading the answer reaches us as a ConnectionError wrapping urllib3's.
+    if isinstance(err, requests.exceptions.Timeout) or _caused_by(err, "ReadTimeoutError"):
+        return _failure("timeout", "%s did not answer within %g seconds." % (host, timeout))
+    if isinstance(err, requests.exceptions.SSLError):
+        return _failure(
+            "unreachable", "Could not establish a secure connection to %s (TLS error)." % host
+        )
+    if _caused_by(err, "NameResolutionError", "gaierror"):
+        return _failure("unreachable", "The host %s was not found (DNS)." % host)
+    if isinstance(err, requests.exceptions.ConnectionError):
+        return _failure(
+            "unreachable", "Could not connect to %s (connection refused or reset)." % host
+        )
+    return _failure("unreachable", "Could not reach %s (%s)." % (host, type(err).__name__))
+
+
+def _caused_by(err, *names):
+    """Whether ``err`` or what it wraps (urllib3 nests a few levels deep) has one of these types."""
+    for _ in range(10):
+        if err is None:
+            return False
+        if any(cls.__name__ in names for cls in type(err).__mro__):
+            return True
+        reason = getattr(err, "reason", None)
+        err = (
+            err.__cause__
+            or err.__context__
+            or (reason if isinstance(reason, BaseException) else None)
+        )
+    return False
+
+
+def _redirect_target(headers, api_key):
+    """Where a redirect points, without query or fragment (and never the key), for the message."""
+    location = headers.get("Location") or ""
+    try:
+        parts = urlsplit(location)
+        shown = (
+            "%s://%s%s" % (parts.scheme, parts.netloc, parts.path) if parts.netloc else parts.path
+        )
+    except ValueError:
+        shown = ""
+    shown = "".join(c for c in shown if c.isprintable())[:200]
+    if not shown or api_key in shown:
+        return "another address"
+    return shown
+
+
+async def check_live(base_url, api_key, timeout=10.0, username=None):
     """Ask CARTO who owns ``api_key`` at ``base_url``.
 
     Returns ``{"ok": True, "user_info": {...}, "base_url": ...}`` or
     ``{"ok": False, "code": ..., "message": ...}`` with a code of docs/contracts.md §2.
     """
-    request = HTTPRequest(
-        me_url(base_url, api_key),
-        method="GET",
-        headers={"Accept": "application/json", "User-Agent": "jupyterlab-carto-credentials"},
-        connect_timeout=timeout,
-        request_timeout=timeout,
-        follow_redirects=False,
-    )
     host = urlsplit(base_url).netloc
+    loop = asyncio.get_running_loop()
     try:
-        response = await AsyncHTTPClient().fetch(request, raise_error=False)
-    except HTTPClientError as err:
-        if err.code == 599:
-            return _failure("timeout", "%s did not answer within %g seconds." % (host, timeout))
-        return _failure("unreachable", "Could not reach %s (HTTP %s)." % (host, err.code))
-    except ssl.SSLError:
-        return _failure(
-            "unreachable", "Could not establish a secure connection to %s (TLS error)." % host
+        code, headers, raw = await loop.run_in_executor(
+            _get_executor(), _fetch_me, base_url, username, api_key, timeout
         )
-    except socket.gaierror:
-        return _failure("unreachable", "The host %s was not found (DNS)." % host)
-    except (ConnectionError, OSError) as err:
-        return _failure("unreachable", "Could not connect to %s (%s)." % (host, type(err).__name__))
+    except requests.exceptions.RequestException as err:
+        return _network_failure(err, host, timeout)
 
-    code = response.code
     if code in (401, 403):
         return _failure("bad_key", "CARTO at %s rejected this API key (HTTP %d)." % (host, code))
     if code == 404:
@@ -214,13 +289,13 @@ async def check_live(base_url, api_key, timeout=10.0):
     if 300 <= code < 400:
         return _failure(
             "not_carto",
-            "%s answered with a redirect (HTTP %d), which CARTO does not do; check "
-            "the base URL." % (host, code),
+            "%s answered with a redirect (HTTP %d) to %s, which CARTO does not do: check the "
+            "base URL, and use https." % (host, code, _redirect_target(headers, api_key)),
         )
     if code != 200:
         return _failure("server_error", "CARTO at %s answered HTTP %d." % (host, code))
     try:
-        body = json.loads(response.body.decode("utf-8"))
+        body = json.loads(raw.decode("utf-8")) if len(raw) <= _MAX_ANSWER_BYTES else None
     except (ValueError, UnicodeDecodeError):
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("user_data"), dict):

@@ -1,12 +1,20 @@
-"""Shared, opt-in fixtures: nothing here is autouse, so tests that do not name a fixture pay nothing.
+"""Shared, opt-in fixtures: nothing here is autouse, so tests that do not name a fixture pay nothing
+(pytest-jupyter's own autouse ``jp_asyncio_loop`` aside, which only hands each test an event loop).
 
+- pytest-jupyter's server fixtures (``jp_serverapp``, ``jp_fetch``, ``jp_server_config``,
+  ``jp_base_url``, ``jp_data_dir``…): an in-process jupyter_server per test. ``async def`` tests
+  run on its loop.
+- ``carto_rest``: a client for ``{base_url}carto-credentials/…`` of that in-process server (with our
+  extension enabled by ``carto_server_config``, the store under ``jp_data_dir``).
 - ``free_port()``: a free TCP port on 127.0.0.1.
 - ``carto_api``: the local CARTO-compatible API (tools/carto_api) in a thread, one per session.
-- ``JupyterServer``: a real jupyter_server (the one of /usr/bin/python3) in a subprocess with the
-  carto_credentials extension, isolated Jupyter dirs and HOME, its log captured to a file;
-  ``jupyter_server`` is one per test module (base URL ``/user/alice/``).
+- ``JupyterServer``: a real jupyter_server in a subprocess (this venv's Python) with the
+  carto_credentials extension, isolated Jupyter dirs and HOME, its stdout/stderr captured to a file;
+  ``jupyter_server`` is one per test module (base URL ``/user/alice/``). For what only a separate
+  process shows: everything the server really writes (not just log records), other processes.
 """
 
+import json
 import os
 import secrets
 import signal
@@ -16,6 +24,8 @@ import sys
 import time
 
 import pytest
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if REPO_ROOT not in sys.path:
@@ -38,6 +48,104 @@ def carto_api():
         yield server, base_url
     finally:
         server.stop()
+
+
+# --- the in-process server (pytest-jupyter) ----------------------------------------------
+
+
+def carto_server_config(**carto_credentials):
+    """A ``jp_server_config`` value: our extension on, ``c.CartoCredentials`` as given."""
+    from traitlets.config import Config
+
+    return Config(
+        {
+            "ServerApp": {"jpserver_extensions": {"carto_credentials": True}},
+            "CartoCredentials": carto_credentials,
+        }
+    )
+
+
+class RestAnswer:
+    def __init__(self, response):
+        self.status = response.code
+        self.headers = response.headers
+        self.text = (response.body or b"").decode("utf-8", "replace")
+        try:
+            self.json = json.loads(self.text) if self.text else None
+        except ValueError:
+            self.json = None
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.text[:500])
+
+
+class CartoRest:
+    """``await carto_rest.post("accounts", {...})`` → ``RestAnswer`` (never raises on 4xx/5xx).
+
+    ``sent_keys`` collects every ``api_key`` sent in a body, for the key-never-logged checks.
+    """
+
+    def __init__(self, fetch):
+        self._fetch = fetch
+        self.sent_keys = set()
+
+    async def request(self, method, path, body=None, params=None, headers=None):
+        if isinstance(body, (dict, list)):
+            if isinstance(body, dict) and isinstance(body.get("api_key"), str):
+                self.sent_keys.add(body["api_key"])
+            body = json.dumps(body)
+        if body is None and method in ("POST", "PUT", "PATCH"):
+            body = ""
+        response = await self._fetch(
+            "carto-credentials",
+            path,
+            method=method,
+            body=body,
+            params=params,
+            headers=headers,
+            raise_error=False,
+        )
+        return RestAnswer(response)
+
+    async def get(self, path, **kwargs):
+        return await self.request("GET", path, **kwargs)
+
+    async def post(self, path, body=None, **kwargs):
+        return await self.request("POST", path, body, **kwargs)
+
+    async def put(self, path, body=None, **kwargs):
+        return await self.request("PUT", path, body, **kwargs)
+
+    async def patch(self, path, body=None, **kwargs):
+        return await self.request("PATCH", path, body, **kwargs)
+
+    async def delete(self, path, **kwargs):
+        return await self.request("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+def carto_home(jp_environ, jp_home_dir, monkeypatch):
+    """HOME is pytest-jupyter's; CARTOframes' creds.json then lives under it, never the real one."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(jp_home_dir / ".config"))
+    return jp_home_dir
+
+
+@pytest.fixture
+def carto_store_path(jp_data_dir):
+    """Where the in-process server keeps accounts (the default under the Jupyter data dir)."""
+    return str(jp_data_dir / "carto_credentials" / "accounts.json")
+
+
+@pytest.fixture
+def carto_rest(carto_home, jp_serverapp, jp_fetch):
+    """A REST client of the in-process server; ``jp_server_config`` must enable the extension."""
+    assert "carto_credentials" in jp_serverapp.extension_manager.extensions, (
+        "override jp_server_config with carto_server_config()"
+    )
+    return CartoRest(jp_fetch)
+
+
+# --- a separate server process -----------------------------------------------------------
 
 
 class JupyterServer:

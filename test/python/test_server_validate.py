@@ -1,6 +1,12 @@
 """carto_credentials.server.validate: input rules and the live check against the local CARTO API."""
 
 import asyncio
+import base64
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import free_port
@@ -92,24 +98,39 @@ def test_neither_username_nor_base_url_is_refused():
     assert err.value.code == "bad_request"
 
 
-def live(base_url, key, timeout=2.0):
-    return asyncio.run(check_live(base_url, key, timeout=timeout))
+async def live(base_url, key, timeout=2.0, username=None):
+    return await check_live(base_url, key, timeout=timeout, username=username)
 
 
-def test_live_ok_cloud_style(carto_api):
-    _, base = carto_api
-    result = live(base, ALICE_KEY)
+async def test_live_ok_cloud_style(carto_api):
+    server, base = carto_api
+    result = await live(base, ALICE_KEY)
     assert result["ok"] is True and result["base_url"] == base
     assert result["user_info"]["username"] == "alice"
     assert result["user_info"]["email"] == "alice@example.com"
     assert ALICE_KEY not in repr(result)
+    # The key went in the Authorization header (HTTP Basic), not in the URL.
+    assert server.requests[-1]["key_in"] == "header"
 
 
-def test_live_on_prem_keeps_the_user_path(carto_api):
+async def test_live_on_prem_keeps_the_user_path(carto_api):
     server, base = carto_api
-    result = live(base + "user/bob/", "default_public")
+    result = await live(base + "user/bob/", "default_public", username="bob")
     assert result["ok"] is True and result["user_info"]["username"] == "bob"
     assert server.requests[-1]["path"] == "/user/bob/api/v3/me"
+    assert server.requests[-1]["key_in"] == "header"
+
+
+async def test_live_sends_username_and_key_as_basic_auth_and_nothing_in_the_url(recorder):
+    recorder.answer(200, {"user_data": {"username": "alice"}})
+    result = await live(recorder.url + "user/alice/", ALICE_KEY, username="alice")
+    assert result["ok"] is True
+    (request,) = recorder.requests
+    assert request["path"] == "/user/alice/api/v3/me"
+    assert request["authorization"] == "Basic " + base64.b64encode(
+        ("alice:" + ALICE_KEY).encode()
+    ).decode("ascii")
+    assert request["user_agent"] == "jupyterlab-carto-credentials"
 
 
 @pytest.mark.parametrize(
@@ -124,20 +145,124 @@ def test_live_on_prem_keeps_the_user_path(carto_api):
         ("nothing-here/", ALICE_KEY, "unknown_user"),
     ],
 )
-def test_live_failures_are_classified(carto_api, path, key, code):
+async def test_live_failures_are_classified(carto_api, path, key, code):
     _, base = carto_api
-    result = live(base + path, key)
+    result = await live(base + path, key)
     assert result["ok"] is False and result["code"] == code
     assert result["message"] and key not in result["message"]
 
 
-def test_live_timeout(carto_api):
+async def test_live_timeout(carto_api):
     _, base = carto_api  # slowpoke sleeps 2 s
-    result = live(base + "user/slowpoke/", "slowpoke-demo-key", timeout=0.3)
+    result = await live(base + "user/slowpoke/", "slowpoke-demo-key", timeout=0.3)
     assert result["code"] == "timeout" and "0.3 seconds" in result["message"]
 
 
-def test_live_unreachable():
-    result = live("http://127.0.0.1:%d/" % free_port(), ALICE_KEY)
+async def test_live_timeout_does_not_block_the_event_loop(carto_api):
+    _, base = carto_api
+    ticks = []
+
+    async def tick():
+        for _ in range(5):
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.02)
+
+    started = time.monotonic()
+    result, _ = await asyncio.gather(
+        live(base + "user/slowpoke/", "slowpoke-demo-key", timeout=0.5), tick()
+    )
+    assert result["code"] == "timeout"
+    # The loop kept running while requests waited in its thread.
+    assert len(ticks) == 5 and ticks[-1] - started < 0.4
+
+
+async def test_live_unreachable():
+    result = await live("http://127.0.0.1:%d/" % free_port(), ALICE_KEY)
     assert result["code"] == "unreachable"
     assert ALICE_KEY not in result["message"]
+
+
+async def test_live_dns_failure(monkeypatch):
+    def no_such_host(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
+    result = await live("https://nowhere.example/", ALICE_KEY)
+    assert result["code"] == "unreachable" and "(DNS)" in result["message"]
+    assert "nowhere.example" in result["message"]
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_redirects_are_reported_not_followed(recorder, status):
+    # Even to the same host: the Authorization header would go along.
+    recorder.answer(
+        status, {}, location="https://elsewhere.example/user/x/api/v3/me?next=" + ALICE_KEY
+    )
+    result = await live(recorder.url, ALICE_KEY)
+    assert result["ok"] is False and result["code"] == "not_carto"
+    assert (
+        "redirect (HTTP %d) to https://elsewhere.example/user/x/api/v3/me" % status
+        in (result["message"])
+    )
+    assert "check the base URL" in result["message"] and "https" in result["message"]
+    assert ALICE_KEY not in result["message"] and "next=" not in result["message"]
+    assert len(recorder.requests) == 1
+
+
+async def test_oversized_answer_is_not_carto(recorder):
+    recorder.answer(200, b"{" + b" " * (2 * 1024 * 1024) + b"}")
+    result = await live(recorder.url, ALICE_KEY)
+    assert result["code"] == "not_carto"
+
+
+class Recorder:
+    """An HTTP server answering every request with one canned answer; records the headers."""
+
+    def __init__(self):
+        self.requests = []
+        self.status, self.body, self.location = 200, b"{}", None
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                recorder.requests.append(
+                    {
+                        "path": self.path,
+                        "authorization": self.headers.get("Authorization"),
+                        "user_agent": self.headers.get("User-Agent"),
+                    }
+                )
+                self.send_response(recorder.status)
+                if recorder.location:
+                    self.send_header("Location", recorder.location)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(recorder.body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(recorder.body)
+                except OSError:  # the client stopped reading (the oversized answer)
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d/" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def answer(self, status, body, location=None):
+        self.status, self.location = status, location
+        self.body = body if isinstance(body, bytes) else json.dumps(body).encode()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def recorder():
+    server = Recorder()
+    yield server
+    server.close()
