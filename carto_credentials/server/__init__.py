@@ -7,16 +7,17 @@ from .config import CartoCredentials
 from .handlers import handlers
 from .store import AccountStore
 
-__all__ = ["CartoCredentials", "load_jupyter_server_extension"]
+__all__ = ["AccountStore", "CartoCredentials"]
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "carto_credentials.server"}]
 
 
 def _load_jupyter_server_extension(serverapp):
+    """Called by jupyter_server 2 (``carto_credentials._jupyter_server_extension_points``)."""
     settings = CartoCredentials(parent=serverapp)
     store = AccountStore(settings.resolved_store_path(), log=serverapp.log)
     web_app = serverapp.web_app
     web_app.add_handlers(".*$", handlers(web_app.settings["base_url"], store, settings))
     serverapp.log.info("carto-credentials: account store at %s", store.path)
-
-
-# jupyter_server < 1.x-era name, still looked up by some launchers.
-load_jupyter_server_extension = _load_jupyter_server_extension

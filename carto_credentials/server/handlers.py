@@ -7,30 +7,23 @@ so the access log cannot record one. Log lines name account ids and usernames on
 import functools
 import inspect
 
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
 from . import bodies, importer, validate
-from .bodies import Field
 from .bootstrap import bootstrap_code
 from .errors import CredentialsError
 from .store import PUBLIC_KEY
-
-try:  # jupyter_server >= 2 (also present in 1.23, but not in older 1.x)
-    from jupyter_server.auth.decorator import authorized
-except ImportError:  # pragma: no cover - depends on the installed jupyter_server
-
-    def authorized(method):
-        return method
-
 
 NAMESPACE = "carto-credentials"
 _ID = r"(?P<account_id>[^/]+)"
 
 
 def endpoint(method):
-    """Authentication, authorization and translation of errors into the contract's JSON shape."""
+    """Authentication, authorization (resource ``carto_credentials``: read for GET, write
+    otherwise) and translation of errors into the contract's JSON shape."""
 
     @functools.wraps(method)
     async def wrapper(self, *args, **kwargs):
@@ -90,8 +83,8 @@ class CredentialsHandler(APIHandler):
         self.set_status(err.status)
         self.finish({"error": {"code": err.code, "message": err.message}})
 
-    def body(self, fields):
-        return bodies.parse(self.request.body or b"", fields)
+    def body(self, schema):
+        return bodies.parse(self.request.body or b"", schema)
 
     def allow_http(self, body):
         return bool(body.get("allow_non_https")) and not self.cc.forbid_non_https
@@ -103,7 +96,9 @@ class CredentialsHandler(APIHandler):
             username, base_url = validate.resolve_account(username, base_url, allow_http)
         except CredentialsError as err:
             return {"ok": False, "code": err.code, "message": err.message}, username, base_url
-        result = await validate.check_live(base_url, api_key, timeout=self.cc.validate_timeout)
+        result = await validate.check_live(
+            base_url, api_key, timeout=self.cc.validate_timeout, username=username
+        )
         self.log.info(
             "carto-credentials: validated user %s at %s: %s",
             username,
@@ -112,13 +107,6 @@ class CredentialsHandler(APIHandler):
         )
         return result, username, base_url
 
-
-_LOGIN_FIELDS = {
-    "username": Field(str),
-    "base_url": Field(str),
-    "api_key": Field(str, required=True),
-    "allow_non_https": Field(bool),
-}
 
 # Statuses for a failed live check when creating an account (POST validate answers 200 + ok: false).
 _CHECK_STATUS = {"timeout": 504, "unreachable": 502, "not_carto": 502, "server_error": 502}
@@ -132,8 +120,7 @@ class AccountsHandler(CredentialsHandler):
 
     @endpoint
     async def post(self):
-        fields = dict(_LOGIN_FIELDS, label=Field(str, check=bodies.label), validate=Field(bool))
-        body = self.body(fields)
+        body = self.body(bodies.NEW_ACCOUNT)
         api_key = validate.check_api_key(body["api_key"])
         username, base_url = validate.resolve_account(
             body.get("username"), body.get("base_url"), self.allow_http(body)
@@ -146,7 +133,7 @@ class AccountsHandler(CredentialsHandler):
                     _CHECK_STATUS.get(result["code"], 400), result["code"], result["message"]
                 )
             user_info = result["user_info"]
-        label = body.get("label") or _default_label(username, base_url, api_key)
+        label = _label(body) or _default_label(username, base_url, api_key)
         account = self.store.add_account(username, base_url, api_key, label, user_info)
         self.log.info("carto-credentials: added account %s (user %s)", account["id"], username)
         self.send_json(account, status=201)
@@ -155,13 +142,11 @@ class AccountsHandler(CredentialsHandler):
 class AccountHandler(CredentialsHandler):
     @endpoint
     def patch(self, account_id):
-        body = self.body({"label": Field(str, check=bodies.label), "api_key": Field(str)})
-        if not body:
-            raise CredentialsError(400, "bad_request", "Give a new 'label' or 'api_key'.")
+        body = self.body(bodies.ACCOUNT_CHANGE)
         if "api_key" in body:
             validate.check_api_key(body["api_key"])
         account = self.store.update_account(
-            account_id, label=body.get("label"), api_key=body.get("api_key")
+            account_id, label=_label(body), api_key=body.get("api_key")
         )
         self.log.info(
             "carto-credentials: updated account %s (%s)", account_id, ", ".join(sorted(body))
@@ -187,7 +172,7 @@ class AccountKeyHandler(CredentialsHandler):
 class DefaultHandler(CredentialsHandler):
     @endpoint
     def put(self):
-        body = self.body({"account_id": Field(str, required=True, nullable=True)})
+        body = self.body(bodies.DEFAULT)
         default = self.store.set_default(body["account_id"])
         self.log.info("carto-credentials: default account is now %s", default)
         self.send_json({"default_account": default})
@@ -196,7 +181,7 @@ class DefaultHandler(CredentialsHandler):
 class ValidateHandler(CredentialsHandler):
     @endpoint
     async def post(self):
-        body = self.body(_LOGIN_FIELDS)
+        body = self.body(bodies.VALIDATE)
         result, _, _ = await self.check(
             body.get("username"), body.get("base_url"), body["api_key"], self.allow_http(body)
         )
@@ -210,12 +195,7 @@ class GrantsHandler(CredentialsHandler):
 
     @endpoint
     def put(self):
-        body = self.body(
-            {
-                "path": Field(str, required=True, check=bodies.notebook_path),
-                "decision": Field(str, required=True, check=bodies.decision),
-            }
-        )
+        body = self.body(bodies.GRANT)
         self.store.set_grant(body["path"], body["decision"])
         self.send_json({"path": body["path"], "decision": body["decision"]})
 
@@ -226,7 +206,7 @@ class GrantsHandler(CredentialsHandler):
             raise CredentialsError(
                 400, "bad_request", "Give the notebook path: DELETE grants?path=…."
             )
-        self.store.remove_grant(bodies.notebook_path("path", path))
+        self.store.remove_grant(bodies.check_value(bodies.NOTEBOOK_PATH, "path", path))
         self.set_status(204)
         self.finish()
 
@@ -246,7 +226,7 @@ class ImportHandler(CredentialsHandler):
 
     @endpoint
     def post(self):
-        body = self.body({"path": Field(str, check=bodies.json_file_path)})
+        body = self.body(bodies.IMPORT)
         path = importer.resolve_path(body.get("path"), self.cc.cartoframes_creds_path())
         creds = importer.read_creds(path, self.cc.forbid_non_https)
         label = "%s (CARTOframes)" % (creds["username"] or creds["base_url"])
@@ -265,6 +245,12 @@ class KernelBootstrapHandler(CredentialsHandler):
     @endpoint
     def get(self):
         self.send_json({"code": bootstrap_code()})
+
+
+def _label(body):
+    """The body's label without surrounding white space (the schema allows it), or None."""
+    label = body.get("label")
+    return label.strip() if label is not None else None
 
 
 def _default_label(username, base_url, api_key):
