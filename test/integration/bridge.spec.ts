@@ -1,7 +1,12 @@
 /**
  * The real KernelBridge + CartoCredentialsModel + RestAccountStore, in a real SessionContext,
- * against a real jupyter_server (base URL /user/alice/, token) and real ipykernel kernels that
+ * against a real jupyter_server 2 (base URL /user/alice/, token) and real ipykernel kernels that
  * register `carto.credentials` from the venv's IPython startup file.
+ *
+ * The kernel cases run as a matrix (`KERNEL_MATRIX`): ipykernel 7 with JupyterLab's
+ * comms-over-subshells setting on (services' default, `perCommTarget`) and off (`disabled`), and
+ * ipykernel 6.29. `CARTO_IT_MATRIX=k7-on,k6` runs a subset. The 20-kernel case runs on the
+ * default configuration only.
  *
  * Every kernel-side assertion runs a cell that prints what `get_default_credentials()` answers and
  * which precedence level answered (`jupyterlab` = pushed by the bridge): without the bridge the
@@ -9,7 +14,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Kernel } from '@jupyterlab/services';
+import { CommsOverSubshells, Kernel } from '@jupyterlab/services';
 
 import { Lab, Notebook, WHOAMI, execute } from './lab';
 import {
@@ -23,9 +28,60 @@ const ALICE_KEY = 'alice-demo-key-0001';
 const BOB_KEY = 'bob-demo-key-0002';
 const CODE_KEY = 'code-set-key-0003';
 
+interface IKernelConfig {
+  /** For `CARTO_IT_MATRIX`. */
+  id: string;
+  title: string;
+  kernelName: string;
+  /** JupyterLab's `commsOverSubshells` setting, as the page would have it. */
+  comms: CommsOverSubshells;
+  /** `ipykernel.__version__` starts with this. */
+  ipykernel: string;
+  /** The kernel advertises JEP 91 subshells (`supported_features`). */
+  kernelSubshells: boolean;
+  /** Also run the 20-kernel case. */
+  heavy: boolean;
+}
+
+const KERNEL_MATRIX: IKernelConfig[] = [
+  {
+    id: 'k7-on',
+    title: 'ipykernel 7.4, comms over subshells ON (perCommTarget)',
+    kernelName: 'python3',
+    comms: CommsOverSubshells.PerCommTarget,
+    ipykernel: '7.4.',
+    kernelSubshells: true,
+    heavy: true
+  },
+  {
+    id: 'k7-off',
+    title: 'ipykernel 7.4, comms over subshells OFF (disabled)',
+    kernelName: 'python3',
+    comms: CommsOverSubshells.Disabled,
+    ipykernel: '7.4.',
+    kernelSubshells: true,
+    heavy: false
+  },
+  {
+    id: 'k6',
+    title: 'ipykernel 6.29',
+    kernelName: 'python3-ipykernel6',
+    comms: CommsOverSubshells.PerCommTarget,
+    ipykernel: '6.29.',
+    kernelSubshells: false,
+    heavy: false
+  }
+];
+
+const SELECTED = process.env.CARTO_IT_MATRIX
+  ? KERNEL_MATRIX.filter(c =>
+      process.env.CARTO_IT_MATRIX!.split(',').includes(c.id)
+    )
+  : KERNEL_MATRIX;
+
 let server: JupyterServerProcess;
 let carto: CartoApiProcess;
-let lab: Lab;
+let admin: Lab;
 let aliceId: string;
 let bobId: string;
 
@@ -37,18 +93,18 @@ beforeAll(async () => {
     args: ['--KernelRestarter.time_to_dead=0.5']
   });
   await Promise.all([carto.start(), server.start()]);
-  lab = await new Lab(server, {
+  admin = await new Lab(server, {
     validateOnLogin: true,
     allowNonHttps: true,
     kernelAccess: 'ask'
   }).ready();
   // Log in through the model: the server validates each key against the local CARTO API.
-  const alice = await lab.model.addAccount({
+  const alice = await admin.model.addAccount({
     base_url: carto.userUrl('alice'),
     api_key: ALICE_KEY,
     label: 'alice'
   });
-  const bob = await lab.model.addAccount({
+  const bob = await admin.model.addAccount({
     base_url: carto.userUrl('bob'),
     api_key: BOB_KEY,
     label: 'bob'
@@ -59,7 +115,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    await lab?.dispose();
+    await admin?.dispose();
   } finally {
     await server?.stop();
     await carto?.stop();
@@ -72,16 +128,10 @@ afterAll(async () => {
 
 let leakScanPassed = false;
 
-async function useDefault(id: string, notebooks: Notebook[]): Promise<void> {
-  const before = notebooks.map(n => n.pushes.length);
-  await lab.model.setDefault(id);
-  await Promise.all(notebooks.map((n, i) => n.waitForPush(before[i])));
-}
-
 describe('login through the model and the REST store', () => {
   it('validated both accounts against CARTO and made the first one the default', () => {
-    expect(lab.model.defaultAccountId).toBe(aliceId);
-    const alice = lab.model.accounts.find(a => a.id === aliceId)!;
+    expect(admin.model.defaultAccountId).toBe(aliceId);
+    const alice = admin.model.accounts.find(a => a.id === aliceId)!;
     expect(alice.username).toBe('alice');
     expect(alice.baseUrl).toBe(carto.userUrl('alice'));
     const stat = fs.statSync(server.storePath);
@@ -113,216 +163,316 @@ async function executeThroughRestart(
   }
 }
 
-describe('credentials reach the kernel', () => {
-  let nb: Notebook;
+/** The bridge's push went out before the first cell sent from `sent[from]` on. */
+function expectPushedBeforeFirstCell(nb: Notebook, from: number): void {
+  const { push, execute: cell } = nb.order(from);
+  expect(push).toBeGreaterThanOrEqual(0);
+  expect(cell).toBeGreaterThan(push);
+}
+
+describe.each(SELECTED)('$title', config => {
+  let lab: Lab;
+  // Notebook paths of this configuration: grants are per path, on the shared server.
+  const at = (p: string) => `${config.id}/${p}`;
 
   beforeAll(async () => {
-    await lab.model.setGrant('work/granted.ipynb', 'allow');
-    nb = await lab.open('work/granted.ipynb');
-  });
+    lab = await new Lab(
+      server,
+      { validateOnLogin: true, allowNonHttps: true, kernelAccess: 'ask' },
+      { kernelName: config.kernelName, commsOverSubshells: config.comms }
+    ).ready();
+  }, 60000);
 
-  it('first cell after start sees the default account, pushed by the bridge', async () => {
-    expect(await nb.whoami()).toBe('alice jupyterlab');
-    const status = await nb.run(
-      'import carto_credentials.kernel as k; s = k.status(); ' +
-        "print(s['state'], s['session_path'], s['kernel_id'], s['base_url'])"
-    );
-    expect(status.trim()).toBe(
-      `granted work/granted.ipynb ${nb.kernel.id} ${carto.userUrl('alice').replace(/\/$/, '')}`
-    );
-  });
+  afterAll(async () => {
+    await lab?.dispose();
+  }, 60000);
 
-  it('first cell after a user restart sees the credentials', async () => {
-    const kernelId = nb.kernel.id;
-    await nb.run('import carto_credentials.kernel as k; k._bridge.reset()');
-    await nb.context.restartKernel();
-    // Sent right after restartKernel() resolves, like Restart & Run All.
-    expect(await nb.whoami()).toBe('alice jupyterlab');
-    expect(nb.kernel.id).toBe(kernelId);
-  });
+  async function useDefault(id: string, notebooks: Notebook[]): Promise<void> {
+    const before = notebooks.map(n => n.pushes.length);
+    await lab.model.setDefault(id);
+    await Promise.all(notebooks.map((n, i) => n.waitForPush(before[i])));
+  }
 
-  it('first cell after an auto-restart (kernel process killed) sees the credentials', async () => {
-    const kernel = nb.kernel;
-    const statuses: string[] = [];
-    kernel.statusChanged.connect((_, s) => statuses.push(s));
-    const pid = (await nb.run('import os; print(os.getpid())')).trim();
-    kernel.requestExecute({ code: 'import os; os.kill(os.getpid(), 9)' });
-    await waitFor(
-      () => statuses.includes('autorestarting'),
-      60000,
-      'the server to auto-restart the kernel'
-    );
-    await waitFor(
-      () => kernel.connectionStatus === 'connected',
-      60000,
-      'the restarted kernel'
-    );
-    const out = await executeThroughRestart(
-      kernel,
-      'import os; print(os.getpid())\n' + WHOAMI
-    );
-    const [newPid, who] = out.trim().split('\n');
-    expect(newPid).not.toBe(pid);
-    expect(who).toBe('alice jupyterlab');
-  });
+  describe('credentials reach the kernel', () => {
+    let nb: Notebook;
 
-  it('a cell queued while the kernel auto-restarts still sees the credentials', async () => {
-    // A kernel of its own: not one @jupyterlab/services is still settling from the previous test's
-    // restart, where a second restart cancels services' own pending kernel_info request.
-    await lab.model.setGrant('work/queued.ipynb', 'allow');
-    const queued = await lab.open('work/queued.ipynb');
-    expect(await queued.whoami()).toBe('alice jupyterlab');
-    const kernel = queued.kernel;
-    const statuses: string[] = [];
-    kernel.statusChanged.connect((_, s) => statuses.push(s));
-    kernel.requestExecute({ code: 'import os; os.kill(os.getpid(), 9)' });
-    await waitFor(
-      () => statuses.includes('autorestarting'),
-      60000,
-      'the server to auto-restart the kernel'
-    );
-    // Queued before the new kernel is connected: services sends it ahead of the bridge's push,
-    // and the kernel's bounded wait picks the push up.
-    expect((await executeThroughRestart(kernel, WHOAMI)).trim()).toBe(
-      'alice jupyterlab'
-    );
-  });
+    beforeAll(async () => {
+      await lab.model.setGrant(at('work/granted.ipynb'), 'allow');
+      nb = await lab.open(at('work/granted.ipynb'));
+    }, 60000);
 
-  it('after a websocket reconnect, a change made while disconnected reaches the kernel', async () => {
-    const kernel = nb.kernel;
-    const reconnected = kernel.reconnect();
-    expect(kernel.connectionStatus).toBe('connecting');
-    // The bridge cannot push now; it must push again once connected.
-    lab.model.setNotebookAccount(nb.context.path, bobId);
-    await reconnected;
-    await waitFor(
-      async () => (await nb.whoami()) === 'bob jupyterlab',
-      10000,
-      'bob in the kernel after reconnect'
-    );
-    lab.model.setNotebookAccount(nb.context.path, null);
-    await waitFor(
-      async () => (await nb.whoami()) === 'alice jupyterlab',
-      10000,
-      'alice back in the kernel'
-    );
-  });
-
-  it('after a kernel change, the new kernel gets the credentials before its first cell', async () => {
-    const oldId = nb.kernel.id;
-    await nb.context.changeKernel({ name: 'python3' });
-    await waitFor(
-      () => nb.kernel.connectionStatus === 'connected',
-      30000,
-      'the new kernel'
-    );
-    expect(nb.kernel.id).not.toBe(oldId);
-    expect(await nb.whoami()).toBe('alice jupyterlab');
-  });
-
-  it('credentials set by notebook code reach the model (source "code")', async () => {
-    const kernelId = nb.kernel.id;
-    const out = await nb.run(
-      'from carto_credentials import set_default_credentials\n' +
-        `set_default_credentials('bob', '${CODE_KEY}')\n` +
-        WHOAMI
-    );
-    expect(out.trim()).toBe('bob code');
-    const resolved = await waitFor(
-      async () => {
-        const r = await lab.model.resolve({ kernelId });
-        return r?.source === 'code' ? r : null;
-      },
-      10000,
-      'credentials_changed in the model'
-    );
-    expect(resolved.username).toBe('bob');
-    expect(resolved.apiKey).toBe(CODE_KEY);
-    expect(resolved.baseUrl).toBe('https://bob.carto.com/');
-    // The notebook path still resolves to its pushed account for other kernels.
-    await nb.run(
-      'from carto_credentials import unset_default_credentials; unset_default_credentials()'
-    );
-    await waitFor(
-      async () => (await lab.model.resolve({ kernelId }))?.source === 'default',
-      10000,
-      'the unset to reach the model'
-    );
-  });
-});
-
-describe('per-notebook choices and grants', () => {
-  it("a notebook's own account reaches that kernel only", async () => {
-    await lab.model.setGrant('work/a.ipynb', 'allow');
-    await lab.model.setGrant('work/b.ipynb', 'allow');
-    const [a, b] = await Promise.all([
-      lab.open('work/a.ipynb'),
-      lab.open('work/b.ipynb')
-    ]);
-    expect(await a.whoami()).toBe('alice jupyterlab');
-    expect(await b.whoami()).toBe('alice jupyterlab');
-    const before = [a.pushes.length, b.pushes.length];
-    lab.model.setNotebookAccount('work/b.ipynb', bobId);
-    await b.waitForPush(before[1]);
-    expect(await b.whoami()).toBe('bob jupyterlab');
-    expect(await a.whoami()).toBe('alice jupyterlab');
-    expect(a.pushes.length).toBe(before[0]);
-    expect(await lab.model.resolve({ kernelId: b.kernel.id })).toMatchObject({
-      username: 'bob',
-      source: 'notebook'
-    });
-    await Promise.all([a.shutdown(), b.shutdown()]);
-  });
-
-  it('a notebook that is not granted gets no key, not even the store default', async () => {
-    const nb = await lab.open('work/not-granted.ipynb');
-    expect(lab.model.accessFor('work/not-granted.ipynb')).toBe('undecided');
-    expect(await nb.whoami()).toBe('None None');
-    const out = await nb.run(
-      'import carto_credentials.kernel as k; print(k.status()["state"])\n' +
-        'from carto_credentials import sql\n' +
-        'try:\n    sql("select 1")\nexcept Exception as e:\n    print(type(e).__name__, e)'
-    );
-    expect(out).toContain('not_granted');
-    expect(out).toContain('allow it in the CARTO panel');
-    expect(out).not.toContain(ALICE_KEY);
-    // Granting it pushes the account without a restart.
-    const before = nb.pushes.length;
-    await lab.model.setGrant('work/not-granted.ipynb', 'allow');
-    await nb.waitForPush(before);
-    expect(await nb.whoami()).toBe('alice jupyterlab');
-    await nb.shutdown();
-  });
-});
-
-describe('many kernels', () => {
-  it('20 kernels are all updated on a default change', async () => {
-    const paths = Array.from({ length: 20 }, (_, i) => `many/nb${i}.ipynb`);
-    for (const p of paths) {
-      await lab.model.setGrant(p, 'allow');
-    }
-    const notebooks: Notebook[] = [];
-    // Five at a time: 2 cores.
-    for (let i = 0; i < paths.length; i += 5) {
-      notebooks.push(
-        ...(await Promise.all(paths.slice(i, i + 5).map(p => lab.open(p))))
+    it('first cell after start sees the default account, pushed by the bridge before it', async () => {
+      expect(await nb.whoami()).toBe('alice jupyterlab');
+      expectPushedBeforeFirstCell(nb, 0);
+      const status = await nb.run(
+        'import carto_credentials.kernel as k; s = k.status(); ' +
+          "print(s['state'], s['session_path'], s['kernel_id'], s['base_url'])"
       );
-    }
-    const first = await Promise.all(notebooks.map(n => n.whoami()));
-    expect(first).toEqual(paths.map(() => 'alice jupyterlab'));
-    await useDefault(bobId, notebooks);
-    const after = await Promise.all(notebooks.map(n => n.whoami()));
-    expect(after).toEqual(paths.map(() => 'bob jupyterlab'));
-    await useDefault(aliceId, notebooks);
-    const back = await Promise.all(notebooks.map(n => n.whoami()));
-    expect(back).toEqual(paths.map(() => 'alice jupyterlab'));
-    await Promise.all(notebooks.map(n => n.shutdown()));
+      expect(status.trim()).toBe(
+        `granted ${at('work/granted.ipynb')} ${nb.kernel.id} ${carto.userUrl('alice').replace(/\/$/, '')}`
+      );
+    });
+
+    it('the push stays on the main shell; the setting holds for other comms', async () => {
+      const kernel = nb.kernel;
+      const version = await nb.run(
+        'import ipykernel; print(ipykernel.__version__)'
+      );
+      expect(version.trim().startsWith(config.ipykernel)).toBe(true);
+      expect(kernel.supportsSubshells).toBe(config.kernelSubshells);
+      expect(kernel.commsOverSubshells).toBe(config.comms);
+      // Every message of our comm went to the main shell, and no subshell was made for it.
+      const ours = nb.sent.filter(m => m.carto);
+      expect(ours.length).toBeGreaterThan(0);
+      expect(ours.filter(m => m.subshellId !== null)).toEqual([]);
+      expect(nb.sent.filter(m => m.type === 'create_subshell_request')).toEqual(
+        []
+      );
+      if (config.kernelSubshells) {
+        const listed = await kernel.requestListSubshell({}).done;
+        expect(listed.content.subshell_id).toEqual([]);
+      }
+      // Control: a comm of another target on the same connection follows the page's setting.
+      const control = kernel.createComm('carto.test.control');
+      // The real object is services' CommHandler, whose subshell getters IComm does not declare.
+      const handler = control as unknown as {
+        readonly subshellId: string | null;
+        readonly subshellStarted: Promise<void>;
+      };
+      const followsSetting =
+        config.kernelSubshells && config.comms !== CommsOverSubshells.Disabled;
+      let listed: string[] | null = null;
+      if (followsSetting) {
+        await handler.subshellStarted;
+        listed = (await kernel.requestListSubshell({}).done).content
+          .subshell_id;
+      } else {
+        // Any subshell request would have gone out before this cell's reply.
+        await nb.run('pass');
+      }
+      const controlSubshell = handler.subshellId;
+      control.dispose();
+      if (followsSetting) {
+        expect(controlSubshell).toEqual(expect.any(String));
+        expect(listed).toEqual([controlSubshell]);
+      } else {
+        expect(controlSubshell).toBeNull();
+        expect(
+          nb.sent.filter(m => m.type === 'create_subshell_request')
+        ).toEqual([]);
+      }
+    });
+
+    it('first cell after a user restart sees the credentials', async () => {
+      const kernelId = nb.kernel.id;
+      await nb.run('import carto_credentials.kernel as k; k._bridge.reset()');
+      const mark = nb.sent.length;
+      await nb.context.restartKernel();
+      // Sent right after restartKernel() resolves, like Restart & Run All.
+      expect(await nb.whoami()).toBe('alice jupyterlab');
+      expectPushedBeforeFirstCell(nb, mark);
+      expect(nb.kernel.id).toBe(kernelId);
+      expect(
+        nb.sent.slice(mark).filter(m => m.carto && m.subshellId !== null)
+      ).toEqual([]);
+    });
+
+    it('first cell after an auto-restart (kernel process killed) sees the credentials', async () => {
+      const kernel = nb.kernel;
+      const statuses: string[] = [];
+      kernel.statusChanged.connect((_, s) => statuses.push(s));
+      const pid = (await nb.run('import os; print(os.getpid())')).trim();
+      kernel.requestExecute({ code: 'import os; os.kill(os.getpid(), 9)' });
+      const mark = nb.sent.length;
+      await waitFor(
+        () => statuses.includes('autorestarting'),
+        60000,
+        'the server to auto-restart the kernel'
+      );
+      await waitFor(
+        () => kernel.connectionStatus === 'connected',
+        60000,
+        'the restarted kernel'
+      );
+      const out = await executeThroughRestart(
+        kernel,
+        'import os; print(os.getpid())\n' + WHOAMI
+      );
+      const [newPid, who] = out.trim().split('\n');
+      expect(newPid).not.toBe(pid);
+      expect(who).toBe('alice jupyterlab');
+      expectPushedBeforeFirstCell(nb, mark);
+    });
+
+    it('a cell queued while the kernel auto-restarts still sees the credentials (kernel-side bounded wait)', async () => {
+      // A kernel of its own: not one @jupyterlab/services is still settling from the previous test's
+      // restart, where a second restart cancels services' own pending kernel_info request.
+      await lab.model.setGrant(at('work/queued.ipynb'), 'allow');
+      const queued = await lab.open(at('work/queued.ipynb'));
+      expect(await queued.whoami()).toBe('alice jupyterlab');
+      const kernel = queued.kernel;
+      const statuses: string[] = [];
+      kernel.statusChanged.connect((_, s) => statuses.push(s));
+      kernel.requestExecute({ code: 'import os; os.kill(os.getpid(), 9)' });
+      await waitFor(
+        () => statuses.includes('autorestarting'),
+        60000,
+        'the server to auto-restart the kernel'
+      );
+      // Queued before the new kernel is connected: services sends it ahead of the bridge's push,
+      // and the kernel's bounded wait picks the push up.
+      const mark = queued.sent.length;
+      const out = (await executeThroughRestart(kernel, WHOAMI)).trim();
+      const { push, execute: cell } = queued.order(mark);
+      expect(cell).toBeGreaterThanOrEqual(0);
+      expect(push).toBeGreaterThan(cell);
+      expect(out).toBe('alice jupyterlab');
+      await queued.shutdown();
+    });
+
+    it('after a websocket reconnect, a change made while disconnected reaches the kernel', async () => {
+      const kernel = nb.kernel;
+      const reconnected = kernel.reconnect();
+      expect(kernel.connectionStatus).toBe('connecting');
+      // The bridge cannot push now; it must push again once connected.
+      lab.model.setNotebookAccount(nb.context.path, bobId);
+      await reconnected;
+      await waitFor(
+        async () => (await nb.whoami()) === 'bob jupyterlab',
+        10000,
+        'bob in the kernel after reconnect'
+      );
+      lab.model.setNotebookAccount(nb.context.path, null);
+      await waitFor(
+        async () => (await nb.whoami()) === 'alice jupyterlab',
+        10000,
+        'alice back in the kernel'
+      );
+    });
+
+    it('after a kernel change, the new kernel gets the credentials before its first cell', async () => {
+      const oldId = nb.kernel.id;
+      const mark = nb.sent.length;
+      await nb.context.changeKernel({ name: config.kernelName });
+      await waitFor(
+        () => nb.kernel.connectionStatus === 'connected',
+        30000,
+        'the new kernel'
+      );
+      expect(nb.kernel.id).not.toBe(oldId);
+      expect(await nb.whoami()).toBe('alice jupyterlab');
+      expectPushedBeforeFirstCell(nb, mark);
+    });
+
+    it('credentials set by notebook code reach the model (source "code")', async () => {
+      const kernelId = nb.kernel.id;
+      const out = await nb.run(
+        'from carto_credentials import set_default_credentials\n' +
+          `set_default_credentials('bob', '${CODE_KEY}')\n` +
+          WHOAMI
+      );
+      expect(out.trim()).toBe('bob code');
+      const resolved = await waitFor(
+        async () => {
+          const r = await lab.model.resolve({ kernelId });
+          return r?.source === 'code' ? r : null;
+        },
+        10000,
+        'credentials_changed in the model'
+      );
+      expect(resolved.username).toBe('bob');
+      expect(resolved.apiKey).toBe(CODE_KEY);
+      expect(resolved.baseUrl).toBe('https://bob.carto.com/');
+      // The notebook path still resolves to its pushed account for other kernels.
+      await nb.run(
+        'from carto_credentials import unset_default_credentials; unset_default_credentials()'
+      );
+      await waitFor(
+        async () =>
+          (await lab.model.resolve({ kernelId }))?.source === 'default',
+        10000,
+        'the unset to reach the model'
+      );
+      await nb.shutdown();
+    });
+  });
+
+  describe('per-notebook choices and grants', () => {
+    it("a notebook's own account reaches that kernel only", async () => {
+      await lab.model.setGrant(at('work/a.ipynb'), 'allow');
+      await lab.model.setGrant(at('work/b.ipynb'), 'allow');
+      const [a, b] = await Promise.all([
+        lab.open(at('work/a.ipynb')),
+        lab.open(at('work/b.ipynb'))
+      ]);
+      expect(await a.whoami()).toBe('alice jupyterlab');
+      expect(await b.whoami()).toBe('alice jupyterlab');
+      const before = [a.pushes.length, b.pushes.length];
+      lab.model.setNotebookAccount(at('work/b.ipynb'), bobId);
+      await b.waitForPush(before[1]);
+      expect(await b.whoami()).toBe('bob jupyterlab');
+      expect(await a.whoami()).toBe('alice jupyterlab');
+      expect(a.pushes.length).toBe(before[0]);
+      expect(await lab.model.resolve({ kernelId: b.kernel.id })).toMatchObject({
+        username: 'bob',
+        source: 'notebook'
+      });
+      await Promise.all([a.shutdown(), b.shutdown()]);
+    });
+
+    it('a notebook that is not granted gets no key, not even the store default', async () => {
+      const path = at('work/not-granted.ipynb');
+      const nb = await lab.open(path);
+      expect(lab.model.accessFor(path)).toBe('undecided');
+      expect(await nb.whoami()).toBe('None None');
+      const out = await nb.run(
+        'import carto_credentials.kernel as k; print(k.status()["state"])\n' +
+          'from carto_credentials import sql\n' +
+          'try:\n    sql("select 1")\nexcept Exception as e:\n    print(type(e).__name__, e)'
+      );
+      expect(out).toContain('not_granted');
+      expect(out).toContain('allow it in the CARTO panel');
+      expect(out).not.toContain(ALICE_KEY);
+      // Granting it pushes the account without a restart.
+      const before = nb.pushes.length;
+      await lab.model.setGrant(path, 'allow');
+      await nb.waitForPush(before);
+      expect(await nb.whoami()).toBe('alice jupyterlab');
+      await nb.shutdown();
+    });
+  });
+
+  (config.heavy ? describe : describe.skip)('many kernels', () => {
+    it('20 kernels are all updated on a default change', async () => {
+      const paths = Array.from({ length: 20 }, (_, i) =>
+        at(`many/nb${i}.ipynb`)
+      );
+      for (const p of paths) {
+        await lab.model.setGrant(p, 'allow');
+      }
+      const notebooks: Notebook[] = [];
+      // Five at a time: 2 cores.
+      for (let i = 0; i < paths.length; i += 5) {
+        notebooks.push(
+          ...(await Promise.all(paths.slice(i, i + 5).map(p => lab.open(p))))
+        );
+      }
+      const first = await Promise.all(notebooks.map(n => n.whoami()));
+      expect(first).toEqual(paths.map(() => 'alice jupyterlab'));
+      await useDefault(bobId, notebooks);
+      const after = await Promise.all(notebooks.map(n => n.whoami()));
+      expect(after).toEqual(paths.map(() => 'bob jupyterlab'));
+      await useDefault(aliceId, notebooks);
+      const back = await Promise.all(notebooks.map(n => n.whoami()));
+      expect(back).toEqual(paths.map(() => 'alice jupyterlab'));
+      await Promise.all(notebooks.map(n => n.shutdown()));
+    });
   });
 });
 
 describe('no key at rest outside the store', () => {
   it('finds the test keys only in the 0600 store file', async () => {
-    await lab.dispose();
+    await admin.dispose();
     await server.stop();
     const roots = [
       server.dirs.config,

@@ -5,6 +5,7 @@
  */
 import { SessionContext } from '@jupyterlab/apputils';
 import {
+  CommsOverSubshells,
   Kernel,
   KernelManager,
   KernelMessage,
@@ -14,6 +15,7 @@ import {
 } from '@jupyterlab/services';
 
 import { KernelBridge } from '../../src/bridge';
+import { COMM_TARGET } from '../../src/protocol';
 import { CartoCredentialsModel } from '../../src/model';
 import { RestAccountStore } from '../../src/rest';
 import { DEFAULT_SETTINGS, ISettingsConfig } from '../../src/settings';
@@ -37,6 +39,17 @@ export function serverSettings(
   });
 }
 
+/** How a "page" talks to its kernels: which kernelspec, and JupyterLab's comms-over-subshells setting. */
+export interface ILabOptions {
+  /** Kernelspec of every notebook this page opens (default `python3`: ipykernel 7 of `.venv`). */
+  kernelName?: string;
+  /**
+   * *Settings → Kernels → Kernel Comms over subshells* (`@jupyterlab/apputils-extension:
+   * kernels-settings`, `commsOverSubshells`). Default: services' own default, `perCommTarget`.
+   */
+  commsOverSubshells?: CommsOverSubshells;
+}
+
 /** One "JupyterLab page": managers, the model and every open notebook. */
 export class Lab {
   readonly settings: ServerConnection.ISettings;
@@ -45,10 +58,22 @@ export class Lab {
   readonly specsManager: KernelSpecManager;
   readonly model: CartoCredentialsModel;
   readonly notebooks: Notebook[] = [];
+  readonly kernelName: string;
 
-  constructor(server: JupyterServerProcess, config: Partial<ISettingsConfig>) {
+  constructor(
+    server: JupyterServerProcess,
+    config: Partial<ISettingsConfig>,
+    options: ILabOptions = {}
+  ) {
     this.settings = serverSettings(server);
+    this.kernelName = options.kernelName ?? 'python3';
     this.kernelManager = new KernelManager({ serverSettings: this.settings });
+    if (options.commsOverSubshells !== undefined) {
+      // What JupyterLab's `@jupyterlab/apputils-extension:subshell-settings` plugin does with the
+      // setting: `app.serviceManager.kernels.commsOverSubshells = composite`. Every connection
+      // the manager makes (KernelManager.connectTo, used by the session manager) inherits it.
+      this.kernelManager.commsOverSubshells = options.commsOverSubshells;
+    }
     this.sessionManager = new SessionManager({
       serverSettings: this.settings,
       kernelManager: this.kernelManager
@@ -72,7 +97,7 @@ export class Lab {
     return this;
   }
 
-  /** Open a notebook: a session with a python3 kernel and, unless `bridge` is false, a bridge. */
+  /** Open a notebook: a session with this page's kernel and, unless `bridge` is false, a bridge. */
   async open(path: string, bridge = true): Promise<Notebook> {
     const context = new SessionContext({
       sessionManager: this.sessionManager,
@@ -80,7 +105,7 @@ export class Lab {
       path,
       name: path,
       type: 'notebook',
-      kernelPreference: { name: 'python3' }
+      kernelPreference: { name: this.kernelName }
     });
     const notebook = new Notebook(context, bridge ? this.model : null);
     this.notebooks.push(notebook);
@@ -104,15 +129,31 @@ export class Lab {
   }
 }
 
+/** A message this page sent to a kernel, in the order services queued it for the websocket. */
+export interface ISentMessage {
+  type: string;
+  /** Our `carto.credentials` comm (its `comm_open`, `comm_msg` or `comm_close`). */
+  carto: boolean;
+  /** `header.subshell_id`: null means the kernel's main shell. */
+  subshellId: string | null;
+  silent: boolean;
+}
+
 export class Notebook {
   readonly bridge: KernelBridge | null;
   /** Every state the bridge pushed, in order. */
   readonly pushes: string[] = [];
+  /** Every shell/control message sent to this notebook's kernels (all connections), in order. */
+  readonly sent: ISentMessage[] = [];
 
   constructor(
     readonly context: SessionContext,
     model: CartoCredentialsModel | null
   ) {
+    // Connected before the bridge: the bridge opens its comm in reaction to the same signal.
+    context.kernelChanged.connect((_, { newValue }) =>
+      newValue?.anyMessage.connect(this._onAnyMessage, this)
+    );
     this.bridge = model
       ? new KernelBridge({
           sessionContext: context,
@@ -121,6 +162,53 @@ export class Notebook {
       : null;
     this.bridge?.pushed.connect((_, state) => this.pushes.push(state));
   }
+
+  /**
+   * From `sent[from]` on: where the first push (our `comm_open` or `comm_msg`) and the first
+   * non-silent `execute_request` are; -1 when absent.
+   */
+  order(from = 0): { push: number; execute: number } {
+    const rest = this.sent.slice(from);
+    const at = (i: number) => (i < 0 ? -1 : from + i);
+    return {
+      push: at(
+        rest.findIndex(
+          m => m.carto && (m.type === 'comm_open' || m.type === 'comm_msg')
+        )
+      ),
+      execute: at(
+        rest.findIndex(m => m.type === 'execute_request' && !m.silent)
+      )
+    };
+  }
+
+  private _onAnyMessage(
+    _: Kernel.IKernelConnection,
+    { msg, direction }: Kernel.IAnyMessageArgs
+  ): void {
+    if (direction !== 'send') {
+      return;
+    }
+    const content = msg.content as {
+      comm_id?: string;
+      target_name?: string;
+      silent?: boolean;
+    };
+    const type = msg.header.msg_type;
+    if (type === 'comm_open' && content.target_name === COMM_TARGET) {
+      this._cartoComms.add(content.comm_id!);
+    }
+    this.sent.push({
+      type,
+      carto:
+        content.comm_id !== undefined && this._cartoComms.has(content.comm_id),
+      subshellId:
+        (msg.header as { subshell_id?: string | null }).subshell_id ?? null,
+      silent: content.silent === true
+    });
+  }
+
+  private readonly _cartoComms = new Set<string>();
 
   get kernel(): Kernel.IKernelConnection {
     const kernel = this.context.session?.kernel;

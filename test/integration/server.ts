@@ -1,5 +1,6 @@
 /**
- * A real jupyter_server (the development venv's python, so its kernels run the startup file that
+ * A real jupyter_server 2 (`.venv/bin/python -m jupyter_server`, as pip installs it; its kernels —
+ * kernelspecs `python3` (ipykernel 7), `python3-ipykernel6` (6.29) — run the startup file that
  * registers `carto.credentials`) with the carto_credentials server extension, under a
  * JupyterHub-style base URL and a token, in isolated Jupyter/IPython/HOME directories.
  * Optionally the local CARTO API (tools/carto_api) for validation.
@@ -116,9 +117,10 @@ export class JupyterServerProcess {
 
   async start(timeoutMs = 30000): Promise<this> {
     this.port = await freePort();
+    // The checkout is on the venvs' paths through a .pth file (scripts/setup.sh); no PYTHONPATH,
+    // which would leak into every kernel, including one of an environment without the package.
     const env: Record<string, string> = {
       ...(process.env as Record<string, string>),
-      PYTHONPATH: REPO_ROOT,
       JUPYTER_CONFIG_DIR: this.dirs.config,
       JUPYTER_DATA_DIR: this.dirs.data,
       JUPYTER_RUNTIME_DIR: this.dirs.runtime,
@@ -127,6 +129,7 @@ export class JupyterServerProcess {
       XDG_CONFIG_HOME: this.dirs.xdg,
       ...(this._options.env ?? {})
     };
+    delete env.PYTHONPATH;
     delete env.CARTO_USERNAME;
     delete env.CARTO_API_KEY;
     delete env.CARTO_BASE_URL;
@@ -219,7 +222,7 @@ export class CartoApiProcess {
 
   async start(timeoutMs = 15000): Promise<this> {
     this.proc = spawn(
-      '/usr/bin/python3',
+      VENV_PYTHON,
       ['-m', 'tools.carto_api', '--port', '0', '--ready-file', this._readyFile],
       { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] }
     );
