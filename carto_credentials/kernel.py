@@ -4,17 +4,17 @@ JupyterLab opens the comm with a ``set_credentials`` message as open data and se
 the same comm; we keep the pushed credentials under a lock (ipykernel 7 may run comm handlers on
 subshell threads). When code sets or unsets the default we send ``credentials_changed`` on every
 open comm. If a push is expected but not yet applied, ``pushed_credentials()`` waits once, at most
-``PUSH_WAIT_SECONDS``: on ipykernel < 7 by handling only our own queued comm messages (the cell
-that waits blocks the normal dispatch), on ipykernel >= 7 with an Event (handlers run elsewhere).
+``PUSH_WAIT_SECONDS``, handling only our own queued comm messages (the cell that waits blocks the
+normal dispatch of the main shell): ``_ipykernel_compat.pump`` on ipykernel 6 and 7, else an
+Event (enough when comm handlers run on a subshell thread).
 
-Nothing here imports ipykernel at module level: the module is imported in every kernel.
+Nothing here imports ipykernel, and nothing outside ``_ipykernel_compat`` touches its private
+internals: the module is imported in every kernel.
 """
 
-import json
 import logging
 import os
 import threading
-import time
 
 from .credentials import DEFAULT_PUBLIC, Credentials
 
@@ -69,6 +69,12 @@ def register_target(kernel=None):
     manager.register_target(TARGET, _on_open)
     with _bridge.lock:
         _bridge.kernel = kernel
+    try:
+        from . import _ipykernel_compat
+
+        _ipykernel_compat.install(kernel, _is_ours)
+    except Exception as exc:  # the wait then falls back to a plain Event: never break a kernel
+        log.debug("Could not prepare the credentials wait: %s", type(exc).__name__)
     return True
 
 
@@ -335,85 +341,22 @@ def status():
 
 
 def _wait_for_push(kernel, timeout):
-    if _can_pump(kernel):
-        _pump_own_messages(kernel, timeout)
-    else:
+    from . import _ipykernel_compat
+
+    if not _ipykernel_compat.pump(kernel, _is_ours, _bridge.applied.is_set, timeout):
         _bridge.applied.wait(timeout)
 
 
-def _can_pump(kernel):
-    if threading.current_thread() is not threading.main_thread():
+def _is_ours(msg_type, content):
+    """Whether a queued shell message is for this bridge (what the pump may handle early)."""
+    if not isinstance(content, dict):
         return False
-    if getattr(kernel, "msg_queue", None) is None or getattr(kernel, "shell_stream", None) is None:
-        return False
-    try:
-        import ipykernel
-
-        return int(ipykernel.__version__.split(".")[0]) < 7
-    except Exception:
-        return False
-
-
-def _pump_own_messages(kernel, timeout):
-    """Handle our queued ``comm_open``/``comm_msg`` while the current cell blocks the queue.
-
-    Everything else goes back into ``msg_queue`` in its original order. Messages are only peeked
-    (raw JSON frames) unless consumed: deserializing records the HMAC, and the real dispatch
-    would then drop the message as a duplicate.
-    """
-    from asyncio import QueueEmpty as AsyncioQueueEmpty
-
-    from tornado.queues import QueueEmpty
-
-    deadline = time.monotonic() + timeout
-    while not _bridge.applied.is_set():
-        kernel.shell_stream.flush()
-        taken = []
-        while True:
-            try:
-                taken.append(kernel.msg_queue.get_nowait())
-            except (QueueEmpty, AsyncioQueueEmpty):
-                break
-        for item in taken:
-            if not _handle_if_ours(kernel, item):
-                kernel.msg_queue.put_nowait(item)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        _bridge.applied.wait(min(0.005, remaining))
-
-
-def _frame_bytes(frame):
-    return frame.bytes if hasattr(frame, "bytes") else frame
-
-
-def _handle_if_ours(kernel, item):
-    try:
-        _, dispatch, args = item
-        if getattr(dispatch, "__name__", "") != "dispatch_shell" or len(args) != 1:
-            return False
-        idents, frames = kernel.session.feed_identities(args[0], copy=False)
-        header = json.loads(_frame_bytes(frames[1]))
-        content = json.loads(_frame_bytes(frames[4]))
-    except Exception:
-        return False
-    msg_type = header.get("msg_type")
     if msg_type == "comm_open":
-        ours = content.get("target_name") == TARGET
-    elif msg_type == "comm_msg":
+        return content.get("target_name") == TARGET
+    if msg_type == "comm_msg":
         with _bridge.lock:
-            ours = content.get("comm_id") in {c.comm_id for c in _bridge.comms}
-    else:
-        return False
-    if not ours:
-        return False
-    try:
-        msg = kernel.session.deserialize(frames, content=True, copy=False)
-        handler = getattr(kernel.comm_manager, msg_type)
-        handler(kernel.shell_stream, idents, msg)
-    except Exception as exc:
-        log.warning("Could not handle a queued %s for %s: %s", msg_type, TARGET, type(exc).__name__)
-    return True
+            return content.get("comm_id") in {c.comm_id for c in _bridge.comms}
+    return False
 
 
 def _reset_for_tests():
