@@ -1,11 +1,20 @@
 """The silent bootstrap the frontend runs in a kernel that closed the credentials comm straight
-back: it registers the comm target whether or not the kernel's environment has the package."""
+back: it registers the comm target whether or not the kernel's environment has the package.
+"Another environment" is ``.venv-kernel-bare`` (ipykernel 6.29, no carto_credentials), created by
+scripts/dev_install.py."""
 
+import json
 import os
 import subprocess
-import sys
+
+import pytest
+from _carto_helpers import BARE_PYTHON, KEY, TARGET, Kernel, isolated_env, kernel_spec_manager
 
 from carto_credentials.server.bootstrap import PACKAGE_DIR, bootstrap_code
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(BARE_PYTHON), reason=f"{BARE_PYTHON} is missing: run scripts/dev_install.py"
+)
 
 REPO_ROOT = os.path.dirname(PACKAGE_DIR)
 
@@ -25,10 +34,11 @@ print(any(p.rstrip('/') == %r for p in sys.path))
 
 
 def run_isolated(code, tmp_path):
-    """A Python that cannot import carto_credentials: isolated mode, empty cwd, clean HOME."""
+    """A Python that cannot import carto_credentials: the bare venv, isolated mode, empty cwd,
+    clean HOME."""
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
     return subprocess.run(
-        [sys.executable, "-I", "-c", code],
+        [BARE_PYTHON, "-I", "-c", code],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -66,3 +76,46 @@ def test_uses_the_kernels_own_package_when_it_has_one(monkeypatch):
     monkeypatch.setattr(kernel, "register_target", lambda *args: calls.append(args) or True)
     exec(compile(bootstrap_code("/elsewhere"), "<bootstrap>", "exec"), {})
     assert calls == [()]
+
+
+def test_a_bare_kernel_gets_credentials_after_the_bootstrap(tmp_path):
+    """The frontend's path end to end on a real kernel of the bare venv: the comm is closed
+    straight back, the silent bootstrap registers the target, the next push reaches the cell."""
+    env = isolated_env(
+        tmp_path, {"JPY_SESSION_NAME": "work/map.ipynb"}, startup=False, pythonpath=""
+    )
+    kernel = Kernel(env, kernel_spec_manager(tmp_path, BARE_PYTHON))
+    try:
+        message = {
+            "version": 1,
+            "type": "set_credentials",
+            "session_path": "work/map.ipynb",
+            "kernel_id": "k-bare",
+            "state": "granted",
+            "account": {
+                "id": "acc-1",
+                "label": "alice",
+                "username": "alice",
+                "base_url": "https://alice.carto.com/",
+                "api_key": KEY,
+            },
+        }
+        first = kernel.open_comm(message)
+        closed = kernel.run("1")["comm_close"]
+        assert first in closed  # no target: the kernel closes the comm
+        silent = kernel.kc.execute(bootstrap_code(), silent=True, store_history=False)
+        kernel.collect(silent)
+        kernel.open_comm(message)
+        out = kernel.run(
+            "import carto_credentials as cc\n"
+            "c = cc.get_default_credentials()\n"
+            "print(cc.__file__, c.username)\n"
+            "print(cc.kernel.status()['registered'])"
+        )
+        assert out["errors"] == "", out
+        assert out["stdout"] == f"{os.path.join(PACKAGE_DIR, '__init__.py')} alice\nTrue\n"
+        assert KEY not in json.dumps(out)
+        reply = kernel.kc.comm_info(target_name=TARGET, reply=True)
+        assert len(reply["content"]["comms"]) == 1
+    finally:
+        kernel.stop()

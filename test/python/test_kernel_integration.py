@@ -11,20 +11,20 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
+from _carto_helpers import (
+    KERNEL_PYTHONS,
+    REPO,
+    STARTUP,
+    TARGET,
+    Kernel,
+    kernel_spec_manager,
+)
+from _carto_helpers import isolated_env as _isolated_env
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STARTUP = os.path.join(REPO, "carto_credentials", "startup", "zz-carto-credentials.py")
-TARGET = "carto.credentials"
 KEY = "0123456789abcdef0123456789abcdef01234567"
 PYTHON = sys.executable
-# The kernel Pythons: ipykernel 7 (the test runner's own venv) and 6.29.
-KERNEL_PYTHONS = {
-    "ipykernel7": os.path.join(REPO, ".venv", "bin", "python"),
-    "ipykernel6": os.path.join(REPO, ".venv-ipykernel6", "bin", "python"),
-}
 
 
 def push(username="alice", api_key=KEY, state="granted"):
@@ -42,138 +42,6 @@ def push(username="alice", api_key=KEY, state="granted"):
             "api_key": api_key,
         },
     }
-
-
-def _isolated_env(tmp, extra=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARTO_", "JPY_"))}
-    startup_dir = tmp / "ipython" / "profile_default" / "startup"
-    startup_dir.mkdir(parents=True, exist_ok=True)
-    link = startup_dir / "zz-carto-credentials.py"
-    if not link.exists():
-        link.symlink_to(STARTUP)
-    (tmp / "home").mkdir(exist_ok=True)
-    env.update(
-        PYTHONPATH=REPO,
-        IPYTHONDIR=str(tmp / "ipython"),
-        HOME=str(tmp / "home"),
-        XDG_CONFIG_HOME=str(tmp / "config"),
-        JUPYTER_DATA_DIR=str(tmp / "data"),
-        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
-    )
-    env.update(extra or {})
-    return env
-
-
-def kernel_spec_manager(tmp, python):
-    """A spec manager that knows one kernel, ``carto-test``, run by ``python`` (explicit: no
-    kernelspec of the machine or of a venv can be picked by accident)."""
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    spec_dir = tmp / "kernels" / "carto-test"
-    spec_dir.mkdir(parents=True, exist_ok=True)
-    spec = {
-        "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "carto test kernel",
-        "language": "python",
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    return KernelSpecManager(kernel_dirs=[str(tmp / "kernels")])
-
-
-class Kernel:
-    """One kernel process and a blocking client; ``fresh()`` restarts it if it was used."""
-
-    def __init__(self, env, spec_manager):
-        from jupyter_client import KernelManager
-
-        self.km = KernelManager(kernel_name="carto-test", kernel_spec_manager=spec_manager)
-        self.km.start_kernel(env=env, cwd=env["HOME"])
-        self.kc = self.km.client()
-        self.kc.start_channels()
-        self.kc.wait_for_ready(timeout=60)
-        self.used = False
-
-    def fresh(self):
-        if self.used:
-            self.km.restart_kernel(now=True)
-            self.kc.wait_for_ready(timeout=60)
-            self._drain()
-        self.used = True
-        return self
-
-    def _drain(self):
-        while True:
-            try:
-                self.kc.get_iopub_msg(timeout=0.2)
-            except Exception:
-                return
-
-    def open_comm(self, data, target=TARGET):
-        comm_id = uuid.uuid4().hex
-        msg = self.kc.session.msg(
-            "comm_open", {"comm_id": comm_id, "target_name": target, "data": data}
-        )
-        self.kc.shell_channel.send(msg)
-        return comm_id
-
-    def comm_msg(self, comm_id, data):
-        self.kc.shell_channel.send(
-            self.kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
-        )
-
-    def execute(self, code):
-        return self.kc.execute(code, store_history=False)
-
-    def collect(self, msg_id, timeout=10):
-        """stdout, stderr/tracebacks and kernel comm traffic of one request, until idle."""
-        out = {"stdout": "", "errors": "", "comm": [], "comm_close": []}
-        deadline = time.monotonic() + timeout
-        while True:
-            msg = self.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "comm_close":
-                out["comm_close"].append(content["comm_id"])
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            if kind == "stream":
-                out["stdout" if content["name"] == "stdout" else "errors"] += content["text"]
-            elif kind == "error":
-                out["errors"] += "\n".join(content["traceback"])
-            elif kind == "comm_msg":
-                out["comm"].append(content)
-            elif kind == "status" and content["execution_state"] == "idle":
-                return out
-
-    def events_until_idle(self, msg_id, timeout=10):
-        """Every IOPub message, in order, as ``(kind, parent msg_id)`` (status: the state), with
-        ``("stdout", parent, text)`` for output, until ``msg_id`` is idle."""
-        events = []
-        deadline = time.monotonic() + timeout
-        while True:
-            msg = self.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
-            kind, content = msg["msg_type"], msg["content"]
-            parent = msg["parent_header"].get("msg_id")
-            if kind == "status":
-                events.append((content["execution_state"], parent))
-                if content["execution_state"] == "idle" and parent == msg_id:
-                    return events
-            elif kind == "stream":
-                events.append((content["name"], parent, content["text"]))
-            elif kind in ("comm_open", "comm_close", "comm_msg"):
-                events.append((kind, content["comm_id"]))
-            else:
-                events.append((kind, parent))
-
-    @staticmethod
-    def stdout_of(msg_id, events):
-        return "".join(e[2] for e in events if e[:2] == ("stdout", msg_id))
-
-    def run(self, code, timeout=10):
-        return self.collect(self.execute(code), timeout)
-
-    def stop(self):
-        self.kc.stop_channels()
-        self.km.shutdown_kernel(now=True)
 
 
 @pytest.fixture(scope="module", params=sorted(KERNEL_PYTHONS, reverse=True))
