@@ -1,17 +1,26 @@
-"""The one place that talks HTTP to CARTO, and maps every failure to ``errors``.
+"""The one place in the kernel that talks HTTP to CARTO, and maps every failure to ``errors``.
 
-Standard library only (``urllib``), imported lazily so ``import carto_credentials`` stays cheap.
-When a ``Credentials`` carries a ``requests``-style session, that session is used instead, as
-cartoframes does. The API key is passed as ``secret`` so it can be scrubbed from every message.
+``requests`` (imported on first use, so ``import carto_credentials`` stays cheap). The API key
+never travels in a URL: it goes in an HTTP Basic ``Authorization`` header (username + key), which
+CARTO accepts as it accepts ``api_key=`` in the query or the body (and so does the local API,
+``tools/carto_api/server.py`` ``_params``), so no proxy, access log or error text records it.
+Redirects are never followed (requests would keep the header for another path of the same
+host): a 3xx answer is reported as such. When a ``Credentials`` carries a ``session`` (a
+``requests.Session``, as in cartoframes) it is used; otherwise one shared module session.
+The key is also passed as ``secret`` so it is scrubbed from every message CARTO echoes back.
 """
 
 import json
+import threading
 
 from . import errors
 
 USER_AGENT = "jupyterlab-carto-credentials"
 # Longer URLs go as a form-encoded POST: proxies and servers commonly cap URLs around 8 KB.
 MAX_GET_URL = 2048
+
+_session = None
+_session_lock = threading.Lock()
 
 
 def scrub(text, secret):
@@ -44,79 +53,109 @@ def join(base_url, path):
     return base_url.rstrip("/") + "/" + path.lstrip("/")
 
 
-def request_json(method, url, params, secret=None, timeout=30.0, session=None):
+def auth_for(username, api_key):
+    """The ``(user name, key)`` of the Basic header, or ``None`` when there is no key to send."""
+    if not isinstance(api_key, str) or not api_key:
+        return None
+    return (username if isinstance(username, str) else "", api_key)
+
+
+def request_json(method, url, params, auth=None, timeout=30.0, session=None):
     """Send ``params`` (query for GET, form body for POST) and return the decoded JSON answer.
 
-    Raises the ``errors`` subclass that matches the failure; messages show ``url`` with
-    ``api_key=***`` and never contain ``secret``.
+    ``auth`` is ``auth_for(username, api_key)``: the key goes in the Basic header. ``timeout`` is
+    in seconds, for connecting and for each read. Raises the ``errors`` subclass that matches the
+    failure (a redirect is a ``CartoAPIError``); messages show ``url`` (which never holds the
+    key) and never contain the key.
     """
-    shown = redact_url(_with_query(url, {k: v for k, v in params.items() if k == "api_key"}))
-    if session is not None:
-        status, body = _send_with_session(session, method, url, params, timeout, secret, shown)
-    else:
-        status, body = _send_with_urllib(method, url, params, timeout, secret, shown)
+    secret = auth[1] if auth else None
+    shown = redact_url(url)
+    status, headers, body = _send(session, method, url, params, auth, timeout, secret, shown)
+    if 300 <= status < 400:
+        raise errors.CartoAPIError(
+            f"The server at {shown} answered with a redirect (HTTP {status}) to "
+            f"{_redirect_target(headers, secret)}: check the base URL, and use https.",
+            status=status,
+            url=shown,
+        )
     return _decode(status, body, shown, secret)
 
 
-def _with_query(url, params):
-    from urllib.parse import urlencode
+def _shared_session():
+    global _session
+    with _session_lock:
+        if _session is None:
+            import requests
 
-    if not params:
-        return url
-    return url + ("&" if "?" in url else "?") + urlencode(params)
-
-
-def _send_with_urllib(method, url, params, timeout, secret, shown):
-    import http.client
-    import socket
-    import urllib.error
-    import urllib.request
-    from urllib.parse import urlencode
-
-    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-    data = None
-    if method == "GET":
-        url = _with_query(url, params)
-    else:
-        data = urlencode(params).encode("utf-8")
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        try:
-            return exc.code, exc.read()
-        finally:
-            exc.close()
-    except urllib.error.URLError as exc:
-        failure = exc.reason
-    except (socket.timeout, TimeoutError) as exc:
-        failure = exc
-    except (OSError, http.client.HTTPException) as exc:
-        failure = exc
-    # Raised outside the except blocks (and without a cause) so no traceback shows the
-    # urllib objects, whose URL carries the key.
-    _raise_network(failure, shown, secret)
+            _session = requests.Session()
+        return _session
 
 
-def _send_with_session(session, method, url, params, timeout, secret, shown):
+def _send(session, method, url, params, auth, timeout, secret, shown):
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     kwargs = {"params": params} if method == "GET" else {"data": params}
+    if auth is not None:
+        kwargs["auth"] = auth
     try:
-        response = session.request(method, url, timeout=timeout, headers=headers, **kwargs)
-        return response.status_code, response.content
-    except Exception as exc:  # requests' own hierarchy: classified below without importing it
+        response = (session if session is not None else _shared_session()).request(
+            method, url, timeout=timeout, headers=headers, allow_redirects=False, **kwargs
+        )
+        return response.status_code, getattr(response, "headers", None) or {}, response.content
+    except Exception as exc:  # requests' hierarchy, or whatever a user's session raises
         failure = exc
+    # Raised outside the except block (and without a cause) so no traceback shows the request.
     _raise_network(failure, shown, secret)
+
+
+def _redirect_target(headers, secret):
+    """Where a redirect points, without query or fragment (and never the key), for the message."""
+    from urllib.parse import urlsplit
+
+    location = headers.get("Location") or "" if hasattr(headers, "get") else ""
+    try:
+        parts = urlsplit(location)
+        shown = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
+    except ValueError:
+        shown = ""
+    shown = "".join(c for c in shown if c.isprintable())[:200]
+    if not shown or (secret and secret in shown):
+        return "another address"
+    return shown
 
 
 def _is_timeout(exc):
+    """Whether ``exc`` means CARTO did not answer in time.
+
+    requests raises ``Timeout`` for connect and read timeouts, except a read timeout while the
+    body streams in, which reaches us as a ``ConnectionError`` wrapping urllib3's
+    ``ReadTimeoutError`` (urllib3's ``NewConnectionError`` derives from ``ConnectTimeoutError``,
+    so names alone are not enough there). Other sessions' exceptions are judged by class name.
+    """
     import socket
+    import sys
 
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return True
+    requests = sys.modules.get("requests")
+    if requests is not None and isinstance(exc, requests.exceptions.RequestException):
+        return isinstance(exc, requests.exceptions.Timeout) or _caused_by(exc, "ReadTimeoutError")
     return any("Timeout" in cls.__name__ for cls in type(exc).__mro__)
+
+
+def _caused_by(exc, name):
+    """Whether ``exc`` or what it wraps (urllib3 nests a few levels deep) is a ``name``."""
+    for _ in range(10):
+        if exc is None:
+            return False
+        if any(cls.__name__ == name for cls in type(exc).__mro__):
+            return True
+        reason = getattr(exc, "reason", None)
+        exc = (
+            exc.__cause__
+            or exc.__context__
+            or (reason if isinstance(reason, BaseException) else None)
+        )
+    return False
 
 
 def _raise_network(failure, shown, secret):

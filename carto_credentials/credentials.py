@@ -178,8 +178,8 @@ class Credentials:
     def session(self, session):
         self._session = session
 
-    def _key_params(self):
-        return {"api_key": self._api_key} if isinstance(self._api_key, str) else {}
+    def _auth(self):
+        return _http.auth_for(self._username, self._api_key)
 
     @property
     def me_data(self):
@@ -188,8 +188,8 @@ class Credentials:
             data = _http.request_json(
                 "GET",
                 _http.join(self._base_url, ME_SERVICE),
-                self._key_params(),
-                secret=self._api_key,
+                {},
+                auth=self._auth(),
                 timeout=10.0,
                 session=self._session,
             )
@@ -214,8 +214,8 @@ class Credentials:
             data = _http.request_json(
                 "GET",
                 _http.join(self._base_url, DO_TOKEN_SERVICE),
-                self._key_params(),
-                secret=self._api_key,
+                {},
+                auth=self._auth(),
                 timeout=30.0,
                 session=self._session,
             )

@@ -20,16 +20,15 @@ def sql(query, credentials=None, timeout=30.0):
 
     ``credentials`` default to ``get_default_credentials()``. Raises ``NoCredentialsError`` (how
     to log in), ``AuthenticationError`` (401/403), ``NotFoundError`` (404), ``QueryError`` (400),
-    ``ServerError`` (5xx), ``CartoNetworkError`` or ``CartoTimeoutError``; every message has the
-    key redacted.
+    ``ServerError`` (5xx), ``CartoAPIError`` (a redirect, or not CARTO's JSON),
+    ``CartoNetworkError`` or ``CartoTimeoutError``; no message contains the key. The key travels
+    in the HTTP Basic header (``_http``); queries longer than ``_http.MAX_GET_URL`` are POSTed.
     """
     if not isinstance(query, str) or not query.strip():
         raise ValueError("`query` must be a non-empty SQL string.")
     credentials = resolve_credentials(credentials)
     url = _http.join(credentials.base_url, SQL_SERVICE)
     params = {"q": query}
-    if isinstance(credentials.api_key, str):
-        params["api_key"] = credentials.api_key
     from urllib.parse import urlencode
 
     method = "GET" if len(url) + 1 + len(urlencode(params)) <= _http.MAX_GET_URL else "POST"
@@ -37,7 +36,7 @@ def sql(query, credentials=None, timeout=30.0):
         method,
         url,
         params,
-        secret=credentials.api_key,
+        auth=_http.auth_for(credentials.username, credentials.api_key),
         timeout=timeout,
         session=credentials.session,
     )

@@ -52,7 +52,8 @@ def isolated(tmp_path, monkeypatch):
 
 
 class FakeCarto:
-    """Routes ``(method or '*', path)`` to ``(status, body, delay_s)``; records every request."""
+    """Routes ``(method or '*', path)`` to ``(status, body, delay_s, headers)``; records every
+    request (``basic``: the decoded Basic ``Authorization``, ``(user, key)`` or ``None``)."""
 
     def __init__(self):
         self.routes = {}
@@ -74,16 +75,19 @@ class FakeCarto:
                         "params": params,
                         "raw_query": parts.query,
                         "user_agent": self.headers.get("User-Agent"),
+                        "basic": _basic(self.headers.get("Authorization")),
                     }
                 )
                 route = fake.routes.get((self.command, parts.path)) or fake.routes.get(
                     ("*", parts.path)
                 )
-                status, payload, delay = route or (404, {"error": ["not found"]}, 0)
+                status, payload, delay, headers = route or (404, {"error": ["not found"]}, 0, {})
                 if delay:
                     time.sleep(delay)
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -103,12 +107,29 @@ class FakeCarto:
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
-    def route(self, path, status=200, payload=None, delay=0, method="*"):
-        self.routes[(method, path)] = (status, {} if payload is None else payload, delay)
+    def route(self, path, status=200, payload=None, delay=0, method="*", headers=None):
+        self.routes[(method, path)] = (
+            status,
+            {} if payload is None else payload,
+            delay,
+            dict(headers or {}),
+        )
 
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def _basic(header):
+    """``(user, key)`` of an HTTP Basic ``Authorization`` header, ``None`` without one."""
+    if not header:
+        return None
+    import base64
+
+    scheme, _, value = header.partition(" ")
+    assert scheme == "Basic", header
+    user, _, key = base64.b64decode(value).decode().partition(":")
+    return (user, key)
 
 
 @pytest.fixture

@@ -288,11 +288,12 @@ def test_me_data_calls_api_v3_me_with_the_key_and_keeps_onprem_prefix(carto):
     c = _local(carto, prefix="/user/u/")
     assert c.me_data == {"user_data": {"id": "uid-1", "username": "u"}}
     request = carto.requests[-1]
-    assert (request["method"], request["path"], request["params"]["api_key"]) == (
+    assert (request["method"], request["path"], request["basic"]) == (
         "GET",
         "/user/u/api/v3/me",
-        KEY,
+        ("", KEY),
     )
+    assert request["params"] == {}
 
 
 def test_me_data_swallows_every_failure(carto):
@@ -321,7 +322,7 @@ def test_get_gcloud_credentials_uses_do_token_endpoint_and_caches(carto):
     assert c.get_gcloud_credentials() == ("proj", "gtoken")
     assert c.is_instant_licensing_active() is True
     assert [r["path"] for r in carto.requests] == ["/user/u/api/v4/do/token/token/"]
-    assert carto.requests[0]["params"]["api_key"] == KEY
+    assert carto.requests[0]["basic"] == ("", KEY) and carto.requests[0]["params"] == {}
 
 
 def test_get_gcloud_credentials_do_not_enabled_gives_cartoframes_message(carto):
@@ -341,7 +342,7 @@ def test_get_gcloud_credentials_bad_key_error_has_no_key(carto):
     carto.route("/api/v4/do/token/token/", status=401, payload={"errors": ["Unauthorized"]})
     with pytest.raises(AuthenticationError) as info:
         _local(carto).get_gcloud_credentials()
-    assert KEY not in str(info.value) and "api_key=***" in str(info.value)
+    assert KEY not in str(info.value) and "/api/v4/do/token/token/" in str(info.value)
 
 
 def test_a_requests_style_session_is_used_when_given():
@@ -353,9 +354,10 @@ def test_a_requests_style_session_is_used_when_given():
         calls = []
 
         def request(self, method, url, **kwargs):
-            self.calls.append((method, url, kwargs["params"]))
+            self.calls.append((method, url, kwargs["params"], kwargs["auth"]))
+            assert kwargs["allow_redirects"] is False
             return Response()
 
     c = Credentials("u", "k", session=Session())
     assert c.user_id == "from-session"
-    assert Session.calls == [("GET", "https://u.carto.com/api/v3/me", {"api_key": "k"})]
+    assert Session.calls == [("GET", "https://u.carto.com/api/v3/me", {}, ("u", "k"))]
