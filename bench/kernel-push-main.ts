@@ -6,6 +6,7 @@
  * measurement, so ratios compare like with like (same server, same kernels, same Nagle delays).
  */
 import {
+  CommsOverSubshells,
   Kernel,
   KernelManager,
   KernelMessage,
@@ -22,6 +23,7 @@ import { gzipSync } from 'zlib';
 
 import { KernelBridge } from '../src/bridge';
 import { CartoCredentialsModel } from '../src/model';
+import { COMM_TARGET } from '../src/protocol';
 import { RestAccountStore } from '../src/rest';
 import { DEFAULT_SETTINGS } from '../src/settings';
 import {
@@ -32,10 +34,45 @@ import {
 } from '../test/integration/server';
 
 const STARTS = Number(process.env.BENCH_STARTS ?? 50);
-const CONTROL_STARTS = Number(process.env.BENCH_CONTROL_STARTS ?? 20);
+const CONTROL_STARTS = Number(process.env.BENCH_CONTROL_STARTS ?? 10);
 const KERNELS = Number(process.env.BENCH_KERNELS ?? 50);
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 40);
 const SWITCHES = Number(process.env.BENCH_SWITCHES ?? 6);
+
+/**
+ * Kernel lines and JupyterLab's comms-over-subshells setting (Settings → Kernels; the page applies
+ * it as `serviceManager.kernels.commsOverSubshells = value`, which is what the bench does).
+ * `BENCH_PHASES=k7-on,k6` runs a subset; the first selected phase also runs the 50-kernel switch.
+ */
+interface IPhase {
+  id: string;
+  name: string;
+  kernelName: string;
+  comms: CommsOverSubshells;
+}
+const ALL_PHASES: IPhase[] = [
+  {
+    id: 'k7-on',
+    name: 'ipykernel 7.4, subshells on',
+    kernelName: 'python3',
+    comms: CommsOverSubshells.PerCommTarget
+  },
+  {
+    id: 'k7-off',
+    name: 'ipykernel 7.4, subshells off',
+    kernelName: 'python3',
+    comms: CommsOverSubshells.Disabled
+  },
+  {
+    id: 'k6',
+    name: 'ipykernel 6.29',
+    kernelName: 'python3-ipykernel6',
+    comms: CommsOverSubshells.PerCommTarget
+  }
+];
+const PHASES = process.env.BENCH_PHASES
+  ? ALL_PHASES.filter(p => process.env.BENCH_PHASES!.split(',').includes(p.id))
+  : ALL_PHASES;
 
 const WHOAMI = [
   'from carto_credentials import get_default_credentials',
@@ -152,6 +189,72 @@ function runOnConnected(
   });
 }
 
+interface IFirstCells {
+  phase: IPhase;
+  withBridge: number[];
+  control: number[];
+  seen: number;
+  total: number;
+  waited: number;
+  /** Our comm_open/comm_msg queued for the websocket before the first cell's execute_request. */
+  pushFirst: number;
+  /** Messages of our comm that carried a subshell id (must stay 0). */
+  subshellPushes: number;
+  bare: number[];
+  change: number[];
+  echoSubshell?: string | null;
+  seconds: number;
+}
+
+/** The order in which shell messages were queued for a kernel's websocket (anyMessage 'send'). */
+class WireOrder {
+  private readonly _sent: { push: boolean; execute: boolean }[] = [];
+  private readonly _ours = new Set<string>();
+  cartoOnSubshell = 0;
+  constructor(private readonly _kernel: Kernel.IKernelConnection) {
+    _kernel.anyMessage.connect(this._onMessage, this);
+  }
+  get length(): number {
+    return this._sent.length;
+  }
+  /** From `from` on, a push was queued before the first (non-silent) execute_request. */
+  pushFirst(from: number): boolean {
+    const rest = this._sent.slice(from);
+    const push = rest.findIndex(m => m.push);
+    const cell = rest.findIndex(m => m.execute);
+    return push >= 0 && (cell < 0 || push < cell);
+  }
+  dispose(): void {
+    this._kernel.anyMessage.disconnect(this._onMessage, this);
+  }
+  private _onMessage(
+    _: Kernel.IKernelConnection,
+    { msg, direction }: Kernel.IAnyMessageArgs
+  ): void {
+    if (direction !== 'send') {
+      return;
+    }
+    const type = msg.header.msg_type;
+    const content = msg.content as {
+      comm_id?: string;
+      target_name?: string;
+      silent?: boolean;
+    };
+    if (type === 'comm_open' && content.target_name === COMM_TARGET) {
+      this._ours.add(content.comm_id!);
+    }
+    const ours =
+      content.comm_id !== undefined && this._ours.has(content.comm_id);
+    if (ours && (msg.header as { subshell_id?: string | null }).subshell_id) {
+      this.cartoOnSubshell += 1;
+    }
+    this._sent.push({
+      push: ours && (type === 'comm_open' || type === 'comm_msg'),
+      execute: type === 'execute_request' && content.silent !== true
+    });
+  }
+}
+
 /** An open echo comm on a kernel that ran INSTRUMENT. */
 class Echo {
   private _waiters: Array<(data: Record<string, unknown>) => boolean> = [];
@@ -163,6 +266,39 @@ class Echo {
       this._waiters = this._waiters.filter(w => !w(data));
     };
     this.comm.open({});
+  }
+  /** The echo answers; with comms over subshells, on its own subshell. */
+  async ready(kernel: Kernel.IKernelConnection): Promise<void> {
+    const handler = this.comm as unknown as {
+      commsOverSubshells: CommsOverSubshells;
+      subshellStarted: Promise<void>;
+    };
+    await kernel.info;
+    if (
+      kernel.supportsSubshells &&
+      handler.commsOverSubshells !== CommsOverSubshells.Disabled
+    ) {
+      await handler.subshellStarted;
+    }
+    for (let i = 0; ; i++) {
+      const tag = `ready-${i}`;
+      const got = this.next(
+        d => (d.echo as { ping?: unknown } | undefined)?.ping === tag
+      );
+      this.comm.send({ ping: tag });
+      const answered = await Promise.race([
+        got.then(() => true),
+        new Promise<boolean>(res => setTimeout(() => res(false), 1000))
+      ]);
+      if (answered) {
+        // Echoes come back in order: every earlier ready ping has been answered too.
+        return;
+      }
+    }
+  }
+  /** The subshell services routes this comm to (null: the main shell). */
+  get subshellId(): string | null {
+    return (this.comm as unknown as { subshellId: string | null }).subshellId;
   }
   next(match: (data: Record<string, unknown>) => boolean): Promise<void> {
     return new Promise(resolve =>
@@ -223,12 +359,18 @@ async function main(): Promise<void> {
       api_key: 'bob-bench-key-0002'
     });
 
+    let phase = PHASES[0];
+    /** What the page does when the user changes the setting: every connection follows. */
+    const usePhase = (next: IPhase) => {
+      phase = next;
+      kernelManager.commsOverSubshells = next.comms;
+    };
     const open = async (p: string, withBridge: boolean) => {
       const session = await sessionManager.startNew({
         path: p,
         name: p,
         type: 'notebook',
-        kernel: { name: 'python3' }
+        kernel: { name: phase.kernelName }
       });
       sessions.push(session);
       const bridge = withBridge
@@ -248,27 +390,21 @@ async function main(): Promise<void> {
       sessions.splice(sessions.indexOf(session), 1);
     };
 
-    // 1. First cell after start / restart --------------------------------------------------
-    log(
-      `first cell: ${STARTS} starts+restarts with the bridge, ${CONTROL_STARTS} without`
-    );
-    const withBridge: number[] = [];
-    const control: number[] = [];
-    let seen = 0;
-    let waitedRuns = 0;
-    let total = 0;
-    const cycle = async (i: number, bridged: boolean) => {
+    // 1. First cell after start / restart, per phase -----------------------------------------
+    const first: IFirstCells[] = [];
+    const cycle = async (stats: IFirstCells, i: number, bridged: boolean) => {
       const cell = bridged ? FIRST_CELL : CONTROL_CELL;
       const expect = bridged ? 'alice jupyterlab' : 'x';
-      const sessionP = sessionManager.startNew({
-        path: `first/${bridged ? 'b' : 'c'}${i}.ipynb`,
+      const session = await sessionManager.startNew({
+        path: `first/${phase.id}/${bridged ? 'b' : 'c'}${i}.ipynb`,
         name: `b${i}`,
         type: 'notebook',
-        kernel: { name: 'python3' }
+        kernel: { name: phase.kernelName }
       });
-      // startNew resolves with a connection that is still connecting; hook it at once.
-      const session = await sessionP;
       sessions.push(session);
+      const kernel = session.kernel!;
+      // startNew resolves with a connection that is still connecting; hook it at once.
+      const wire = new WireOrder(kernel);
       let bridge: KernelBridge | null = null;
       if (bridged) {
         bridge = new KernelBridge({
@@ -276,76 +412,111 @@ async function main(): Promise<void> {
           model
         });
       }
-      const kernel = session.kernel!;
-      const results: { ms: number; out: string }[] = [];
+      const results: { ms: number; out: string; pushFirst: boolean }[] = [];
       if (kernel.connectionStatus === 'connected') {
         const t0 = now();
-        results.push({
-          out: (await execute(kernel, cell)).trim(),
-          ms: now() - t0
-        });
+        const out = (await execute(kernel, cell)).trim();
+        results.push({ out, ms: now() - t0, pushFirst: wire.pushFirst(0) });
       } else {
-        results.push(await runOnConnected(kernel, cell));
+        const r = await runOnConnected(kernel, cell);
+        results.push({ ...r, pushFirst: wire.pushFirst(0) });
       }
+      const mark = wire.length;
       const afterRestart = runOnConnected(kernel, cell);
       await kernel.restart();
-      results.push(await afterRestart);
+      const r = await afterRestart;
+      results.push({ ...r, pushFirst: wire.pushFirst(mark) });
       for (const r of results) {
-        (bridged ? withBridge : control).push(r.ms);
+        (bridged ? stats.withBridge : stats.control).push(r.ms);
         if (bridged) {
           if (r.out.endsWith('waited')) {
-            waitedRuns += 1;
+            stats.waited += 1;
             r.out = r.out.slice(0, -'waited'.length).trim();
           }
-          total += 1;
-          seen += r.out === expect ? 1 : 0;
+          stats.total += 1;
+          stats.seen += r.out === expect ? 1 : 0;
+          stats.pushFirst += r.pushFirst ? 1 : 0;
           if (r.out !== expect) {
-            log(`  cycle ${i}: first cell printed ${JSON.stringify(r.out)}`);
+            log(
+              `  ${phase.id} cycle ${i}: first cell printed ${JSON.stringify(r.out)}`
+            );
           }
         }
       }
+      if (bridged) {
+        stats.subshellPushes += wire.cartoOnSubshell;
+      }
+      wire.dispose();
       bridge?.dispose();
       await close(session);
     };
-    const cycles = Math.ceil(STARTS / 2);
-    const controlCycles = Math.ceil(CONTROL_STARTS / 2);
-    for (let i = 0; i < cycles; i++) {
-      await cycle(i, true);
-      if (i < controlCycles) {
-        await cycle(i, false);
+    for (const p of PHASES) {
+      usePhase(p);
+      log(
+        `first cell, ${p.name}: ${STARTS} starts+restarts with the bridge, ${CONTROL_STARTS} without`
+      );
+      const t0 = now();
+      const stats: IFirstCells = {
+        phase: p,
+        withBridge: [],
+        control: [],
+        seen: 0,
+        total: 0,
+        waited: 0,
+        pushFirst: 0,
+        subshellPushes: 0,
+        bare: [],
+        change: [],
+        seconds: 0
+      };
+      const cycles = Math.ceil(STARTS / 2);
+      const controlCycles = Math.ceil(CONTROL_STARTS / 2);
+      for (let i = 0; i < cycles; i++) {
+        await cycle(stats, i, true);
+        if (i < controlCycles) {
+          await cycle(stats, i, false);
+        }
       }
+
+      // 2. UI change -> kernel updated vs bare comm round trip (same phase) ---------------------
+      log(`UI change vs bare comm round trip, ${p.name}: ${ROUND_TRIPS} each`);
+      const path = `rtt/${p.id}.ipynb`;
+      const one = await open(path, true);
+      await waitFor(
+        () => one.kernel.connectionStatus === 'connected',
+        30000,
+        'kernel'
+      );
+      await execute(one.kernel, INSTRUMENT);
+      const echo = new Echo(one.kernel);
+      await echo.ready(one.kernel);
+      for (let i = 0; i < ROUND_TRIPS + 5; i++) {
+        let t0 = now();
+        const got = echo.next(d => 'echo' in d);
+        echo.comm.send({ ping: i });
+        await got;
+        const tBare = now() - t0;
+        const target = i % 2 === 0 ? bob : alice;
+        const applied = echo.next(d => d.applied === target.username);
+        t0 = now();
+        model.setNotebookAccount(path, target.id);
+        await applied;
+        const tChange = now() - t0;
+        if (i >= 5) {
+          stats.bare.push(tBare);
+          stats.change.push(tChange);
+        }
+      }
+      stats.echoSubshell = echo.subshellId;
+      model.setNotebookAccount(path, null);
+      await close(one.session);
+      stats.seconds = (now() - t0) / 1000;
+      first.push(stats);
     }
 
-    // 2. UI change -> kernel updated vs bare comm round trip --------------------------------
-    log(`UI change vs bare comm round trip: ${ROUND_TRIPS} each`);
-    const one = await open('rtt/nb.ipynb', true);
-    await execute(one.kernel, INSTRUMENT);
-    const echo = new Echo(one.kernel);
-    await execute(one.kernel, 'print(1)'); // the echo comm is open once this returns
-    const bare: number[] = [];
-    const change: number[] = [];
-    for (let i = 0; i < ROUND_TRIPS + 5; i++) {
-      let t0 = now();
-      const got = echo.next(d => 'echo' in d);
-      echo.comm.send({ ping: i });
-      await got;
-      const tBare = now() - t0;
-      const target = i % 2 === 0 ? bob : alice;
-      const applied = echo.next(d => d.applied === target.username);
-      t0 = now();
-      model.setNotebookAccount('rtt/nb.ipynb', target.id);
-      await applied;
-      const tChange = now() - t0;
-      if (i >= 5) {
-        bare.push(tBare);
-        change.push(tChange);
-      }
-    }
-    model.setNotebookAccount('rtt/nb.ipynb', null);
-    await close(one.session);
-
-    // 3. Switching the default with many open kernels ---------------------------------------
-    log(`default switch with ${KERNELS} kernels`);
+    // 3. Switching the default with many open kernels (first phase: JupyterLab's default) -----
+    usePhase(PHASES[0]);
+    log(`default switch with ${KERNELS} kernels, ${phase.name}`);
     const many: { kernel: Kernel.IKernelConnection; echo: Echo }[] = [];
     const tOpen = now();
     for (let i = 0; i < KERNELS; i += 5) {
@@ -362,7 +533,7 @@ async function main(): Promise<void> {
         );
         await execute(nb.kernel, INSTRUMENT);
         const e = new Echo(nb.kernel);
-        await execute(nb.kernel, 'print(1)');
+        await e.ready(nb.kernel);
         many.push({ kernel: nb.kernel, echo: e });
       }
     }
@@ -456,10 +627,6 @@ async function main(): Promise<void> {
     const js = startupJs();
 
     // ---- table ----------------------------------------------------------------------------
-    const mWith = median(withBridge);
-    const mControl = median(control);
-    const mBare = median(bare);
-    const mChange = median(change);
     const perKernel = (median(switchAll) - median(bareAll)) / KERNELS;
     const perKernelSignal =
       (median(switchFromSignal) - median(bareAll)) / KERNELS;
@@ -471,36 +638,47 @@ async function main(): Promise<void> {
       ratio: number,
       ok: boolean
     ) => rows.push([metric, measured, bar, fmt(ratio, 2), ok ? 'yes' : 'NO']);
+    for (const f of first) {
+      row(
+        `first cell after start/restart sees credentials, ${f.phase.name} (${f.total} runs)`,
+        `${f.seen}/${f.total}`,
+        '100 %, ≥ 50 runs',
+        f.seen / Math.max(f.total, 1),
+        f.seen === f.total && f.total >= 50
+      );
+    }
+    for (const f of first) {
+      const mWith = median(f.withBridge);
+      const mControl = median(f.control);
+      const mBare = median(f.bare);
+      row(
+        `first cell output, bridge vs none, ${f.phase.name} (median ms)`,
+        `${fmt(mWith)} vs ${fmt(mControl)} (${mWith >= mControl ? '+' : ''}${fmt(mWith - mControl)})`,
+        `no added round trip (< ${fmt(mBare)} ms)`,
+        Math.max(0, mWith - mControl) / mBare,
+        mWith - mControl < mBare
+      );
+    }
+    for (const f of first) {
+      const mBare = median(f.bare);
+      const mChange = median(f.change);
+      row(
+        `UI change → kernel updated vs bare comm RTT, ${f.phase.name} (median ms)`,
+        `${fmt(mChange)} vs ${fmt(mBare)} (p90 ${fmt(p90(f.change))} vs ${fmt(p90(f.bare))})`,
+        '≤ 1.2 ×',
+        mChange / mBare,
+        mChange / mBare <= 1.2
+      );
+    }
     row(
-      `first cell after start/restart sees credentials (${total} runs)`,
-      `${seen}/${total}`,
-      '100 %, ≥ 50 runs',
-      seen / Math.max(total, 1),
-      seen === total && total >= 50
-    );
-    row(
-      'first cell output, bridge vs none (median ms)',
-      `${fmt(mWith)} vs ${fmt(mControl)} (${mWith >= mControl ? '+' : ''}${fmt(mWith - mControl)})`,
-      `no added round trip (< ${fmt(mBare)} ms)`,
-      Math.max(0, mWith - mControl) / mBare,
-      mWith - mControl < mBare
-    );
-    row(
-      'UI change → kernel updated vs bare comm RTT (median ms)',
-      `${fmt(mChange)} vs ${fmt(mBare)} (p90 ${fmt(p90(change))} vs ${fmt(p90(bare))})`,
-      '≤ 1.2 ×',
-      mChange / mBare,
-      mChange / mBare <= 1.2
-    );
-    row(
-      `default switch, ${KERNELS} kernels: per-kernel cost over a bare message`,
+      `default switch, ${KERNELS} kernels (${PHASES[0].name}): per-kernel cost over a bare message`,
       `${fmt(perKernel, 2)} ms (all ${fmt(median(switchAll))} vs bare ${fmt(median(bareAll))} ms; from signal ${fmt(perKernelSignal, 2)} ms)`,
       '≤ 5 ms, all updated',
       perKernel / 5,
       perKernel <= 5 && allUpdated && allSee
     );
     row(
-      '`import carto_credentials`, fresh python (median of 15, ms)',
+      '`import carto_credentials`, fresh .venv python (median of 15, ms)',
       `${fmt(median(importMs))} (min ${fmt(Math.min(...importMs))}; after ipykernel ${fmt(median(importInKernelMs))})`,
       '≤ 50 ms',
       median(importMs) / 50,
@@ -514,13 +692,16 @@ async function main(): Promise<void> {
       js.gzip / 1024 <= 60
     );
     printTable(rows);
-    console.log(
-      `\nfirst-cell ms with bridge: median ${fmt(mWith)}, p90 ${fmt(p90(withBridge))}, max ${fmt(Math.max(...withBridge))}; ` +
-        `without: median ${fmt(mControl)}, p90 ${fmt(p90(control))}`
-    );
-    console.log(
-      `first cells that reached the kernel before the push (kernel waited for it): ${waitedRuns}/${total}`
-    );
+    console.log('');
+    for (const f of first) {
+      console.log(
+        `${f.phase.name} (${fmt(f.seconds)} s): first-cell ms with bridge median ${fmt(median(f.withBridge))}, ` +
+          `p90 ${fmt(p90(f.withBridge))}, max ${fmt(Math.max(...f.withBridge))}; without median ${fmt(median(f.control))}, ` +
+          `p90 ${fmt(p90(f.control))}. Push ahead of the first cell on the wire ${f.pushFirst}/${f.total}; ` +
+          `cells that reached the kernel first and waited for the push ${f.waited}/${f.total}; ` +
+          `push messages sent to a subshell ${f.subshellPushes}; bare echo comm on subshell: ${f.echoSubshell ? 'yes' : 'no'}`
+      );
+    }
     console.log(
       `all ${KERNELS} kernels acked every switch: ${allUpdated}; each printed the final default: ${allSee}`
     );
@@ -539,10 +720,7 @@ async function main(): Promise<void> {
         process.env.BENCH_JSON,
         JSON.stringify(
           {
-            withBridge,
-            control,
-            bare,
-            change,
+            first,
             bareAll,
             switchAll,
             switchFromSignal,

@@ -4,8 +4,12 @@
  * client plus @jupyterlab/services, which ships ESM that plain Node cannot load) with esbuild
  * into a temporary CommonJS file, then runs it. Prints "metric | measured | bar | ratio | ok".
  *
- * Knobs (environment): BENCH_STARTS (50), BENCH_CONTROL_STARTS (20), BENCH_KERNELS (50),
- * BENCH_ROUND_TRIPS (40), BENCH_SWITCHES (6), BENCH_JSON=<file> for raw samples.
+ * Runs against jupyter_server 2 of `.venv` and three phases: ipykernel 7.4 with JupyterLab's
+ * comms-over-subshells setting on (perCommTarget) and off (disabled), and ipykernel 6.29.
+ *
+ * Knobs (environment): BENCH_STARTS (50 per phase), BENCH_CONTROL_STARTS (10 per phase),
+ * BENCH_KERNELS (50), BENCH_ROUND_TRIPS (40 per phase), BENCH_SWITCHES (6),
+ * BENCH_PHASES (k7-on,k7-off,k6), BENCH_JSON=<file> for raw samples.
  */
 import { build } from 'esbuild';
 import { spawnSync } from 'child_process';
