@@ -1,7 +1,9 @@
-"""Starts the demo: the local CARTO-compatible API with demo accounts, and JupyterLab with the
-extension, in an isolated home under ./.demo (kept between runs, so accounts stay logged in).
+"""Starts the demo: the local CARTO-compatible API with demo accounts, and the real `jupyter lab`
+of .venv (JupyterLab 4.6, Notebook 7 at /tree on the same server) with the extension, in an
+isolated home under ./.demo (kept between runs, so accounts stay logged in).
 
-Run through scripts/demo.sh, which sets everything up first. Ctrl-C stops both.
+Run through scripts/demo.sh, which sets everything up first, or `.venv/bin/python scripts/demo.py`.
+Ctrl-C (or SIGTERM) stops both.
 """
 
 import json
@@ -13,6 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 sys.path.insert(0, str(ROOT))
 
 from tools.carto_api import start_server, stop  # noqa: E402
@@ -61,20 +64,34 @@ WELCOME = {
 }
 
 
+def write_settings(user_settings, plugin, settings):
+    """Write `plugin`'s user settings (e.g. 'jupyterlab-carto-credentials:plugin')."""
+    package, name = plugin.split(":")
+    folder = user_settings.joinpath(*package.split("/"))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.jupyterlab-settings").write_text(json.dumps(settings, indent=2))
+
+
 def prepare(api_url):
     dirs = {
-        name: DEMO / name for name in ("config", "data", "runtime", "home", "ipython", "notebooks")
+        name: DEMO / name
+        for name in ("config", "data", "runtime", "home", "ipython", "notebooks", "workspaces")
     }
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
-    settings = dirs["config"] / "lab" / "user-settings" / "jupyterlab-carto-credentials"
-    settings.mkdir(parents=True, exist_ok=True)
+    dirs["settings"] = dirs["config"] / "lab" / "user-settings"
     # The local API speaks http on 127.0.0.1 and serves users on-premises style.
-    (settings / "plugin.jupyterlab-settings").write_text(
-        json.dumps(
-            {"allowNonHttps": True, "baseUrlTemplate": f"{api_url}user/{{username}}/"}, indent=2
-        )
+    write_settings(
+        dirs["settings"],
+        "jupyterlab-carto-credentials:plugin",
+        {"allowNonHttps": True, "baseUrlTemplate": f"{api_url}user/{{username}}/"},
     )
+    # No "news" question or update check on the demo's first start.
+    notification = "@jupyterlab/apputils-extension:notification"
+    if not (dirs["settings"] / "@jupyterlab" / "apputils-extension").exists():
+        write_settings(
+            dirs["settings"], notification, {"fetchNews": "false", "checkForUpdates": False}
+        )
     welcome = dirs["notebooks"] / "Welcome to CARTO credentials.ipynb"
     if not welcome.exists():
         welcome.write_text(json.dumps(WELCOME, indent=1))
@@ -91,36 +108,42 @@ def main():
     server, api_url = start_server(port=API_PORT)
     dirs = prepare(api_url)
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "IPYTHON", "JPY_"))},
         "JUPYTER_CONFIG_DIR": str(dirs["config"]),
         "JUPYTER_DATA_DIR": str(dirs["data"]),
         "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
+        "JUPYTER_PLATFORM_DIRS": "1",
         "IPYTHONDIR": str(dirs["ipython"]),
         "HOME": str(dirs["home"]),
-        "PYTHONPATH": str(ROOT),
     }
     lab = subprocess.Popen(
         [
-            str(ROOT / ".venv" / "bin" / "python"),
+            str(VENV_PYTHON),
             "-m",
-            "tools.lab.server",
+            "jupyterlab",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={LAB_PORT}",
             "--ServerApp.port_retries=0",
             "--ServerApp.open_browser=False",
             "--ServerApp.allow_root=True",
-            f"--ServerApp.token={token}",
+            f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={dirs['notebooks']}",
+            f"--LabApp.user_settings_dir={dirs['settings']}",
+            f"--LabApp.workspaces_dir={dirs['workspaces']}",
+            f"--JupyterNotebookApp.user_settings_dir={dirs['settings']}",
+            f"--JupyterNotebookApp.workspaces_dir={dirs['workspaces']}",
         ],
-        cwd=ROOT,
+        cwd=dirs["notebooks"],
         env=env,
     )
     print(
         f"""
   JupyterLab with jupyterlab-carto-credentials:  http://127.0.0.1:{LAB_PORT}/lab?token={token}
+  The same in Notebook 7:                        http://127.0.0.1:{LAB_PORT}/tree?token={token}
   Local CARTO-compatible API:                    {api_url}
 
-  Demo accounts (log in from the CARTO panel, left sidebar, Ctrl/Cmd+Alt+C):
+  Demo accounts (log in from the CARTO panel, left sidebar, Ctrl/Cmd+Alt+C;
+  in Notebook 7: View > Left Sidebar > Show CARTO credentials):
     username alice   API key alice-demo-key-0001   tables alice_stores, alice_customers, alice_grid_10k
     username bob     API key bob-demo-key-0002     tables bob_parks, bob_private_notes
   The server field is prefilled as {api_url}user/<username>/ (demo settings allow http on 127.0.0.1).
