@@ -69,3 +69,28 @@ def test_version_comes_from_package_json():
     version = PYPROJECT["tool"]["hatch"]["version"]
     text = (ROOT / version["path"]).read_text()
     assert re.search(version["pattern"], text).group("version") == PACKAGE_JSON["version"]
+
+
+def _jupyter(*args: str) -> str:
+    """Output of the development environment's own ``jupyter`` command (``.venv/bin``)."""
+    import subprocess
+    import sys
+
+    jupyter = Path(sys.executable).with_name("jupyter")
+    result = subprocess.run(
+        [str(jupyter), *args], capture_output=True, text=True, timeout=120, check=True
+    )
+    return re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+
+
+def test_development_install_lists_the_labextension_enabled():
+    line = next(
+        ln for ln in _jupyter("labextension", "list").splitlines() if PACKAGE_JSON["name"] in ln
+    )
+    assert "enabled" in line and "OK" in line, line
+
+
+def test_development_install_lists_the_server_extension_enabled():
+    text = _jupyter("server", "extension", "list")
+    assert re.search(r"carto_credentials\s+enabled", text), text
+    assert re.search(r"carto_credentials\s+\S+\s+OK", text), text
