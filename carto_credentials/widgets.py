@@ -1,12 +1,20 @@
 """Map widgets that never hold a key: ``Map``, ``Layer`` and ``Source``, as in cartoframes.
 
 ``Map(Layer('table'))``, ``Map([Layer('a', credentials=ca), Layer('SELECT …', credentials=cb)])``
-and ``Layer(Source('table', credentials))`` speak Jupyter widget protocol 2.1 over a plain comm
-(no ipywidgets: Debian's 6.0 speaks protocol 1). The widget state holds, per layer, the table or
-SQL and an account *reference*: ``null`` for "this notebook's context", or the id under which
-credentials given in code were registered with JupyterLab over the ``carto.credentials`` comm
-(``register_credentials``). The view in the browser resolves the key at render time; widget state,
-which notebooks may save, never contains it.
+and ``Layer(Source('table', credentials))``. ``Map`` is an ipywidgets 8 ``DOMWidget`` (model
+``CartoMapModel``, view ``CartoMapView``, module ``jupyterlab-carto-credentials``, see
+``src/widgets/``), so embedding, saved widget state, Voilà and other front ends work as for any
+widget. ``Layer`` and ``Source`` are traitlets objects, not widgets of their own: the front end's
+state (``src/widgets/state.ts``) takes a map's layers as plain objects
+``{source, is_query, credentials_ref}`` in its synced ``layers`` key, next to ``height``.
+``credentials_ref`` is ``null`` for "this notebook's context", or the id under which credentials
+given in code were registered with JupyterLab over the ``carto.credentials`` comm
+(``register_credentials``). The view resolves the key at render time; widget state, which
+notebooks and ``embed_minimal_html`` may save, never contains it.
+
+The kernel owns the state: updates of ``layers``/``height`` from a front end are ignored.
+This module imports ipywidgets; ``carto_credentials`` imports it only when ``Map``, ``Layer`` or
+``Source`` is first used.
 """
 
 import hashlib
@@ -14,6 +22,9 @@ import hmac
 import logging
 import re
 import secrets
+
+import ipywidgets
+import traitlets
 
 from . import kernel
 from ._frontend import MODULE_NAME, MODULE_VERSION
@@ -23,13 +34,12 @@ from .errors import NoCredentialsError
 
 log = logging.getLogger(__name__)
 
-WIDGET_TARGET = "jupyter.widget"
-WIDGET_PROTOCOL_VERSION = "2.1.0"
-VIEW_MIMETYPE = "application/vnd.jupyter.widget-view+json"
 MODEL_NAME = "CartoMapModel"
 VIEW_NAME = "CartoMapView"
 DEFAULT_HEIGHT = 400
 MAX_SOURCE_LENGTH = 100_000
+MAX_LAYERS = 50  # src/widgets/state.ts
+KERNEL_OWNED = ("layers", "height")
 
 # Like cartoframes' ``is_sql_query``: a source that starts with SELECT or WITH is a query.
 _SQL_START = re.compile(r"^\s*\(?\s*(select|with)\b", re.IGNORECASE)
@@ -72,16 +82,24 @@ def send_credentials_to_frontend(credentials):
     return ref
 
 
-class Source:
-    """A table name or a SQL query, with optional credentials (``Source('table', creds)``)."""
+class Source(traitlets.HasTraits):
+    """A table name or a SQL query, with optional credentials (``Source('table', creds)``).
+
+    Raises ``ValueError`` for an empty source or one longer than ``MAX_SOURCE_LENGTH``
+    characters; ``credentials`` go through ``as_credentials`` (a ``Credentials`` or a dict).
+    """
+
+    source = traitlets.Unicode(read_only=True)
+    credentials = traitlets.Any(None, allow_none=True, read_only=True)
 
     def __init__(self, source, credentials=None):
         if not isinstance(source, str) or not source.strip():
             raise ValueError("`source` must be a table name or a SQL query.")
         if len(source) > MAX_SOURCE_LENGTH:
             raise ValueError(f"`source` is longer than {MAX_SOURCE_LENGTH} characters.")
-        self.source = source.strip()
-        self.credentials = None if credentials is None else as_credentials(credentials)
+        super().__init__()
+        self.set_trait("source", source.strip())
+        self.set_trait("credentials", None if credentials is None else as_credentials(credentials))
 
     @property
     def is_query(self):
@@ -93,21 +111,28 @@ class Source:
         )
 
 
-class Layer:
-    """One map layer: ``Layer('table')``, ``Layer('SELECT …', credentials=c)``, ``Layer(Source)``."""
+class Layer(traitlets.HasTraits):
+    """One map layer: ``Layer('table')``, ``Layer('SELECT …', credentials=c)``, ``Layer(Source)``.
+
+    ``credentials`` given here win over a ``Source``'s own.
+    """
+
+    source = traitlets.Instance(Source, read_only=True)
 
     def __init__(self, source, credentials=None):
         if isinstance(source, Source):
             if credentials is None:
                 credentials = source.credentials
             source = source.source
-        self.source = Source(source, credentials)
+        super().__init__()
+        self.set_trait("source", Source(source, credentials))
 
     @property
     def credentials(self):
         return self.source.credentials
 
     def state(self, ref):
+        """This layer as the front end's state holds it (``ref``: ``None`` or an ``rt-`` id)."""
         return {
             "source": self.source.source,
             "is_query": self.source.is_query,
@@ -118,149 +143,74 @@ class Layer:
         return f"Layer({self.source!r})"
 
 
-def _create_comm(**kwargs):
-    """A kernel comm: ``comm.create_comm`` when it is wired (ipykernel >= 6.18), else ipykernel's."""
-    try:
-        import comm
+def layers_to_json(layers, widget=None):
+    """The ``layers`` state: one ``Layer.state`` per layer, credentials by reference only.
 
-        return comm.create_comm(**kwargs)
-    except (ImportError, NotImplementedError, AttributeError):
-        pass
-    from ipykernel.comm import Comm
-
-    return Comm(**kwargs)
-
-
-def _in_kernel():
-    return kernel._current_kernel() is not None
+    Credentials given in code are registered with JupyterLab on the way (``register_credentials``
+    on every ``carto.credentials`` comm, now and later), which is what lets the view use them.
+    """
+    return [
+        layer.state(
+            None if layer.credentials is None else send_credentials_to_frontend(layer.credentials)
+        )
+        for layer in layers
+    ]
 
 
-class Map:
-    """A map of one or many layers, drawn by JupyterLab with each layer's own credentials."""
+class _Layers(traitlets.List):
+    """A list of ``Layer``; also takes one Layer, a Source, a table/SQL string or a list of those.
 
-    _comm_factory = staticmethod(_create_comm)
+    Raises ``ValueError`` for anything else, and ``NoCredentialsError`` when a layer without
+    credentials of its own needs the default and there is none.
+    """
 
-    def __init__(self, layers=None, height=DEFAULT_HEIGHT):
-        self._height = _check_height(height)
-        self._layers = _as_layers(layers)
-        self._comm = None
-        self._open()
+    def __init__(self):
+        super().__init__(traitlets.Instance(Layer))
 
-    # -- public API --------------------------------------------------------------------------
+    def validate(self, obj, value):
+        layers = _as_layers(value)
+        if any(layer.credentials is None for layer in layers) and get_default_credentials() is None:
+            raise NoCredentialsError(kernel.missing_push_hint())
+        return super().validate(obj, layers)
 
-    @property
-    def layers(self):
-        return list(self._layers)
 
-    @layers.setter
-    def layers(self, layers):
-        self._layers = _as_layers(layers)
-        self._send_update()
+class _Height(traitlets.Int):
+    """Pixels, an int from 100 to 4000; anything else is a ``ValueError`` that says so."""
 
-    @property
-    def height(self):
-        return self._height
+    def validate(self, obj, value):
+        return super().validate(obj, _check_height(value))
 
-    @height.setter
-    def height(self, height):
-        self._height = _check_height(height)
-        self._send_update()
 
-    @property
-    def model_id(self):
-        return None if self._comm is None else self._comm.comm_id
+class Map(ipywidgets.DOMWidget):
+    """A map of one or many layers, drawn by JupyterLab with each layer's own credentials.
 
-    def get_state(self):
-        """The full widget state: module names, height and layers (references, never keys)."""
-        layers = []
-        for layer in self._layers:
-            ref = None
-            if layer.credentials is not None:
-                ref = send_credentials_to_frontend(layer.credentials)
-            layers.append(layer.state(ref))
-        return {
-            "_model_name": MODEL_NAME,
-            "_model_module": MODULE_NAME,
-            "_model_module_version": MODULE_VERSION,
-            "_view_name": VIEW_NAME,
-            "_view_module": MODULE_NAME,
-            "_view_module_version": MODULE_VERSION,
-            "_view_count": None,
-            "_dom_classes": [],
-            "tabbable": None,
-            "tooltip": None,
-            "height": self._height,
-            "layers": layers,
-        }
+    ``height`` is in pixels (100 to 4000). Raises ``ValueError`` for bad layers or height and
+    ``NoCredentialsError`` (how to log in) when a layer needs the default credentials and there
+    are none.
+    """
 
-    def close(self):
-        if self._comm is not None:
-            comm, self._comm = self._comm, None
-            try:
-                comm.close()
-            except Exception as exc:
-                log.warning("Could not close the map widget comm: %s", type(exc).__name__)
+    _model_name = traitlets.Unicode(MODEL_NAME).tag(sync=True)
+    _model_module = traitlets.Unicode(MODULE_NAME).tag(sync=True)
+    _model_module_version = traitlets.Unicode(MODULE_VERSION).tag(sync=True)
+    _view_name = traitlets.Unicode(VIEW_NAME).tag(sync=True)
+    _view_module = traitlets.Unicode(MODULE_NAME).tag(sync=True)
+    _view_module_version = traitlets.Unicode(MODULE_VERSION).tag(sync=True)
 
-    # -- display -----------------------------------------------------------------------------
+    layers = _Layers().tag(sync=True, to_json=layers_to_json)
+    height = _Height(DEFAULT_HEIGHT).tag(sync=True)
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = {"text/plain": repr(self)}
-        if self._comm is not None:
-            bundle[VIEW_MIMETYPE] = {
-                "version_major": 2,
-                "version_minor": 0,
-                "model_id": self._comm.comm_id,
-            }
-        return bundle
+    def __init__(self, layers=None, height=DEFAULT_HEIGHT, **kwargs):
+        super().__init__(layers=layers, height=height, **kwargs)
+
+    def set_state(self, sync_data):
+        """A front end's update: everything but the kernel-owned ``layers`` and ``height``."""
+        ignored = [key for key in KERNEL_OWNED if key in sync_data]
+        if ignored:
+            log.warning("Ignored a front-end update of the map's %s.", ", ".join(ignored))
+        super().set_state({k: v for k, v in sync_data.items() if k not in KERNEL_OWNED})
 
     def __repr__(self):
-        return "Map([{}])".format(", ".join(repr(layer) for layer in self._layers))
-
-    # -- protocol ----------------------------------------------------------------------------
-
-    def _open(self):
-        if self._needs_default():
-            found = get_default_credentials()
-            if found is None:
-                raise NoCredentialsError(kernel.missing_push_hint())
-        factory = type(self)._comm_factory
-        if factory is _create_comm and not _in_kernel():
-            return  # plain Python (a script, a test): text/plain display only
-        state = self.get_state()
-        self._comm = factory(
-            target_name=WIDGET_TARGET,
-            data={"state": state, "buffer_paths": []},
-            metadata={"version": WIDGET_PROTOCOL_VERSION},
-        )
-        self._comm.on_msg(self._on_msg)
-
-    def _needs_default(self):
-        return any(layer.credentials is None for layer in self._layers)
-
-    def _on_msg(self, msg):
-        try:
-            data = msg["content"]["data"]
-            method = data["method"]
-        except (KeyError, TypeError):
-            log.warning("Ignored a malformed message on the map widget comm.")
-            return
-        if method == "request_state":
-            self._send_update()
-        elif method == "update":
-            # The state is owned by the kernel; the view never edits it. Echo ours so that every
-            # frontend stays in sync (protocol 2.1).
-            self._send({"method": "echo_update", "state": self.get_state(), "buffer_paths": []})
-        elif method != "custom":
-            log.warning("Ignored an unknown map widget message.")
-
-    def _send_update(self):
-        if self._needs_default() and get_default_credentials() is None:
-            raise NoCredentialsError(kernel.missing_push_hint())
-        self._send({"method": "update", "state": self.get_state(), "buffer_paths": []})
-
-    def _send(self, data):
-        if self._comm is not None:
-            self._comm.send(data)
+        return "Map([{}])".format(", ".join(repr(layer) for layer in self.layers))
 
 
 def _as_layers(layers):
@@ -270,6 +220,8 @@ def _as_layers(layers):
         layers = [layers]
     if not isinstance(layers, (list, tuple)):
         raise ValueError("`layers` must be a Layer or a list of Layers.")
+    if len(layers) > MAX_LAYERS:
+        raise ValueError(f"A map has at most {MAX_LAYERS} layers.")
     return [layer if isinstance(layer, Layer) else Layer(layer) for layer in layers]
 
 

@@ -208,6 +208,42 @@ def test_without_a_push_the_wait_is_bounded_and_the_error_says_why(kernel):
     assert "did not send credentials to this kernel within 2 s" in out["errors"]
 
 
+def test_a_map_with_code_credentials_is_an_ipywidget_whose_state_holds_no_key(kernel):
+    kernel.fresh()
+    comm_id = kernel.open_comm(push())
+    key_b = "fedcba9876543210fedcba9876543210fedcba98"
+    msg_id = kernel.execute(
+        "from carto_credentials import Credentials, Layer, Map\n"
+        f"m = Map([Layer('alice_stores'), Layer('bob_parks', credentials=Credentials('bob', {key_b!r}))])\n"
+        "m"
+    )
+    widget_opens, registrations, displays = [], [], []
+    while True:
+        msg = kernel.kc.get_iopub_msg(timeout=10)
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "comm_open" and content["target_name"] == "jupyter.widget":
+            widget_opens.append(content)
+        elif kind == "comm_msg" and content["comm_id"] == comm_id:
+            registrations.append(content["data"])
+        elif kind == "execute_result":
+            displays.append(content["data"])
+        elif kind == "error":
+            pytest.fail("\n".join(content["traceback"]))
+        elif kind == "status" and content["execution_state"] == "idle":
+            if msg["parent_header"].get("msg_id") == msg_id:
+                break
+    (map_open,) = [o for o in widget_opens if o["data"]["state"]["_model_name"] == "CartoMapModel"]
+    layers = map_open["data"]["state"]["layers"]
+    assert [layer["credentials_ref"] is None for layer in layers] == [True, False]
+    assert KEY not in json.dumps(widget_opens) and key_b not in json.dumps(widget_opens)
+    # The key reaches JupyterLab only on the credentials comm, as code set it, by reference.
+    assert [(r["type"], r["ref"]) for r in registrations] == [
+        ("register_credentials", layers[1]["credentials_ref"])
+    ]
+    view = displays[0]["application/vnd.jupyter.widget-view+json"]
+    assert view["model_id"] == map_open["comm_id"]
+
+
 # -- outside a kernel, and cost -----------------------------------------------------------------
 
 

@@ -1,10 +1,13 @@
-"""Map widgets over widget protocol 2.1 with a fake comm: messages on open, update and
-request_state; no key in anything sent on ``jupyter.widget``; credentials given in code registered
-by reference on ``carto.credentials``; the masked rich display of ``Credentials``."""
+"""Map widgets as ipywidgets 8 ``DOMWidget``s, with a fake comm where the front end would be:
+model/view names and state keys that ``src/widgets/`` expects, updates and ``request_state``,
+front-end updates of kernel-owned keys ignored, no key in anything sent on ``jupyter.widget``,
+in ``embed_minimal_html`` or in the state a front end saves; credentials given in code
+registered by reference on ``carto.credentials``; the masked rich display of ``Credentials``."""
 
 import json
 import os
 import re
+import uuid
 
 import pytest
 from _carto_helpers import KEY, FakeKernel, isolated, push_message  # noqa: F401 (fixture)
@@ -25,15 +28,18 @@ pytestmark = pytest.mark.usefixtures("isolated")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KEY_B = "fedcba9876543210fedcba9876543210fedcba98"
 SCHEMA_PATH = os.path.join(os.path.dirname(kernel.__file__), "protocol.schema.json")
+SECRETS = ("alice-demo-key-0001", KEY_B, KEY)
 
 
 class FakeWidgetComm:
-    """Records what a widget opens and sends; ``receive`` plays the frontend."""
+    """What ``comm.create_comm`` returns in a kernel, as far as ipywidgets uses it; records what
+    is opened and sent. ``receive`` plays the front end."""
 
     opened = []
+    kernel = object()  # ipywidgets only sends when the comm has a kernel
 
-    def __init__(self, target_name, data, metadata):
-        self.comm_id = f"w-{len(FakeWidgetComm.opened) + 1}"
+    def __init__(self, target_name=None, data=None, metadata=None, buffers=None, comm_id=None):
+        self.comm_id = comm_id or uuid.uuid4().hex
         self.target_name, self.data, self.metadata = target_name, data, metadata
         self.sent = []
         self.callback = None
@@ -43,24 +49,38 @@ class FakeWidgetComm:
     def on_msg(self, callback):
         self.callback = callback
 
-    def send(self, data):
+    def send(self, data=None, metadata=None, buffers=None):
         self.sent.append(data)
 
-    def close(self):
+    def close(self, *args, **kwargs):
         self.closed = True
 
     def receive(self, data):
-        self.callback({"content": {"comm_id": self.comm_id, "data": data}})
+        self.callback({"content": {"comm_id": self.comm_id, "data": data}, "buffers": []})
 
-    def everything(self):
-        return json.dumps([self.target_name, self.data, self.metadata, self.sent])
+    @property
+    def state(self):
+        return self.data["state"]
+
+
+def everything(comms):
+    return json.dumps([[c.target_name, c.data, c.metadata, c.sent] for c in comms], default=str)
 
 
 @pytest.fixture
 def widget_comms(monkeypatch):
+    """Every widget comm opened during the test (a map opens its Layout's too)."""
+    import comm
+
     FakeWidgetComm.opened = []
-    monkeypatch.setattr(Map, "_comm_factory", FakeWidgetComm)
-    return FakeWidgetComm.opened
+    monkeypatch.setattr(comm, "create_comm", FakeWidgetComm)
+    yield FakeWidgetComm.opened
+    for c in FakeWidgetComm.opened:
+        c.callback = None
+
+
+def map_comms(opened):
+    return [c for c in opened if c.data["state"].get("_model_name") == "CartoMapModel"]
 
 
 @pytest.fixture
@@ -84,21 +104,29 @@ def test_frontend_module_version_matches_package_json():
     assert _frontend.MODULE_VERSION == "^" + package["version"]
 
 
-def test_open_message_follows_protocol_2_1(widget_comms, frontend):
+def test_a_map_is_an_ipywidgets_8_dom_widget_with_the_frontends_names_and_keys(
+    widget_comms, frontend
+):
+    import ipywidgets
+
     m = Map(Layer("alice_stores"))
-    (comm,) = widget_comms
+    assert isinstance(m, ipywidgets.DOMWidget)
+    assert ipywidgets.__version__.startswith("8.")
+    (comm,) = map_comms(widget_comms)
     assert comm.target_name == "jupyter.widget"
     assert comm.metadata == {"version": "2.1.0"}
-    state = comm.data["state"]
+    state = comm.state
     assert comm.data["buffer_paths"] == []
     assert state["_model_name"] == "CartoMapModel" and state["_view_name"] == "CartoMapView"
     assert state["_model_module"] == state["_view_module"] == "jupyterlab-carto-credentials"
     assert state["_model_module_version"] == state["_view_module_version"] == "^0.1.0"
+    # src/widgets/state.ts: layers of {source, is_query, credentials_ref}, and height.
     assert state["layers"] == [
         {"source": "alice_stores", "is_query": False, "credentials_ref": None}
     ]
     assert state["height"] == 400
     assert m.model_id == comm.comm_id
+    assert m.layers[0].source.source == "alice_stores"
 
 
 def test_display_bundle_names_the_model_and_has_a_text_fallback(widget_comms, frontend):
@@ -107,7 +135,7 @@ def test_display_bundle_names_the_model_and_has_a_text_fallback(widget_comms, fr
     assert bundle["application/vnd.jupyter.widget-view+json"] == {
         "version_major": 2,
         "version_minor": 0,
-        "model_id": widget_comms[0].comm_id,
+        "model_id": map_comms(widget_comms)[0].comm_id,
     }
     assert bundle["text/plain"] == "Map([Layer(Source('a')), Layer(Source('SELECT * FROM b'))])"
 
@@ -120,60 +148,68 @@ def test_sql_sources_are_flagged_as_queries(widget_comms, frontend):
             Layer("selections"),
         ]
     )
-    layers = widget_comms[0].data["state"]["layers"]
+    layers = map_comms(widget_comms)[0].state["layers"]
     assert [layer["is_query"] for layer in layers] == [True, True, False]
 
 
 def test_request_state_is_answered_with_a_full_update(widget_comms, frontend):
     Map(Layer("alice_stores"))
-    comm = widget_comms[0]
+    comm = map_comms(widget_comms)[0]
     comm.receive({"method": "request_state"})
     (update,) = comm.sent
     assert update["method"] == "update" and update["buffer_paths"] == []
-    assert update["state"] == comm.data["state"]
+    assert update["state"] == comm.state
 
 
 def test_changing_layers_or_height_sends_an_update(widget_comms, frontend):
     m = Map(Layer("a"))
-    comm = widget_comms[0]
-    m.layers = [Layer("b"), Layer("c")]
+    comm = map_comms(widget_comms)[0]
+    m.layers = [Layer("b"), "c"]
     m.height = 600
     assert [u["method"] for u in comm.sent] == ["update", "update"]
     assert [layer["source"] for layer in comm.sent[0]["state"]["layers"]] == ["b", "c"]
-    assert comm.sent[1]["state"]["height"] == 600
+    assert comm.sent[1]["state"] == {"height": 600}
 
 
-def test_frontend_updates_are_echoed_with_the_kernel_state(widget_comms, frontend):
-    Map(Layer("a"))
-    comm = widget_comms[0]
-    comm.receive({"method": "update", "state": {"layers": []}, "buffer_paths": []})
-    (echo,) = comm.sent
-    assert echo["method"] == "echo_update"
-    assert echo["state"]["layers"][0]["source"] == "a"
+def test_frontend_updates_of_kernel_owned_keys_are_ignored(widget_comms, frontend):
+    m = Map(Layer("a"))
+    comm = map_comms(widget_comms)[0]
+    comm.receive(
+        {
+            "method": "update",
+            "state": {"layers": [], "height": 900, "tooltip": "hi"},
+            "buffer_paths": [],
+        }
+    )
+    assert [layer.source.source for layer in m.layers] == ["a"] and m.height == 400
+    assert m.tooltip == "hi"  # the rest is ipywidgets' usual business, echoed as usual
+    assert [u["method"] for u in comm.sent] == ["echo_update"]
+    assert comm.sent[0]["state"] == {"tooltip": "hi"}
 
 
-def test_malformed_and_unknown_widget_messages_are_ignored(widget_comms, frontend, caplog):
-    Map(Layer("a"))
-    comm = widget_comms[0]
+def test_malformed_and_unknown_widget_messages_are_ignored(widget_comms, frontend):
+    m = Map(Layer("a"))
+    comm = map_comms(widget_comms)[0]
     comm.receive("not a dict")
     comm.receive({"method": "frobnicate"})
     comm.receive({"method": "custom", "content": {}})
-    assert comm.sent == []
+    assert comm.sent == [] and m.layers[0].source.source == "a"
 
 
 def test_code_credentials_are_registered_by_reference_never_in_widget_state(widget_comms, frontend):
-    Map(
+    m = Map(
         [
             Layer("alice_stores", credentials=ALICE),
             Layer("SELECT * FROM bob_parks", credentials=BOB),
         ]
     )
-    comm = widget_comms[0]
+    comm = map_comms(widget_comms)[0]
     comm.receive({"method": "request_state"})
-    refs = [layer["credentials_ref"] for layer in comm.data["state"]["layers"]]
+    m.height = 500
+    refs = [layer["credentials_ref"] for layer in comm.state["layers"]]
     assert all(re.fullmatch(r"rt-[0-9a-f]{16}", ref) for ref in refs) and refs[0] != refs[1]
-    sent_widget = comm.everything()
-    for secret in ("alice-demo-key-0001", KEY_B, KEY):
+    sent_widget = everything(widget_comms)
+    for secret in SECRETS:
         assert secret not in sent_widget
     registrations = [m for m in frontend.sent if m["type"] == "register_credentials"]
     assert {m["ref"]: m["credentials"] for m in registrations} == {
@@ -186,9 +222,36 @@ def test_code_credentials_are_registered_by_reference_never_in_widget_state(widg
     }
 
 
+def test_embedded_html_holds_references_and_no_key(widget_comms, frontend, tmp_path):
+    from ipywidgets.embed import embed_minimal_html
+
+    m = Map([Layer("alice_stores", credentials=ALICE), Layer("bob_parks", credentials=BOB)])
+    path = tmp_path / "map.html"
+    embed_minimal_html(str(path), views=[m], title="map")
+    html = path.read_text()
+    assert "CartoMapModel" in html and widgets.credentials_ref(BOB) in html
+    for secret in SECRETS:
+        assert secret not in html
+
+
+def test_the_state_a_front_end_saves_holds_no_key(widget_comms, frontend):
+    import ipywidgets
+
+    set_default_credentials(BOB)  # code-set default: the layer without credentials uses it
+    m = Map([Layer("alice_stores", credentials=ALICE), Layer("bob_parks")])
+    manager_state = ipywidgets.Widget.get_manager_state()
+    assert m.model_id in manager_state["state"]
+    assert manager_state["state"][m.model_id]["state"]["layers"][1]["credentials_ref"] is None
+    for saved in (manager_state, m.get_state(), m.get_state(drop_defaults=True)):
+        text = json.dumps(saved, default=str)
+        for secret in SECRETS:
+            assert secret not in text
+    unset_default_credentials()
+
+
 def test_source_credentials_apply_to_the_layer(widget_comms, frontend):
     Map(Layer(Source("bob_parks", BOB)))
-    (layer,) = widget_comms[0].data["state"]["layers"]
+    (layer,) = map_comms(widget_comms)[0].state["layers"]
     assert layer["credentials_ref"] == widgets.credentials_ref(BOB)
     assert frontend.sent[-1]["ref"] == layer["credentials_ref"]
 
@@ -196,7 +259,7 @@ def test_source_credentials_apply_to_the_layer(widget_comms, frontend):
 def test_rerunning_a_cell_reuses_the_reference(widget_comms, frontend):
     Map(Layer("a", credentials=BOB))
     Map(Layer("a", credentials=Credentials("bob", KEY_B)))
-    refs = [c.data["state"]["layers"][0]["credentials_ref"] for c in widget_comms]
+    refs = [c.state["layers"][0]["credentials_ref"] for c in map_comms(widget_comms)]
     assert refs[0] == refs[1]
     assert widgets.credentials_ref(Credentials("bob", "other-key")) != refs[0]
 
@@ -221,16 +284,21 @@ def test_registrations_reach_frontends_that_connect_later(widget_comms):
 def test_layers_without_credentials_need_a_default(widget_comms):
     with pytest.raises(NoCredentialsError, match="No CARTO credentials"):
         Map(Layer("alice_stores"))
-    Map(Layer("bob_parks", credentials=BOB))  # explicit credentials need nothing else
+    assert map_comms(widget_comms) == []  # nothing was opened
+    m = Map(Layer("bob_parks", credentials=BOB))  # explicit credentials need nothing else
+    with pytest.raises(NoCredentialsError):
+        m.layers = [Layer("alice_stores")]
+    assert [layer.source.source for layer in m.layers] == ["bob_parks"]
     set_default_credentials(BOB)
     Map(Layer("alice_stores"))
     unset_default_credentials()
 
 
-def test_a_map_outside_a_kernel_displays_as_text(frontend):
-    m = Map(Layer("a"))  # the real comm factory, no IPython kernel in pytest
-    assert m.model_id is None
-    assert m._repr_mimebundle_() == {"text/plain": "Map([Layer(Source('a'))])"}
+def test_a_map_outside_a_kernel_is_still_a_widget(frontend):
+    m = Map(Layer("a"))  # the real comm package: no IPython kernel in pytest
+    bundle = m._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == m.model_id
+    assert bundle["text/plain"] == "Map([Layer(Source('a'))])"
 
 
 @pytest.mark.parametrize("bad", [None, "", "   ", 3])
@@ -239,9 +307,19 @@ def test_bad_sources_are_refused(bad):
         Layer(bad)
 
 
-def test_bad_height_is_refused(widget_comms, frontend):
+def test_bad_height_and_layers_are_refused(widget_comms, frontend):
     with pytest.raises(ValueError, match="height"):
         Map(Layer("a"), height="tall")
+    with pytest.raises(ValueError, match="height"):
+        Map(Layer("a"), height=50)
+    with pytest.raises(ValueError, match="list of Layers"):
+        Map(3)
+    with pytest.raises(ValueError, match="at most 50 layers"):
+        Map(["t"] * 51)
+    m = Map(Layer("a"))
+    with pytest.raises(ValueError, match="height"):
+        m.height = True
+    assert m.height == 400
 
 
 def test_register_message_is_valid_for_the_exported_schema():
@@ -288,10 +366,11 @@ def test_map_layer_source_are_importable_from_the_package_lazily():
 
     code = (
         "import sys, carto_credentials\n"
-        "print('carto_credentials.widgets' in sys.modules)\n"
+        "print('carto_credentials.widgets' in sys.modules, 'ipywidgets' in sys.modules)\n"
         "from carto_credentials import Map, Layer, Source\n"
         "import carto_credentials.widgets as w\n"
-        "print(Map is w.Map and Layer is w.Layer and Source is w.Source)"
+        "print(Map is w.Map and Layer is w.Layer and Source is w.Source)\n"
+        "print('ipywidgets' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -301,6 +380,6 @@ def test_map_layer_source_are_importable_from_the_package_lazily():
         env={**os.environ, "PYTHONPATH": REPO_ROOT},
         check=True,
     ).stdout
-    assert out.split() == ["False", "True"]
+    assert out.split() == ["False", "False", "True", "True"]
     with pytest.raises(AttributeError, match="no attribute 'Mapp'"):
         _ = __import__("carto_credentials").Mapp
