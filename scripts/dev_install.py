@@ -28,6 +28,12 @@ KERNEL6_SPEC_NAME = "python3-ipykernel6"
 # silent bootstrap use it through the kernelspec "python3-bare".
 BARE_VENV = ROOT / ".venv-kernel-bare"
 BARE_SPEC_NAME = "python3-bare"
+# CARTOframes 1.2.5 pins jinja2<3, which JupyterLab cannot share, so it lives in a kernel environment
+# of its own, as users keep it. ``.venv-cartoframes`` is that environment without this package;
+# ``.venv-cartoframes-ours`` sees the same packages (a .pth to its site-packages, nothing copied) plus
+# this package, as after ``pip install jupyterlab-carto-credentials`` there.
+CARTOFRAMES_VENV = ROOT / ".venv-cartoframes"
+CARTOFRAMES_OURS_VENV = ROOT / ".venv-cartoframes-ours"
 
 
 def python_of(venv: Path) -> Path:
@@ -45,6 +51,13 @@ def pip_install(venv: Path, args: list[str], inputs: list[Path]) -> None:
     pip = [str(python_of(venv)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run(pip + args, check=True)
     stamp.write_text(digest)
+
+
+def overlay(venv: Path, base: Path) -> None:
+    """VENV, a venv without pip whose Python also sees every package of BASE (a .pth line)."""
+    if not python_of(venv).exists():
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (site_packages(venv) / "base_environment.pth").write_text(f"{site_packages(base)}\n")
 
 
 def site_packages(venv: Path) -> Path:
@@ -118,6 +131,16 @@ def main() -> None:
     install_kernelspec(KERNEL6_SPEC_NAME, KERNEL6_VENV, "Python 3 (ipykernel 6.29)")
     pip_install(BARE_VENV, ["-r", str(kernel6)], [kernel6])
     install_kernelspec(BARE_SPEC_NAME, BARE_VENV, "Python 3 (without carto_credentials)")
+    cartoframes = REQUIREMENTS / "kernel-cartoframes.txt"
+    pip_install(CARTOFRAMES_VENV, ["-r", str(cartoframes)], [cartoframes])
+    install_kernelspec(
+        "python3-cartoframes-bare",
+        CARTOFRAMES_VENV,
+        "CARTOframes 1.2.5 (without carto_credentials)",
+    )
+    overlay(CARTOFRAMES_OURS_VENV, CARTOFRAMES_VENV)
+    develop(CARTOFRAMES_OURS_VENV)
+    install_kernelspec("python3-cartoframes", CARTOFRAMES_OURS_VENV, "CARTOframes 1.2.5")
     print(f"development install ready in {LAB_VENV} (kernel environment {KERNEL6_VENV})")
 
 
