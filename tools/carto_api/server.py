@@ -14,7 +14,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import data, sql
+from . import catalog, data, sql, sql_api
 
 _USER_PREFIX = re.compile(r"^/user/(?P<name>[^/]+)(?P<rest>/.*)?$")
 # Stands for the key of a malformed Basic header: no user has it, so the answer is 401.
@@ -70,7 +70,7 @@ class CartoApiHandler(BaseHTTPRequestHandler):
         if not self.server.quiet:
             sys.stderr.write("%s - %s\n" % (self.address_string(), redact(fmt % args)))
 
-    def _send(self, status, body, content_type="application/json; charset=utf-8"):
+    def _send(self, status, body, content_type="application/json; charset=utf-8", headers=None):
         if isinstance(body, (dict, list)):
             payload = json.dumps(body).encode("utf-8")
         elif isinstance(body, str):
@@ -82,6 +82,8 @@ class CartoApiHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if status != 204:
             self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if self.command != "HEAD":
@@ -97,17 +99,25 @@ class CartoApiHandler(BaseHTTPRequestHandler):
             k: v[-1] for k, v in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()
         }
         key_in = "query" if params.get("api_key") else None
+        self.raw_body, self.json_body = b"", None
         if self.command == "POST":
             length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+            if (self.headers.get("Transfer-Encoding") or "").strip().lower() == "chunked":
+                raw = sql_api.read_chunked(self.rfile)  # COPY FROM streams its data chunked
+            else:
+                raw = self.rfile.read(length) if length else b""
+            self.raw_body = raw
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            if raw and ctype == "application/json":
+            if ctype == "application/octet-stream":
+                pass  # data (COPY FROM), not parameters
+            elif raw and ctype == "application/json":
                 try:
                     body = json.loads(raw.decode("utf-8"))
                 except ValueError:
                     raise _sql_error(400, "Invalid JSON body") from None
                 if not isinstance(body, dict):
                     raise _sql_error(400, "Invalid JSON body")
+                self.json_body = body  # Batch SQL jobs take a list of queries too
                 params.update({k: v for k, v in body.items() if isinstance(v, str)})
             elif raw:
                 params.update(
@@ -163,6 +173,8 @@ class CartoApiHandler(BaseHTTPRequestHandler):
                 self._me(user_name, params)
             elif route == "/api/v2/sql":
                 self._sql(user_name, params)
+            elif route in sql_api.ROUTES or route.startswith(sql_api.JOB_ROUTE + "/"):
+                self._sql_api(route, user_name, params)
             elif route == "/api/v4/do/token/token":
                 self._do_token(user_name, params)
             elif route == "" and self.command == "GET":
@@ -263,7 +275,7 @@ class CartoApiHandler(BaseHTTPRequestHandler):
         user, level = self._resolve(user_name, params, _sql_error)
         query = params.get("q")
         try:
-            result = sql.run(query, user, level == "owner")
+            result = sql.run(query, user, level == "owner", self.server.catalog)
         except sql.SqlError as err:
             raise _sql_error(err.status, str(err)) from None
         fmt = (params.get("format") or "json").lower()
@@ -273,6 +285,14 @@ class CartoApiHandler(BaseHTTPRequestHandler):
             self._send(200, sql.as_json(result, started))
         else:
             raise _sql_error(400, "Invalid format: %s" % fmt)
+
+    def _sql_api(self, route, user_name, params):
+        """copyto, copyfrom and Batch SQL jobs (sql_api.py)."""
+        user, level = self._resolve(user_name, params, _sql_error)
+        try:
+            sql_api.handle(self, route, user, level == "owner", params)
+        except sql.SqlError as err:
+            raise _sql_error(err.status, str(err)) from None
 
     def _do_token(self, user_name, params):
         user, level = self._resolve(user_name, params, _api_error)
@@ -307,6 +327,9 @@ class CartoApiServer(ThreadingHTTPServer):
         self.slow_seconds = slow_seconds
         self.quiet = quiet
         self.stopping = threading.Event()
+        # The users' tables (demo tables copied on first use, uploads) and Batch SQL jobs.
+        self.catalog = catalog.Catalog()
+        self.jobs = {}
         self._thread = None
         self._lock = threading.Lock()
         # What was asked, without keys: lets tests check which URL a client really called.
