@@ -113,13 +113,24 @@ def _peek(kernel, raw):
 
 
 def _consume(kernel, raw, msg_type):
-    """Deserialize ``raw`` (ours) and hand it to the comm manager; failures are logged, not raised."""
+    """Deserialize ``raw`` (ours) and hand it to the comm manager; failures are logged, not raised.
+
+    A message the normal dispatch already handled fails ``Session.deserialize``'s duplicate
+    check and is not handled again.
+    """
     try:
         idents, frames = kernel.session.feed_identities(raw, copy=False)
-        msg = kernel.session.deserialize(frames, content=True, copy=False)
+        try:
+            msg = kernel.session.deserialize(frames, content=True, copy=False)
+        except ValueError as exc:
+            if "Duplicate Signature" in str(exc):
+                return False
+            raise
         getattr(kernel.comm_manager, msg_type)(None, idents, msg)
+        return True
     except Exception as exc:
         log.warning("Could not handle a queued %s: %s", msg_type, type(exc).__name__)
+    return False
 
 
 # -- ipykernel 7: the recorder ---------------------------------------------------------------------
@@ -129,7 +140,13 @@ class _Recorder:
     """Wraps the main shell stream's receive callback; remembers ours until they are dispatched.
 
     The wrapper is synchronous, so a message is recorded the moment the stream reads it, before
-    the task that dispatches it can run; the task skips it if the pump consumed it meanwhile.
+    the tasks that dispatch it can run (ipykernel's callback is ``_async_in_context``: a task
+    that starts another task running ``Kernel.shell_main``). A message stays recorded until that
+    whole chain has finished, because the cell may block between any two of its steps. If the
+    pump takes it first, the chain either skips it (not started yet) or, when it had started,
+    ``Session.deserialize`` drops it as a duplicate (the pump's own deserialize recorded its HMAC
+    in ``digest_history``): a message is never handled twice. That second case costs one
+    "Invalid Message" line in the kernel's log.
     """
 
     def __init__(self, kernel, stream, original, is_ours):
@@ -137,7 +154,7 @@ class _Recorder:
         self.stream = stream
         self.original = original
         self.is_ours = is_ours
-        self.pending = []  # [raw, msg_type, consumed] read by the stream, not yet dispatched
+        self.pending = []  # [raw, msg_type, consumed] read by the stream, not finished yet
 
     def __call__(self, raw):
         peeked = _peek(self.kernel, raw)
@@ -148,14 +165,16 @@ class _Recorder:
         return self._dispatch_unless_consumed(entry)
 
     async def _dispatch_unless_consumed(self, entry):
-        if entry in self.pending:
-            self.pending.remove(entry)
-        if entry[2]:
-            return None
-        return await self.original(entry[0])
+        try:
+            if entry[2]:
+                return None
+            return await self.original(entry[0])
+        finally:
+            if entry in self.pending:
+                self.pending.remove(entry)
 
     def take_pending(self):
-        """Ours that were read but not dispatched yet, in order; they will not be dispatched."""
+        """Ours that were read and not finished yet, in order; the stream's chain skips them."""
         taken = [e for e in self.pending if not e[2]]
         for entry in taken:
             entry[2] = True

@@ -173,6 +173,30 @@ def test_a_cell_and_the_push_arriving_together_after_a_restart(kernel, round_):
     assert out["stdout"].startswith("True" if kernel.line == "ipykernel7" else "False")
 
 
+def test_ipykernel7_with_comms_over_subshells_a_push_on_a_subshell_ends_the_wait(kernel):
+    # JupyterLab's commsOverSubshells (perCommTarget) sends a comm's later messages on a kernel
+    # subshell: a thread of its own, so the handler runs while the main shell's cell waits.
+    if kernel.line != "ipykernel7":
+        pytest.skip("ipykernel 6 has no subshells")
+    kernel.fresh()
+    kc = kernel.kc
+    request = kc.session.msg("create_subshell_request", {})
+    kc.control_channel.send(request)
+    reply = kc.control_channel.get_msg(timeout=30)
+    while reply["parent_header"].get("msg_id") != request["header"]["msg_id"]:
+        reply = kc.control_channel.get_msg(timeout=30)  # e.g. the restart's shutdown_reply
+    assert reply["content"]["status"] == "ok", reply
+    subshell_id = reply["content"]["subshell_id"]
+    comm_id = kernel.open_comm({"version": 1})  # malformed: ignored, nothing applied yet
+    first = kernel.execute(WAITING_CELL)
+    time.sleep(0.3)  # the cell waits
+    msg = kc.session.msg("comm_msg", {"comm_id": comm_id, "data": push("erin")})
+    msg["header"]["subshell_id"] = subshell_id
+    kc.shell_channel.send(msg)
+    out = kernel.collect(first)
+    assert out["stdout"] == "erin https://erin.carto.com\nTrue\n", out
+
+
 def test_ipykernel7_a_push_read_just_before_the_cell_blocked_is_not_lost(kernel):
     # On ipykernel 7 the main shell stream may read the push right after the cell, before the
     # cell blocks: it then waits as a task that the blocked loop cannot run. Reproduced here by
