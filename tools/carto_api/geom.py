@@ -82,6 +82,8 @@ class Geometry:
         return self.ewkb().hex().upper()
 
     def geojson(self):
+        if self.type == "Point":
+            return {"type": "Point", "coordinates": list(self.coords)}
         if self.type == "GeometryCollection":
             return {"type": self.type, "geometries": [g.geojson() for g in self.coords]}
         return {"type": self.type, "coordinates": _as_lists(self.coords)}

@@ -21,6 +21,7 @@ Anything else is a CARTO-style ``syntax error`` (HTTP 400), so a test sees a rea
 
 import csv
 import io
+import operator
 import re
 import time
 
@@ -1157,7 +1158,10 @@ def _from(ctx, node):
         table = _lookup(ctx, name)
         names = table.column_names()
         cols = [(alias, c, table.field(c)) for c in names]
-        return _Rel(cols, [tuple(r.get(c) for c in names) for r in table.rows])
+        get = operator.itemgetter(*names) if names else (lambda r: ())
+        if len(names) == 1:
+            return _Rel(cols, [(get(r),) for r in table.rows])
+        return _Rel(cols, [get(r) for r in table.rows])
     if kind == "subquery":
         res = _select(ctx, node[1])
         return _Rel([(node[2], n, f) for _, n, f in res.cols], res.rows)
@@ -1193,6 +1197,7 @@ def _select(ctx, q):
     rel = _from(ctx, q["from"]) if q["from"] is not None else _Rel([], [()])
     comp = _Compiler(ctx, rel)
     items = []  # (fn, field, name)
+    positions = []  # per item, the input column it copies, or None when it computes
     for item in q["items"]:
         if item[0] == "star":
             qual = item[1]
@@ -1201,9 +1206,12 @@ def _select(ctx, q):
                 raise SqlError('missing FROM-clause entry for table "%s"' % qual)
             for i in chosen:
                 items.append((lambda row, group, i=i: row[i], rel.cols[i][2], rel.cols[i][1]))
+                positions.append(i)
         else:
             fn, field, name = comp.compile(item[1])
             items.append((fn, field, item[2] or name))
+            e = item[1]
+            positions.append(rel.index(e[1], e[2]) if e[0] == "col" else None)
     rows = rel.rows
     if q["where"] is not None:
         cond = comp.compile(q["where"])[0]
@@ -1239,6 +1247,13 @@ def _select(ctx, q):
         for members in groups.values():
             first = members[0] if members else (None,) * len(rel.cols)
             out.append((tuple(fn(first, members) for fn, _, _ in items), first, members))
+    elif all(pos is not None for pos in positions):
+        # Only columns: a projection by position, without evaluating anything per value.
+        if positions == list(range(len(rel.cols))):
+            out = [(r, r, None) for r in rows]
+        else:
+            pick = operator.itemgetter(*positions) if len(positions) > 1 else None
+            out = [((r[positions[0]],) if pick is None else pick(r), r, None) for r in rows]
     else:
         out = [(tuple(fn(r, None) for fn, _, _ in items), r, None) for r in rows]
     if q["distinct"]:
@@ -1550,7 +1565,12 @@ def _text(v):
     return str(v)
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def _json_value(v):
+    if type(v) in _PLAIN:
+        return v
     if isinstance(v, Geometry):
         return v.ewkb_hex()
     if isinstance(v, Box):
@@ -1568,7 +1588,10 @@ def ewkb_point_hex(lon, lat):
 
 
 def as_json(result, started):
-    rows = [{k: _json_value(v) for k, v in row.items()} for row in result.rows]
+    rows = [
+        {k: v if type(v) in _PLAIN else _json_value(v) for k, v in row.items()}
+        for row in result.rows
+    ]
     return {
         "rows": rows,
         "time": round(time.monotonic() - started, 6),
@@ -1583,7 +1606,11 @@ def as_geojson(result):
     geom_col = "the_geom" if "the_geom" in geom_cols else (geom_cols[0] if geom_cols else None)
     features = []
     for row in result.rows:
-        props = {k: _json_value(v) for k, v in row.items() if k not in geom_cols}
+        props = {
+            k: v if type(v) in _PLAIN else _json_value(v)
+            for k, v in row.items()
+            if k not in geom_cols
+        }
         g = row.get(geom_col) if geom_col else None
         features.append(
             {"type": "Feature", "geometry": g.geojson() if g else None, "properties": props}
