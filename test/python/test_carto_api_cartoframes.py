@@ -206,20 +206,29 @@ def test_to_carto_uploads_then_fail_and_replace(carto_api, tmp_path):
 def test_map_layer_renders_html(carto_api, tmp_path):
     server, base = carto_api
     start = len(server.requests)
-    (out,) = run_cartoframes(
+    out, public = run_cartoframes(
         tmp_path,
         base + "user/alice/",
         """
         set_default_credentials(username="alice", api_key=KEY, base_url=BASE,
                                 allow_non_secure=True)
-        from cartoframes.viz import Layer, Map
+        from cartoframes.viz import Layer, Map, Source
         layer = Layer("alice_stores")
         html = Map(layer)._repr_html_()
         emit({"html_len": len(html), "iframe": html.lstrip().startswith("<iframe"),
               "has_table": "alice_stores" in html, "geom_type": layer.geom_type,
               "bounds": layer.bounds, "query": layer.source_data})
+        # The seeds' per-layer public credentials: two users' public tables on one map.
+        bob = BASE.replace("/user/alice/", "/user/bob/")
+        html = Map([
+            Layer("alice_stores", credentials=Credentials(base_url=BASE, allow_non_secure=True)),
+            Layer(Source("SELECT * FROM bob_parks WHERE area_ha > 300",
+                         Credentials(base_url=bob, allow_non_secure=True))),
+        ])._repr_html_()
+        emit({"both": "alice_stores" in html and "bob_parks" in html})
         """,
     )
+    assert public == {"both": True}
     assert out["iframe"] and out["has_table"] and out["html_len"] > 10000
     assert out["geom_type"] == "point"
     assert out["bounds"] == [[-3.7058, 40.4087], [-3.6823, 40.4342]]
@@ -234,7 +243,8 @@ def test_map_layer_renders_html(carto_api, tmp_path):
 
 @needs_cartoframes
 def test_me_data_good_and_bad_key(carto_api, tmp_path):
-    _, base = carto_api
+    server, base = carto_api
+    start = len(server.requests)
     out = run_cartoframes(
         tmp_path,
         base + "user/alice/",
@@ -250,9 +260,16 @@ def test_me_data_good_and_bad_key(carto_api, tmp_path):
             Credentials(username="alice", api_key=KEY, base_url=BASE)
         except ValueError as err:
             emit(str(err))
+        # The Data Observatory token (seed: get_gcloud_credentials), GET /api/v4/do/token.
+        emit(list(good.get_gcloud_credentials()))
+        try:
+            Credentials(base_url=BASE.replace("alice", "bob"), api_key="bob-demo-key-0002",
+                        allow_non_secure=True).get_gcloud_credentials()
+        except Exception as err:
+            emit(type(err).__name__)
         """,
     )
-    me, user_id, bad_me, bad_user_id, https_error = out
+    me, user_id, bad_me, bad_user_id, https_error, gcloud, bob_do = out
     assert me["user_data"]["username"] == "alice"
     assert me["user_data"]["base_url"] == base + "user/alice"
     assert isinstance(me["user_data"]["remaining_byte_quota"], int)
@@ -261,6 +278,10 @@ def test_me_data_good_and_bad_key(carto_api, tmp_path):
     assert bad_me == {"errors": ["Unauthorized"]}
     assert bad_user_id is None
     assert https_error.startswith("`base_url`s need to be over `https`")
+    assert gcloud == ["carto-do-customers", "do-token-alice"]
+    assert bob_do == "DOError"
+    # pyrestcli 0.6.11's urljoin drops the last "token": CARTO's own route.
+    assert ("GET", "/user/alice/api/v4/do/token") in paths_since(server, start)
 
 
 # --- direct HTTP: copyto ---------------------------------------------------------------------

@@ -175,7 +175,7 @@ class CartoApiHandler(BaseHTTPRequestHandler):
                 self._sql(user_name, params)
             elif route in sql_api.ROUTES or route.startswith(sql_api.JOB_ROUTE + "/"):
                 self._sql_api(route, user_name, params)
-            elif route == "/api/v4/do/token/token":
+            elif route in ("/api/v4/do/token", "/api/v4/do/token/token"):
                 self._do_token(user_name, params)
             elif route == "" and self.command == "GET":
                 self._send(
