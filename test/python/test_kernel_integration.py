@@ -91,6 +91,29 @@ def test_target_is_registered_before_any_cell_and_survives_restart(kernel):
     assert out["stdout"] == "bob https://bob.carto.com\ndefault_public\n"
 
 
+def test_a_reconnected_client_keeps_the_credentials_and_can_push_on_the_live_comm(kernel):
+    # A websocket reconnect: same kernel process, new connection; the kernel-side comm survives.
+    kernel.fresh()
+    comm_id = kernel.open_comm(push())
+    assert kernel.run(SHOW)["stdout"] == "alice https://alice.carto.com\n"
+    from jupyter_client import BlockingKernelClient
+
+    # Its own Session (own id): km.client() would share ours, and with it the socket identity.
+    other = BlockingKernelClient(connection_file=kernel.km.connection_file)
+    other.load_connection_file()
+    other.start_channels()
+    try:
+        other.wait_for_ready(timeout=30)
+        other.shell_channel.send(
+            other.session.msg("comm_msg", {"comm_id": comm_id, "data": push("frank")})
+        )
+        reply = other.execute_interactive(SHOW, timeout=30, output_hook=lambda m: None)
+        assert reply["content"]["status"] == "ok"
+    finally:
+        other.stop_channels()
+    assert kernel.run(SHOW)["stdout"] == "frank https://frank.carto.com\n"
+
+
 def test_code_set_defaults_come_back_on_iopub_and_malformed_messages_are_ignored(kernel):
     kernel.fresh()
     comm_id = kernel.open_comm(push())
