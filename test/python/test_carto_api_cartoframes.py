@@ -260,6 +260,12 @@ def test_me_data_good_and_bad_key(carto_api, tmp_path):
             Credentials(username="alice", api_key=KEY, base_url=BASE)
         except ValueError as err:
             emit(str(err))
+        # The seeds' file forms: Credentials(...).save(path), from_file, set_default_credentials.
+        good.save("creds.json")
+        from cartoframes import read_carto
+        set_default_credentials("creds.json")
+        emit([Credentials.from_file("creds.json") == good,
+              len(read_carto("alice_customers", limit=1))])
         # The Data Observatory token (seed: get_gcloud_credentials), GET /api/v4/do/token.
         emit(list(good.get_gcloud_credentials()))
         try:
@@ -269,7 +275,7 @@ def test_me_data_good_and_bad_key(carto_api, tmp_path):
             emit(type(err).__name__)
         """,
     )
-    me, user_id, bad_me, bad_user_id, https_error, gcloud, bob_do = out
+    me, user_id, bad_me, bad_user_id, https_error, from_file, gcloud, bob_do = out
     assert me["user_data"]["username"] == "alice"
     assert me["user_data"]["base_url"] == base + "user/alice"
     assert isinstance(me["user_data"]["remaining_byte_quota"], int)
@@ -278,6 +284,7 @@ def test_me_data_good_and_bad_key(carto_api, tmp_path):
     assert bad_me == {"errors": ["Unauthorized"]}
     assert bad_user_id is None
     assert https_error.startswith("`base_url`s need to be over `https`")
+    assert from_file == [True, 1]
     assert gcloud == ["carto-do-customers", "do-token-alice"]
     assert bob_do == "DOError"
     # pyrestcli 0.6.11's urljoin drops the last "token": CARTO's own route.
@@ -613,6 +620,17 @@ def test_sql_engine_answers_cartoframes_probes(carto_api):
         "ON n.oid = p.pronamespace WHERE p.proname = 'cdb_regeneratetable' AND n.nspname = 'cartodb';"
     )
     assert catalog["rows"] == []
+    # read_carto wraps a user's query, WITH included, as a subquery.
+    wrapped = rows(
+        "SELECT * FROM (WITH s AS (SELECT * FROM alice_stores) SELECT name FROM s "
+        "WHERE revenue < 900 ORDER BY name DESC) _q LIMIT 5"
+    )
+    assert wrapped["rows"] == [{"name": "Lavapies"}, {"name": "Chamberi"}]
+    grouped = rows(
+        "SELECT tier, count(*) AS n FROM alice_customers GROUP BY tier ORDER BY tier",
+        api_key=ALICE_KEY,
+    )
+    assert [r["tier"] for r in grouped["rows"]] == ["bronze", "gold", "silver"]
     tables = rows("SELECT CDB_QueryTablesText($q$SELECT * FROM alice_stores$q$) as tables")
     assert tables["rows"] == [{"tables": ["public.alice_stores"]}]
 

@@ -103,7 +103,11 @@ class CartoApiHandler(BaseHTTPRequestHandler):
         if self.command == "POST":
             length = int(self.headers.get("Content-Length") or 0)
             if (self.headers.get("Transfer-Encoding") or "").strip().lower() == "chunked":
-                raw = sql_api.read_chunked(self.rfile)  # COPY FROM streams its data chunked
+                try:
+                    raw = sql_api.read_chunked(self.rfile)  # COPY FROM streams its data chunked
+                except sql.SqlError as err:
+                    self.close_connection = True
+                    raise _sql_error(400, str(err)) from None
             else:
                 raw = self.rfile.read(length) if length else b""
             self.raw_body = raw

@@ -20,6 +20,7 @@ Anything else is a CARTO-style ``syntax error`` (HTTP 400), so a test sees a rea
 """
 
 import csv
+import functools
 import io
 import operator
 import re
@@ -218,7 +219,7 @@ class _Parser:
 
     # statements
     def statement(self):
-        if self.is_kw("select") or self.is_op("("):
+        if self.is_kw("select", "with") or self.is_op("("):
             stmt = ("select", self.select())
         elif self.accept_kw("explain"):
             self.accept_kw("analyze")
@@ -361,8 +362,19 @@ class _Parser:
             q = self.select()
             self.expect_op(")")
             return q
+        ctes = []
+        if self.accept_kw("with"):
+            while True:
+                name = self.ident()
+                self.expect_kw("as")
+                self.expect_op("(")
+                ctes.append((name, self.select()))
+                self.expect_op(")")
+                if not self.accept_op(","):
+                    break
         self.expect_kw("select")
         q = {
+            "with": ctes,
             "distinct": bool(self.accept_kw("distinct")),
             "items": [],
             "from": None,
@@ -590,7 +602,7 @@ class _Parser:
         if tok.kind == "string":
             return ("lit", tok.value)
         if tok.kind == "op" and tok.value == "(":
-            if self.is_kw("select"):
+            if self.is_kw("select", "with"):
                 sub = self.select()
                 self.expect_op(")")
                 return ("scalar", sub)
@@ -664,6 +676,7 @@ class _Ctx:
         self.user = user
         self.authorized = authorized
         self.catalog = catalog
+        self.ctes = {}  # WITH names in scope -> _Rel
 
 
 class _Rel:
@@ -1155,6 +1168,9 @@ def _from(ctx, node):
         if schema == "pg_catalog":
             cols = _catalog_tables(name)
             return _Rel([(alias, c, cat.field_for(t)) for c, t in cols], [])
+        if schema is None and name in ctx.ctes:
+            cte = ctx.ctes[name]
+            return _Rel([(alias, n, f) for _, n, f in cte.cols], cte.rows)
         table = _lookup(ctx, name)
         names = table.column_names()
         cols = [(alias, c, table.field(c)) for c in names]
@@ -1194,6 +1210,19 @@ def _lookup(ctx, name):
 
 def _select(ctx, q):
     """Run a parsed SELECT: a ``_Rel`` whose cols carry the output names (qualifier None)."""
+    if not q["with"]:
+        return _select_body(ctx, q)
+    outer = ctx.ctes
+    ctx.ctes = dict(outer)
+    try:
+        for name, sub in q["with"]:
+            ctx.ctes[name] = _select(ctx, sub)
+        return _select_body(ctx, q)
+    finally:
+        ctx.ctes = outer
+
+
+def _select_body(ctx, q):
     rel = _from(ctx, q["from"]) if q["from"] is not None else _Rel([], [()])
     comp = _Compiler(ctx, rel)
     items = []  # (fn, field, name)
@@ -1395,6 +1424,25 @@ def _parse(query):
     return statements
 
 
+def _internal_errors(fn):
+    """A bug or a construct the engine does not expect is a CARTO-shaped 500, not a dropped
+    connection."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SqlError:
+            raise
+        except Exception as err:  # noqa: BLE001 - reported to the client, as CARTO's 500s are
+            raise SqlError(
+                "internal error in the local CARTO API: %s: %s" % (type(err).__name__, err), 500
+            ) from err
+
+    return wrapper
+
+
+@_internal_errors
 def run(query, user, authorized, catalog=None):
     """Run ``query`` for ``user``. ``authorized``: the caller holds the owner's key.
 
@@ -1438,6 +1486,7 @@ def _copy_statement(query, direction):
     return stmt[2], fmt, delimiter, null, header
 
 
+@_internal_errors
 def copy_to(query, user, authorized, catalog=None):
     """``COPY … TO stdout``: the CSV (or text) bytes CARTO's ``copyto`` streams."""
     ctx = _Ctx(user, authorized, catalog or cat.Catalog())
@@ -1469,6 +1518,7 @@ def copy_to(query, user, authorized, catalog=None):
     return out.getvalue().encode("utf-8")
 
 
+@_internal_errors
 def copy_from(query, payload, user, authorized, catalog=None):
     """``COPY t [(cols)] FROM stdin``: load ``payload`` (bytes); returns the number of rows."""
     ctx = _Ctx(user, authorized, catalog or cat.Catalog())
