@@ -2,11 +2,12 @@
 
 It understands what CARTOframes 1.2.5 and our own clients send, and little more:
 
-- ``SELECT [DISTINCT] … [FROM t | (subquery) alias [[LEFT] JOIN … ON …]] [WHERE …] [GROUP BY …]
-  [ORDER BY …] [LIMIT n] [OFFSET n]`` with column references, ``*``, literals, arithmetic,
-  comparisons, ``AND``/``OR``/``NOT``, ``IS [NOT] NULL``, ``IN (…)``, ``[I]LIKE``, ``::`` casts,
-  ``ARRAY[…]`` and the functions in ``_FUNCTIONS`` / ``_AGGREGATES`` (``count``, ``ST_Extent``,
-  ``ST_GeometryType``, ``current_schema()``, ``CDB_CartodbfyTable`` …);
+- ``[WITH n AS (…), …] SELECT [DISTINCT] … [FROM t | (subquery) alias [[LEFT] JOIN … ON …]]
+  [WHERE …] [GROUP BY …] [ORDER BY …] [LIMIT n] [OFFSET n]`` with column references, ``*``,
+  literals, arithmetic, comparisons, ``AND``/``OR``/``NOT``, ``IS [NOT] NULL``, ``IN (…)``,
+  ``[I]LIKE``, ``BETWEEN``, ``CASE``, scalar subqueries, ``::`` casts, ``ARRAY[…]`` and the
+  functions in ``_FUNCTIONS`` / ``_AGGREGATES`` (``count``, ``ST_Extent``, ``ST_GeometryType``,
+  ``current_schema()``, ``CDB_CartodbfyTable`` …); empty ``pg_catalog`` relations;
 - ``EXPLAIN <select>`` (cartoframes' "does this table exist" probe);
 - ``CREATE TABLE t (col type, …)``, ``TRUNCATE [TABLE] t``, ``ALTER TABLE t DROP COLUMN …,
   ADD COLUMN …`` / ``RENAME TO …``, ``BEGIN``/``COMMIT`` (no rollback), several statements
