@@ -67,6 +67,16 @@ def everything(comms):
     return json.dumps([[c.target_name, c.data, c.metadata, c.sent] for c in comms], default=str)
 
 
+@pytest.fixture(autouse=True)
+def close_widgets():
+    """Close every widget a test made: ipywidgets' ``__del__`` would otherwise run at interpreter
+    exit, after its module globals are gone, and print "Exception ignored" noise."""
+    yield
+    import ipywidgets
+
+    ipywidgets.Widget.close_all()
+
+
 @pytest.fixture
 def widget_comms(monkeypatch):
     """Every widget comm opened during the test (a map opens its Layout's too)."""
