@@ -60,8 +60,17 @@ _WIDGETS = ("Map", "Layer", "Source")
 def __getattr__(name):
     # The map widgets load on first use, so `import carto_credentials` stays cheap in every kernel.
     if name in _WIDGETS:
-        from . import widgets
-
+        try:
+            from . import widgets
+        except ImportError as exc:
+            if exc.name not in ("ipywidgets", "traitlets"):
+                raise
+            # A kernel of another environment that got this package by the silent bootstrap.
+            raise ImportError(
+                f"carto_credentials.{name} needs ipywidgets 8 in this kernel's environment: "
+                "pip install 'ipywidgets>=8,<9' there, or use a kernel where "
+                "jupyterlab-carto-credentials is installed."
+            ) from None
         return getattr(widgets, name)
     raise AttributeError("module 'carto_credentials' has no attribute %r" % name)
 

@@ -393,3 +393,27 @@ def test_map_layer_source_are_importable_from_the_package_lazily():
     assert out.split() == ["False", "False", "True", "True"]
     with pytest.raises(AttributeError, match="no attribute 'Mapp'"):
         _ = __import__("carto_credentials").Mapp
+
+
+def test_without_ipywidgets_the_widgets_say_what_to_install():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "sys.modules['ipywidgets'] = None  # as in a kernel env without it\n"
+        "import carto_credentials\n"
+        "try:\n"
+        "    carto_credentials.Map\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": REPO_ROOT},
+        check=True,
+    ).stdout
+    assert "needs ipywidgets 8 in this kernel's environment" in out
