@@ -89,6 +89,12 @@ def test_target_is_registered_before_any_cell_and_survives_restart(kernel):
     kernel.open_comm(push("bob", api_key="default_public", state="public"))
     out = kernel.run(SHOW + "\nprint(cc.get_default_credentials().api_key)")
     assert out["stdout"] == "bob https://bob.carto.com\ndefault_public\n"
+    # ipykernel 7: the startup file also wrapped the main shell stream (no wait has run yet).
+    out = kernel.run(
+        "from carto_credentials import _ipykernel_compat as c\n"
+        "print(c.installed(get_ipython().kernel), sum(c.handled.values()))"
+    )
+    assert out["stdout"] == ("True 0\n" if kernel.line == "ipykernel7" else "False 0\n"), out
 
 
 def test_a_reconnected_client_keeps_the_credentials_and_can_push_on_the_live_comm(kernel):
