@@ -4,7 +4,7 @@ What it is for: a cell blocked in ``get_default_credentials()`` waits (bounded, 
 ``kernel.PUSH_WAIT_SECONDS``) for JupyterLab's push, whose ``comm_open``/``comm_msg`` sits on the
 *main* shell, queued behind that very cell. ``pump(...)`` handles those messages from inside the
 waiting cell, and only those: every other queued message keeps its place and runs after the cell,
-as usual (never nested). Measured facts behind it: ``docs``' ``reference/comm-mechanics.md`` §3 (b2)
+as usual (never nested). Measured facts behind it: ``shared/reference/comm-mechanics.md`` §3 (b2)
 and §5 (a cell queued during an auto-restart: 0/3 without the pump, 3/3 with it).
 
 How each supported ipykernel line queues shell messages while the main thread runs a cell:
