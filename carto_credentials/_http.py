@@ -159,7 +159,7 @@ def _caused_by(exc, name):
 
 
 def _raise_network(failure, shown, secret):
-    reason = scrub(failure, secret) or type(failure).__name__
+    reason = scrub(failure, secret).rstrip(" .") or type(failure).__name__
     if _is_timeout(failure):
         raise errors.CartoTimeoutError(
             f"CARTO did not answer in time at {shown} ({reason})."
@@ -191,7 +191,8 @@ def _decode(status, body, shown, secret):
     except (ValueError, UnicodeDecodeError):
         payload = None
     texts = [scrub(t, secret) for t in carto_error_texts(payload)]
-    detail = ": " + "; ".join(texts) if texts else ""
+    # CARTO's sentences end with a period; ours follow ("…correct domain. Check…", not "..").
+    detail = ": " + "; ".join(texts).rstrip(" .") if texts else ""
     if 200 <= status < 300:
         if payload is None:
             raise errors.CartoAPIError(

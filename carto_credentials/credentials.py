@@ -16,8 +16,9 @@ from ._log import user_log
 DEFAULT_CREDS_FILENAME = "creds.json"
 DEFAULT_PUBLIC = "default_public"
 ME_SERVICE = "api/v3/me"
-# cartoframes (via carto-python and pyrestcli) ends up on this exact, relative path.
-DO_TOKEN_SERVICE = "api/v4/do/token/token/"
+# CARTO's route, and what cartoframes 1.2.5 sends through carto-python 1.11.3 and the
+# pyrestcli 0.6.11 it pins (relative: an on-premises /user/<name> prefix is kept).
+DO_TOKEN_SERVICE = "api/v4/do/token"
 DO_NOT_ENABLED = (
     "We are sorry, the Data Observatory is not enabled for your account yet. Please contact your "
     "customer success manager or send an email to sales@carto.com to request access to it."
@@ -183,25 +184,36 @@ class Credentials:
 
     @property
     def me_data(self):
-        """The answer of CARTO's ``/api/v3/me`` for this key, or ``{}`` on any failure."""
+        """CARTO's answer to ``/api/v3/me`` for this key, or ``{}`` when there is none.
+
+        As in cartoframes the HTTP status is not checked: a rejected key gives CARTO's error body
+        (``{"errors": ["Unauthorized"]}``). No answer, an answer that is not JSON, a redirect
+        (never followed with a key) or a rate limit give ``{}``.
+        """
+        url = _http.join(self._base_url, ME_SERVICE)
         try:
-            data = _http.request_json(
+            status, headers, body = _http._send(
+                self._session,
                 "GET",
-                _http.join(self._base_url, ME_SERVICE),
+                url,
                 {},
-                auth=self._auth(),
-                timeout=10.0,
-                session=self._session,
+                self._auth(),
+                10.0,
+                self._api_key,
+                _http.redact_url(url),
             )
+            if 300 <= status < 400 or _rate_limited(status, headers):
+                return {}
+            return json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
         except Exception:
             return {}
-        return data if isinstance(data, dict) else {}
 
     @property
     def user_id(self):
         if not self._user_id:
             log.debug("Getting `user_id` for %s", self._username)
-            user_data = self.me_data.get("user_data")
+            me_data = self.me_data
+            user_data = me_data.get("user_data") if isinstance(me_data, dict) else None
             self._user_id = user_data.get("id") if isinstance(user_data, dict) else None
         return self._user_id
 
@@ -278,13 +290,34 @@ def _write_private(path, text):
         os.close(fd)
 
 
+def is_cartoframes_credentials(obj):
+    """Whether ``obj`` is a ``cartoframes.auth.Credentials`` (by its class, not a name match:
+    ``google.oauth2.credentials.Credentials`` and others share the name)."""
+    cls = type(obj)
+    return (
+        cls.__name__ == "Credentials"
+        and isinstance(cls.__module__, str)
+        and cls.__module__.split(".")[0] == "cartoframes"
+    )
+
+
 def as_credentials(obj):
     """``obj`` as a ``Credentials``: ours as is, cartoframes' converted (same fields)."""
     if isinstance(obj, Credentials):
         return obj
-    cls = type(obj)
-    if cls.__name__ == "Credentials" and cls.__module__.split(".")[0] == "cartoframes":
+    if is_cartoframes_credentials(obj):
         return Credentials(
             obj.username, obj.api_key, obj.base_url, obj.session, obj.allow_non_secure
         )
-    raise TypeError(f"`credentials` must be a Credentials instance, not {cls.__name__}.")
+    raise TypeError(f"`credentials` must be a Credentials instance, not {type(obj).__name__}.")
+
+
+def _rate_limited(status, headers):
+    # carto-python's APIKeyAuthClient.send raises on a 429 with a Retry-After it cannot parse or
+    # that is >= 0 (CartoRateLimitException): cartoframes' me_data then gives {}.
+    if status != 429 or not hasattr(headers, "get") or headers.get("Retry-After") is None:
+        return False
+    try:
+        return int(headers.get("Retry-After")) >= 0
+    except (TypeError, ValueError):
+        return True

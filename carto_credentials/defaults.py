@@ -6,21 +6,22 @@
      waiting up to ``kernel.PUSH_WAIT_SECONDS`` once if a push is expected but not yet applied;
   3. the environment: ``CARTO_USERNAME`` / ``CARTO_BASE_URL`` / ``CARTO_API_KEY``
      (``CARTO_ALLOW_NON_SECURE=1`` for an ``http://`` base URL);
-  4. the account store's default account (read only; skipped when JupyterLab said this notebook
-     is not granted), then CARTOframes' ``creds.json``;
+  4. the account store's default account (read only), then CARTOframes' ``creds.json``; both
+     withheld when JupyterLab said this notebook is ``not_granted``, or, without a push, when the
+     kernel-access policy is ``never`` or the notebook's grant is ``deny`` (``access``);
   5. ``None``.
 Credentials passed explicitly to a call win over all of these (``resolve_credentials``).
 """
 
-import json
 import logging
 import os
 import re
 import sys
 import threading
+import warnings
 
-from . import errors, kernel, paths
-from .credentials import DEFAULT_PUBLIC, Credentials, as_credentials
+from . import access, errors, kernel, paths
+from .credentials import DEFAULT_PUBLIC, Credentials, as_credentials, is_cartoframes_credentials
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,9 @@ def _build(
 
     if isinstance(_credentials, Credentials):
         pass
-    elif _credentials is not None and type(_credentials).__name__ == "Credentials":
-        # A cartoframes Credentials: accepted too, converted to ours.
+    elif is_cartoframes_credentials(_credentials):
+        # A cartoframes Credentials: accepted too, converted to ours. Another class that is only
+        # named Credentials (google.oauth2's…) is no credentials, as in cartoframes: the file.
         _credentials = as_credentials(_credentials)
     elif isinstance(_filepath, str) and _is_json_filepath(_filepath):
         _credentials = Credentials.from_file(_filepath)
@@ -143,14 +145,23 @@ def _resolve():
     from_env = _from_environment()
     if from_env is not None:
         return from_env, "environment"
-    if state != kernel.NOT_GRANTED:
-        from_store = _from_account_store()
-        if from_store is not None:
-            return from_store, "account store"
+    if _fallbacks_withheld(state) is not None:
+        return None, None
+    from_store = _from_account_store()
+    if from_store is not None:
+        return from_store, "account store"
     from_file = _from_cartoframes_file()
     if from_file is not None:
         return from_file, "creds.json"
     return None, None
+
+
+def _fallbacks_withheld(state):
+    """Why the account store and ``creds.json`` must not answer for this notebook, or ``None``:
+    JupyterLab said ``not_granted``, or (no push) the policy is ``never`` / its grant ``deny``."""
+    if state == kernel.NOT_GRANTED:
+        return kernel.missing_push_hint()
+    return access.withheld(access.read_store(), kernel.status()["session_path"])
 
 
 def resolve_credentials(credentials=None):
@@ -159,14 +170,27 @@ def resolve_credentials(credentials=None):
         return as_credentials(credentials)
     found = get_default_credentials()
     if found is None:
-        raise errors.NoCredentialsError(kernel.missing_push_hint())
+        state = kernel.pushed_credentials(wait=False)[1]
+        raise errors.NoCredentialsError(_fallbacks_withheld(state) or kernel.missing_push_hint())
     return found
 
 
+_env_warned = False
+
+
 def _from_environment():
+    global _env_warned
     username = os.environ.get("CARTO_USERNAME") or None
     base_url = os.environ.get("CARTO_BASE_URL") or None
     if username is None and base_url is None:
+        if os.environ.get("CARTO_API_KEY") and not _env_warned:
+            _env_warned = True
+            warnings.warn(
+                "CARTO_API_KEY is set but CARTO_USERNAME and CARTO_BASE_URL are not, so the key "
+                "is not used: set CARTO_USERNAME (or CARTO_BASE_URL for an on-premises server).",
+                UserWarning,
+                stacklevel=4,
+            )
         return None
     api_key = os.environ.get("CARTO_API_KEY") or DEFAULT_PUBLIC
     allow = os.environ.get("CARTO_ALLOW_NON_SECURE", "").strip().lower() in ("1", "true", "yes")
@@ -175,32 +199,27 @@ def _from_environment():
             username=username, api_key=api_key, base_url=base_url, allow_non_secure=allow
         )
     except ValueError as exc:
+        if base_url is not None and "over `https`" in str(exc):
+            detail = (
+                "CARTO_BASE_URL must use https; for a local or test server set "
+                "CARTO_ALLOW_NON_SECURE=1 (the key then travels unencrypted)."
+            )
+        else:
+            detail = str(exc)
         raise errors.InvalidCredentialsError(
             "The environment variables CARTO_USERNAME / CARTO_BASE_URL do not give valid "
-            f"credentials: {exc}"
+            f"credentials: {detail}"
         ) from None
 
 
 def _from_account_store():
-    path = paths.store_path()
-    try:
-        with open(path, encoding="utf-8") as f:
-            store = json.load(f)
-    except FileNotFoundError:
+    data = access.read_store()
+    if not data:
         return None
-    except (OSError, ValueError) as exc:
-        log.warning("Ignoring the CARTO account store %s: %s", path, type(exc).__name__)
-        return None
-    if not isinstance(store, dict) or store.get("version") != 1:
-        log.warning("Ignoring the CARTO account store %s: unknown format", path)
-        return None
-    default_id = store.get("default_account")
-    accounts = store.get("accounts")
-    if not isinstance(default_id, str) or not isinstance(accounts, list):
-        return None
-    for account in accounts:
-        if isinstance(account, dict) and account.get("id") == default_id:
-            return _account_credentials(account, path)
+    default_id = data.get("default_account")
+    for account in data.get("accounts") or ():
+        if account.get("id") == default_id:
+            return _account_credentials(account, paths.store_path())
     return None
 
 

@@ -198,14 +198,18 @@ def _on_open(comm, open_msg):
     comm.on_msg(lambda msg: _on_msg(msg))
     comm.on_close(lambda msg: _forget(comm))
     _apply(_comm_data(open_msg), "comm_open")
-    # A frontend that arrives after code set the default (second tab, reconnect) learns it too.
+    # A frontend that arrives after code set the default (second tab, reconnect) learns it too,
+    # unless JupyterLab said this notebook is not granted: then no key set in code is replayed
+    # to a comm opened later (live broadcasts to comms already open still happen).
+    with _bridge.lock:
+        if _bridge.state == NOT_GRANTED:
+            return
+        announced = list(_bridge.announcements.values())
     from .defaults import code_default
 
     current = code_default()
     if current is not None:
         _send(comm, changed_message(current))
-    with _bridge.lock:
-        announced = list(_bridge.announcements.values())
     for message in announced:
         _send(comm, message)
 

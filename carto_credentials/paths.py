@@ -42,3 +42,38 @@ def cartoframes_config_dir():
 def cartoframes_creds_path():
     """CARTOframes' default credentials file, ``creds.json``."""
     return os.path.join(cartoframes_config_dir(), "creds.json")
+
+
+def jupyter_config_dir():
+    """Jupyter's per-user config directory, as ``jupyter_core.paths.jupyter_config_dir``."""
+    try:
+        from jupyter_core.paths import jupyter_config_dir as _config_dir
+    except ImportError:  # a kernel environment without jupyter_core
+        return os.environ.get("JUPYTER_CONFIG_DIR") or os.path.join(
+            os.path.expanduser("~"), ".jupyter"
+        )
+    return _config_dir()
+
+
+def lab_user_settings_path(plugin_id):
+    """Where jupyterlab_server keeps the user's settings of ``plugin_id`` (``package:plugin``)."""
+    root = os.environ.get("JUPYTERLAB_SETTINGS_DIR") or os.path.join(
+        jupyter_config_dir(), "lab", "user-settings"
+    )
+    package, _, plugin = plugin_id.partition(":")
+    return os.path.join(root, *package.split("/"), plugin + ".jupyterlab-settings")
+
+
+def lab_overrides_paths():
+    """An administrator's ``overrides.json`` / ``overrides.d/*.json`` of JupyterLab's application
+    directory (``$JUPYTERLAB_DIR``, else ``{sys.prefix}/share/jupyter/lab``), first wins."""
+    import glob
+
+    app_dir = os.environ.get("JUPYTERLAB_DIR") or os.path.join(
+        sys.prefix, "share", "jupyter", "lab"
+    )
+    settings = os.path.join(app_dir, "settings")
+    # jupyterlab_server merges overrides.d in name order, then overrides.json on top.
+    found = [os.path.join(settings, "overrides.json"), os.path.join(settings, "overrides.json5")]
+    found += sorted(glob.glob(os.path.join(glob.escape(settings), "overrides.d", "*.json*")))[::-1]
+    return found

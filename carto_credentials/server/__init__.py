@@ -1,10 +1,11 @@
 """The Jupyter server extension: the CARTO account store and its REST API.
 
-Only the Jupyter server imports this package; kernels import ``carto_credentials`` alone.
+Only the Jupyter server loads the extension; kernels import ``carto_credentials`` alone (they may
+read the store with ``carto_credentials.server.store``: importing this package does not import
+jupyter_server).
 """
 
 from .config import CartoCredentials
-from .handlers import handlers
 from .store import AccountStore
 
 __all__ = ["AccountStore", "CartoCredentials"]
@@ -16,6 +17,8 @@ def _jupyter_server_extension_points():
 
 def _load_jupyter_server_extension(serverapp):
     """Called by jupyter_server 2 (``carto_credentials._jupyter_server_extension_points``)."""
+    from .handlers import handlers
+
     settings = CartoCredentials(parent=serverapp)
     store = AccountStore(settings.resolved_store_path(), log=serverapp.log)
     web_app = serverapp.web_app

@@ -7,7 +7,7 @@ import stat
 import pytest
 from _carto_helpers import KEY, carto, isolated  # noqa: F401 (fixtures)
 
-from carto_credentials import AuthenticationError, Credentials, DOError, paths
+from carto_credentials import AuthenticationError, Credentials, DOError, NotFoundError, paths
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -296,12 +296,41 @@ def test_me_data_calls_api_v3_me_with_the_key_and_keeps_onprem_prefix(carto):
     assert request["params"] == {}
 
 
-def test_me_data_swallows_every_failure(carto):
-    carto.route("/api/v3/me", status=401, payload={"error": ["bad key"]})
-    assert _local(carto).me_data == {}
+def test_me_data_returns_cartos_error_body_on_an_http_error_as_cartoframes(carto):
+    # cartoframes 1.2.5 does not check the status (test_carto_api_cartoframes runs the real one).
+    carto.route("/api/v3/me", status=401, payload={"errors": ["Unauthorized"]})
+    c = _local(carto)
+    assert c.me_data == {"errors": ["Unauthorized"]}
+    assert c.user_id is None
+    carto.route("/api/v3/me", status=404, payload={"errors": ["not found"], "user_data": None})
+    assert _local(carto).me_data == {"errors": ["not found"], "user_data": None}
+    assert _local(carto).user_id is None
+
+
+def test_me_data_gives_nothing_without_a_json_answer(carto):
     carto.route("/api/v3/me", payload=b"<html>")
     assert _local(carto).me_data == {}
+    carto.route("/api/v3/me", status=500, payload=b"<html>")
+    assert _local(carto).me_data == {}
     assert Credentials(base_url="http://127.0.0.1:9", allow_non_secure=True).me_data == {}
+    # carto-python raises CartoRateLimitException on a 429 with Retry-After (me_data: {}).
+    carto.route(
+        "/api/v3/me", status=429, payload={"errors": ["limit"]}, headers={"Retry-After": "3"}
+    )
+    assert _local(carto).me_data == {}
+    carto.route("/api/v3/me", status=429, payload={"errors": ["limit"]})
+    assert _local(carto).me_data == {"errors": ["limit"]}
+
+
+def test_me_data_never_follows_a_redirect_with_the_key(carto):
+    carto.route(
+        "/api/v3/me",
+        status=301,
+        payload={"errors": ["moved"]},
+        headers={"Location": carto.url + "/elsewhere/api/v3/me"},
+    )
+    assert _local(carto).me_data == {}
+    assert [r["path"] for r in carto.requests] == ["/api/v3/me"]
 
 
 def test_user_id_is_cached_once_truthy(carto):
@@ -315,19 +344,19 @@ def test_user_id_is_cached_once_truthy(carto):
 
 def test_get_gcloud_credentials_uses_do_token_endpoint_and_caches(carto):
     carto.route(
-        "/user/u/api/v4/do/token/token/",
+        "/user/u/api/v4/do/token",
         payload={"access_token": "gtoken", "bq_project": "proj", "instant_licensing": True},
     )
     c = _local(carto, prefix="/user/u")
     assert c.get_gcloud_credentials() == ("proj", "gtoken")
     assert c.is_instant_licensing_active() is True
-    assert [r["path"] for r in carto.requests] == ["/user/u/api/v4/do/token/token/"]
+    assert [r["path"] for r in carto.requests] == ["/user/u/api/v4/do/token"]
     assert carto.requests[0]["basic"] == ("", KEY) and carto.requests[0]["params"] == {}
 
 
 def test_get_gcloud_credentials_do_not_enabled_gives_cartoframes_message(carto):
     carto.route(
-        "/api/v4/do/token/token/",
+        "/api/v4/do/token",
         status=500,
         payload={"errors": ["The user does not have Data Observatory enabled"]},
     )
@@ -339,10 +368,10 @@ def test_get_gcloud_credentials_do_not_enabled_gives_cartoframes_message(carto):
 
 
 def test_get_gcloud_credentials_bad_key_error_has_no_key(carto):
-    carto.route("/api/v4/do/token/token/", status=401, payload={"errors": ["Unauthorized"]})
+    carto.route("/api/v4/do/token", status=401, payload={"errors": ["Unauthorized"]})
     with pytest.raises(AuthenticationError) as info:
         _local(carto).get_gcloud_credentials()
-    assert KEY not in str(info.value) and "/api/v4/do/token/token/" in str(info.value)
+    assert KEY not in str(info.value) and "/api/v4/do/token" in str(info.value)
 
 
 def test_a_requests_style_session_is_used_when_given():
@@ -361,3 +390,21 @@ def test_a_requests_style_session_is_used_when_given():
     c = Credentials("u", "k", session=Session())
     assert c.user_id == "from-session"
     assert Session.calls == [("GET", "https://u.carto.com/api/v3/me", {}, ("u", "k"))]
+
+
+def test_cartos_sentences_are_not_followed_by_a_second_period(carto):
+    # Issue 10 kind 10: "…correct domain.. Check…".
+    carto.route(
+        "/api/v4/do/token",
+        status=404,
+        payload={
+            "errors": [
+                "Sorry, we can't find CARTO user 'x'. Please check that you have entered the "
+                "correct domain."
+            ]
+        },
+    )
+    with pytest.raises(NotFoundError) as info:
+        _local(carto).get_gcloud_credentials()
+    assert "correct domain. Check the username" in str(info.value)
+    assert ".." not in str(info.value)

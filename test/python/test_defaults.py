@@ -3,6 +3,7 @@ chain explicit > code > JupyterLab push > environment > account store > creds.js
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -21,7 +22,17 @@ from carto_credentials import (
     unset_default_credentials,
 )
 
-pytestmark = pytest.mark.usefixtures("isolated")
+pytestmark = pytest.mark.usefixtures("isolated", "lab_dirs")
+
+
+@pytest.fixture
+def lab_dirs(tmp_path, monkeypatch):
+    """JupyterLab's user settings and application directories of this test only."""
+    monkeypatch.setenv("JUPYTERLAB_SETTINGS_DIR", str(tmp_path / "lab-user-settings"))
+    monkeypatch.setenv("JUPYTERLAB_DIR", str(tmp_path / "lab-app"))
+    monkeypatch.setattr(defaults, "_env_warned", False)
+    return tmp_path
+
 
 NO_FILE = (
     "There is no default credentials file. "
@@ -127,6 +138,27 @@ def test_no_usable_argument_reads_creds_json_or_raises_cartoframes_message():
     assert _set(api_key="k") == Credentials("saved", "sk")
 
 
+def test_an_object_only_named_credentials_is_no_credentials_as_in_cartoframes():
+    # e.g. google.oauth2.credentials.Credentials: cartoframes 1.2.5 falls back to its file.
+    google = type(sys)("google.oauth2.credentials")
+
+    class GoogleCredentials:
+        token = "ya29.token"
+
+    GoogleCredentials.__name__ = "Credentials"
+    GoogleCredentials.__module__ = google.__name__
+    for call in (
+        lambda: set_default_credentials(GoogleCredentials()),
+        lambda: set_default_credentials(credentials=GoogleCredentials()),
+    ):
+        with pytest.raises(FileNotFoundError) as info:
+            call()
+        assert str(info.value) == NO_FILE
+    _write_creds_json(username="saved", api_key="sk")
+    assert _set(GoogleCredentials()) == Credentials("saved", "sk")
+    assert _set(credentials=GoogleCredentials(), api_key="k") == Credentials("saved", "sk")
+
+
 def test_a_cartoframes_credentials_instance_is_accepted():
     fake_module = type(sys)("cartoframes.auth.credentials")
 
@@ -213,15 +245,14 @@ def test_full_precedence_chain(monkeypatch):
     assert defaults.default_credentials_source() == "jupyterlab"
 
 
-def test_not_granted_skips_the_account_store_but_not_env_or_creds_json(monkeypatch):
+def test_not_granted_withholds_the_store_and_creds_json_but_not_the_environment(monkeypatch):
     _write_store([STORE_ACCOUNT], "acc-s")
+    _write_creds_json(username="fromfile", api_key="fk")
     _pushed(state="not_granted")
     assert get_default_credentials() is None
     with pytest.raises(NoCredentialsError) as info:
         resolve_credentials()
     assert "has not allowed this notebook" in str(info.value)
-    _write_creds_json(username="fromfile")
-    assert get_default_credentials().username == "fromfile"
     monkeypatch.setenv("CARTO_BASE_URL", "https://onprem.example/user/e")
     assert get_default_credentials() == Credentials(base_url="https://onprem.example/user/e")
 
@@ -323,3 +354,171 @@ def test_a_broken_cartoframes_does_not_break_our_default(fake_cartoframes, tmp_p
     (tmp_path / "site" / "cartoframes" / "auth.py").write_text("raise RuntimeError('boom')")
     set_default_credentials("u", "k")
     assert get_default_credentials() == Credentials("u", "k")
+
+
+# -- grants and the kernel-access policy on the kernel's own fallbacks (issue 10, kind 3a) --------
+
+
+def _lab_setting(text):
+    path = os.path.join(os.environ["JUPYTERLAB_SETTINGS_DIR"], "jupyterlab-carto-credentials")
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "plugin.jupyterlab-settings"), "w") as f:
+        f.write(text)
+
+
+def _override(policy):
+    path = os.path.join(os.environ["JUPYTERLAB_DIR"], "settings")
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "overrides.json"), "w") as f:
+        json.dump({"jupyterlab-carto-credentials:plugin": {"kernelAccess": policy}}, f)
+
+
+def _store_with_grants(grants):
+    path = paths.store_path()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(
+            {
+                "version": 1,
+                "default_account": "acc-s",
+                "accounts": [STORE_ACCOUNT],
+                "grants": grants,
+            },
+            f,
+        )
+
+
+@pytest.fixture
+def no_push(monkeypatch, tmp_path):
+    """A kernel started by jupyter_server for a notebook whose push never comes (short wait)."""
+    monkeypatch.setattr(kernel, "PUSH_WAIT_SECONDS", 0.2)
+    kernel.register_target(FakeKernel())
+
+    def session(os_path):
+        monkeypatch.setenv("JPY_SESSION_NAME", os_path)
+
+    return session
+
+
+STORED = Credentials("stored", "store-key", "https://stored.carto.com")
+
+
+@pytest.mark.parametrize(
+    "hint",
+    ["/srv/notebooks/work/map.ipynb", "work/map.ipynb"],  # jupyter_server: OS path, or as given
+)
+def test_a_denied_notebook_without_a_push_gets_no_store_key_nor_creds_json(no_push, hint):
+    _store_with_grants({"work/map.ipynb": "deny", "other.ipynb": "allow"})
+    _write_creds_json(username="fromfile", api_key="fk")
+    no_push(hint)
+    assert get_default_credentials() is None
+    with pytest.raises(NoCredentialsError) as info:
+        resolve_credentials()
+    assert "denied access" in str(info.value) and "store-key" not in str(info.value)
+
+
+def test_an_undecided_or_allowed_notebook_without_a_push_gets_the_store_default(no_push):
+    _store_with_grants({"work/map.ipynb": "deny", "b.ipynb": "allow"})
+    no_push("/srv/notebooks/work/other.ipynb")  # undecided (policy ask): other front ends work
+    assert get_default_credentials() == STORED
+    kernel._reset_for_tests()
+    kernel.register_target(FakeKernel())
+    no_push("/srv/notebooks/b.ipynb")
+    assert get_default_credentials() == STORED
+
+
+def test_the_pushed_session_path_is_the_grant_key(no_push):
+    _store_with_grants({"work/map.ipynb": "deny"})
+    no_push("/srv/elsewhere.ipynb")
+    _pushed(state="no_account")  # session_path work/map.ipynb
+    assert get_default_credentials() is None
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        '{\n    // managed by JupyterLab\n    "kernelAccess": "never",\n}',
+        '{"kernelAccess": "never", "showStatusBar": false}',
+        "{kernelAccess: 'never' /* JSON5 */}",
+    ],
+)
+def test_policy_never_withholds_every_fallback_but_the_environment(no_push, monkeypatch, settings):
+    _store_with_grants({"work/map.ipynb": "allow"})
+    _write_creds_json(username="fromfile", api_key="fk")
+    _lab_setting(settings)
+    no_push("/srv/work/map.ipynb")
+    assert get_default_credentials() is None
+    with pytest.raises(NoCredentialsError, match="policy in the CARTO settings is `never`"):
+        resolve_credentials()
+    monkeypatch.setenv("CARTO_USERNAME", "envuser")
+    assert get_default_credentials() == Credentials("envuser")
+
+
+def test_policy_from_an_administrators_override_unless_the_user_chose(no_push):
+    _store_with_grants({})
+    _override("never")
+    no_push("/srv/a.ipynb")
+    assert get_default_credentials() is None
+    _lab_setting('{\n    // "kernelAccess": "never",\n    "kernelAccess": "always"\n}')
+    assert get_default_credentials() == STORED
+
+
+def test_policy_always_ignores_a_deny_grant(no_push):
+    _store_with_grants({"a.ipynb": "deny"})
+    _lab_setting('{"kernelAccess": "always"}')
+    no_push("/srv/a.ipynb")
+    assert get_default_credentials() == STORED
+
+
+def test_a_late_not_granted_revokes_what_a_fallback_gave(no_push):
+    _store_with_grants({})
+    no_push("/srv/work/map.ipynb")
+    assert get_default_credentials() == STORED  # after the bounded wait
+    _pushed(state="not_granted")
+    assert get_default_credentials() is None
+    assert defaults.default_credentials_source() is None
+
+
+def test_the_kernel_reads_the_store_with_the_servers_parser(monkeypatch):
+    from carto_credentials.server import store
+
+    calls = []
+    original = store._shape_problem
+    monkeypatch.setattr(store, "_shape_problem", lambda data: calls.append(1) or original(data))
+    _store_with_grants({})
+    assert get_default_credentials() == STORED and calls
+    # A store the server would refuse (here: a grant that is neither allow nor deny) is refused.
+    _store_with_grants({"a.ipynb": "maybe"})
+    assert get_default_credentials() is None
+    # ...and reading it imports no Jupyter server code (pytest-jupyter has, in this process).
+    code = (
+        "import sys; from carto_credentials import access; access.read_store(); "
+        "assert 'carto_credentials.server.store' in sys.modules; "
+        "print([m for m in sys.modules if m.split('.')[0] in ('jupyter_server', 'tornado')])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# -- the environment's messages (issue 10, kind 10) -----------------------------------------------
+
+
+def test_a_key_without_username_or_base_url_is_warned_about_once(monkeypatch):
+    monkeypatch.setenv("CARTO_API_KEY", KEY)
+    _write_creds_json(username="fromfile", api_key="fk")
+    with pytest.warns(UserWarning) as caught:
+        assert get_default_credentials() == Credentials("fromfile", "fk")
+    message = str(caught[0].message)
+    assert "CARTO_USERNAME" in message and "CARTO_BASE_URL" in message and KEY not in message
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        get_default_credentials()  # once
+
+
+def test_an_http_base_url_in_the_environment_names_carto_allow_non_secure(monkeypatch):
+    monkeypatch.setenv("CARTO_BASE_URL", "http://127.0.0.1:1/user/u")
+    with pytest.raises(InvalidCredentialsError) as info:
+        get_default_credentials()
+    assert "CARTO_ALLOW_NON_SECURE=1" in str(info.value) and ".." not in str(info.value)

@@ -187,6 +187,25 @@ def test_a_comm_opened_after_code_set_the_default_is_told_at_once(fake):
     assert get_default_credentials().base_url == "https://onprem.example/user/u"
 
 
+@pytest.mark.parametrize("how", ["earlier_push", "in_the_open"])
+def test_no_key_is_replayed_to_a_comm_opened_after_not_granted(fake, how):
+    """Issue 10 kind 12: keys set in code are replayed to later comms, except after
+    not_granted; comms already open still get live broadcasts."""
+    first = fake.comm_manager.open(push_message())
+    set_default_credentials("bob", "bob-key")
+    kernel.announce("rt-1", {"version": 1, "type": "register_credentials", "ref": "rt-1"})
+    if how == "earlier_push":
+        first.receive(push_message(state="not_granted"))
+        later = fake.comm_manager.open({"version": 9})  # malformed open: state unchanged
+    else:
+        later = fake.comm_manager.open(push_message(state="not_granted"))
+    assert later.sent == []
+    # The state is what counts: a notebook granted again gets the replay on its next comm.
+    again = fake.comm_manager.open(push_message())
+    assert [m["type"] for m in again.sent] == ["credentials_changed", "register_credentials"]
+    assert "bob-key" in json.dumps(again.sent)
+
+
 def test_a_failing_comm_send_does_not_break_set_default_credentials(fake, caplog):
     comm = fake.comm_manager.open(push_message())
 

@@ -1,0 +1,155 @@
+"""Whether this kernel's own fallbacks may hand out a key: the kernel-access policy and the grant
+of its notebook (docs/contracts.md §1, "Grants in the kernel").
+
+JupyterLab decides for the kernels it pushes to. A kernel that got no push (a session started by
+another client, a late push) decides here, from what the Jupyter server persisted:
+
+- the policy, setting ``kernelAccess`` of ``jupyterlab-carto-credentials:plugin``, from the user
+  settings file jupyterlab_server writes (``$JUPYTERLAB_SETTINGS_DIR`` or
+  ``{jupyter_config_dir}/lab/user-settings``), else an administrator's ``overrides.json``, else
+  ``ask``;
+- the notebook's grant, from the account store, read by the server's own parser
+  (``server.store``, which imports no Jupyter server code).
+
+Under ``never``, or with a ``deny`` grant for this notebook, the account store's default and
+CARTOframes' ``creds.json`` are withheld; the environment (``CARTO_*``) still applies. A consent
+guard against accidents, not a wall: code of the same Unix user can read those files itself.
+"""
+
+import json
+import logging
+import os
+import re
+
+from . import paths
+
+PLUGIN_ID = "jupyterlab-carto-credentials:plugin"
+SETTING = "kernelAccess"
+POLICIES = ("ask", "always", "never")
+DEFAULT_POLICY = "ask"
+
+log = logging.getLogger(__name__)
+
+
+# -- the policy -----------------------------------------------------------------------------------
+
+
+def policy():
+    """``ask``, ``always`` or ``never``: the user's setting, else an override, else ``ask``."""
+    value = _setting_in(paths.lab_user_settings_path(PLUGIN_ID), plugin_file=True)
+    if value is None:
+        for path in paths.lab_overrides_paths():
+            value = _setting_in(path, plugin_file=False)
+            if value is not None:
+                break
+    return value or DEFAULT_POLICY
+
+
+def _setting_in(path, plugin_file):
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read(1 << 20)
+    except (OSError, ValueError):
+        return None
+    data = _json5(text)
+    if not plugin_file and isinstance(data, dict):
+        data = data.get(PLUGIN_ID)
+    if isinstance(data, dict):
+        value = data.get(SETTING)
+        return value if value in POLICIES else None
+    if data is _UNPARSED:
+        # JSON5 beyond what _json5 handles (single quotes, unquoted keys…): look for the one key,
+        # within this plugin's section for an overrides file.
+        text = _strip_comments(text)
+        if not plugin_file:
+            start = text.find(PLUGIN_ID)
+            if start < 0:
+                return None
+            text = text[start:]
+        found = re.search(r"""["']?kernelAccess["']?\s*:\s*["'](ask|always|never)["']""", text)
+        return found.group(1) if found else None
+    return None
+
+
+_UNPARSED = object()
+
+
+def _strip_comments(text):
+    """``text`` without ``//`` and ``/* */`` comments (strings kept as they are)."""
+    return re.sub(
+        r"""("(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*')|//[^\n]*|/\*.*?\*/""",
+        lambda m: m.group(1) or "",
+        text,
+        flags=re.S,
+    )
+
+
+def _json5(text):
+    """The JSON5 that JupyterLab writes (JSON with comments and trailing commas), or _UNPARSED."""
+    text = _strip_comments(text)
+    text = re.sub(r""",(\s*[}\]])""", r"\1", text)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return _UNPARSED
+
+
+# -- the notebook's grant -------------------------------------------------------------------------
+
+
+def read_store():
+    """The account store's content (the server's parser, read-only, no lock), or ``None`` when
+    there is none or it cannot be used (logged by path and reason, never with its content)."""
+    path = paths.store_path()
+    try:
+        from .server import store  # the server's parser; imports no Jupyter server code
+
+        data = store.AccountStore(path)._load(quarantine=False)
+    except Exception as exc:
+        # The server's messages name the path and the problem, never the content.
+        message = getattr(exc, "message", None)
+        if isinstance(message, str):
+            log.warning("Ignoring the CARTO account store. %s", message)
+        else:
+            log.warning("Ignoring the CARTO account store %s: %s", path, type(exc).__name__)
+        return None
+    return data
+
+
+def notebook_decision(store_data, session_path=None):
+    """``"allow"``, ``"deny"`` or ``None`` (undecided) for this kernel's notebook.
+
+    ``session_path`` is the path JupyterLab pushed (the store's own key). Without one, the kernel's
+    ``JPY_SESSION_NAME`` (a hint set by jupyter_server: the notebook's OS path, or the session path
+    as the client gave it) matches a grant whose path it ends with; any ``deny`` among those wins.
+    """
+    grants = (store_data or {}).get("grants") or {}
+    if not grants:
+        return None
+    if session_path:
+        return grants.get(session_path.strip("/"))
+    hint = os.environ.get("JPY_SESSION_NAME") or ""
+    if not hint:
+        return None
+    hint = hint.replace(os.sep, "/")
+    matches = [
+        decision
+        for path, decision in grants.items()
+        if path and (hint.strip("/") == path.strip("/") or hint.endswith("/" + path.strip("/")))
+    ]
+    if "deny" in matches:
+        return "deny"
+    return "allow" if matches else None
+
+
+def withheld(store_data, session_path=None):
+    """Why the store and ``creds.json`` fallbacks are withheld from this kernel, or ``None``."""
+    current = policy()
+    if current == "never":
+        return (
+            "The kernel-access policy in the CARTO settings is `never`: no notebook receives "
+            "the account store's or CARTOframes' credentials automatically."
+        )
+    if current == "ask" and notebook_decision(store_data, session_path) == "deny":
+        return "This notebook was denied access to your CARTO account: allow it in the CARTO panel."
+    return None
