@@ -16,7 +16,6 @@ Credentials passed explicitly to a call win over all of these (``resolve_credent
 import logging
 import os
 import re
-import sys
 import threading
 import warnings
 
@@ -96,8 +95,8 @@ def set_default_credentials(
     ``set_default_credentials('johnsmith', 'key')``, ``('https://host/user/u', 'key')``,
     ``('creds.json')``, ``(Credentials(...))``, keywords ``username=``, ``base_url=``,
     ``api_key=``, ``credentials=``, ``filepath=``; no argument reads CARTOframes' ``creds.json``.
-    JupyterLab is told (so map widgets of this notebook use them), and ``cartoframes.auth``'s
-    default is kept in step when cartoframes is installed.
+    JupyterLab is told (so map widgets of this notebook use them); ``cartoframes.auth`` follows
+    through ``_cartoframes``.
     """
     global _code_default
     credentials = _build(
@@ -105,7 +104,7 @@ def set_default_credentials(
     )
     with _lock:
         _code_default = credentials
-    _sync_cartoframes(credentials)
+    kernel.effective_changed()
     kernel.notify_code_default(credentials)
 
 
@@ -114,7 +113,7 @@ def unset_default_credentials():
     global _code_default
     with _lock:
         _code_default = None
-    _sync_cartoframes(None)
+    kernel.effective_changed()
     kernel.notify_code_default(None)
 
 
@@ -248,35 +247,3 @@ def _from_cartoframes_file():
     except (OSError, ValueError, AttributeError) as exc:
         log.warning("Ignoring CARTOframes' credentials file: %s", type(exc).__name__)
         return None
-
-
-def _sync_cartoframes(credentials):
-    """Mirror the code-set default into ``cartoframes.auth`` when cartoframes is installed."""
-    try:
-        if "cartoframes" not in sys.modules:
-            import importlib.util
-
-            if importlib.util.find_spec("cartoframes") is None:
-                return
-        from cartoframes import auth as cf_auth
-    except Exception:  # a broken cartoframes install must not break our own default
-        return
-    try:
-        if credentials is None:
-            if hasattr(cf_auth, "unset_default_credentials"):
-                cf_auth.unset_default_credentials()
-            else:  # cartoframes 1.0.0 has no unset; its global is the only state
-                cf_auth.defaults._default_credentials = None
-        else:
-            cf_auth.set_default_credentials(
-                cf_auth.Credentials(
-                    credentials.username,
-                    credentials.api_key,
-                    credentials.base_url,
-                    credentials.session,
-                    credentials.allow_non_secure,
-                )
-            )
-    except Exception as exc:
-        # Type only: cartoframes' messages may include its repr, which prints the key.
-        log.warning("Could not update cartoframes' default credentials: %s", type(exc).__name__)

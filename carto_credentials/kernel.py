@@ -189,6 +189,7 @@ def _apply(data, kind):
         _bridge.session_path = push.session_path
         _bridge.kernel_id = push.kernel_id
     _bridge.applied.set()
+    effective_changed()
     return True
 
 
@@ -228,6 +229,27 @@ def _comm_data(msg):
 def _forget(comm):
     with _bridge.lock:
         _bridge.comms = [c for c in _bridge.comms if c is not comm]
+
+
+# -- listeners -----------------------------------------------------------------------------------
+
+_listeners = []
+
+
+def add_change_listener(callback):
+    """Call ``callback()`` (any thread, no argument) after a push or code changed the effective
+    credentials (``_cartoframes`` drops its cached cartoframes object). Idempotent."""
+    if callback not in _listeners:
+        _listeners.append(callback)
+
+
+def effective_changed():
+    """Run the change listeners; one that fails is logged by type and skipped."""
+    for callback in list(_listeners):
+        try:
+            callback()
+        except Exception as exc:
+            log.warning("A credentials change listener failed: %s", type(exc).__name__)
 
 
 # -- kernel -> frontend ------------------------------------------------------------------------

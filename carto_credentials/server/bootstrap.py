@@ -31,6 +31,8 @@ def _carto_credentials_bootstrap(package_dir):
             sys.modules.pop("carto_credentials", None)
             raise
     kernel.register_target()
+    import carto_credentials._cartoframes as cartoframes_hook
+    cartoframes_hook.install()
 try:
     _carto_credentials_bootstrap(__PACKAGE_DIR__)
 except Exception:

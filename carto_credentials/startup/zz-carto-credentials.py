@@ -10,6 +10,9 @@ def _carto_credentials_startup():
         from carto_credentials.kernel import register_target
 
         register_target(kernel)
+        from carto_credentials import _cartoframes
+
+        _cartoframes.install()  # cartoframes.auth follows these credentials once imported
     except Exception:
         pass
 

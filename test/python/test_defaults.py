@@ -304,7 +304,7 @@ def test_no_credentials_error_says_how_to_log_in():
     assert isinstance(info.value, ValueError)
 
 
-# -- cartoframes kept in step ---------------------------------------------------------------------
+# -- cartoframes is never imported by set/unset ---------------------------------------------------
 
 FAKE_CARTOFRAMES_AUTH = """
 _default_credentials = None
@@ -335,19 +335,7 @@ def fake_cartoframes(tmp_path, monkeypatch):
         del sys.modules[name]
 
 
-def test_cartoframes_default_follows_set_and_unset(fake_cartoframes):
-    set_default_credentials("https://onprem.example/user/u", "k")
-    from cartoframes import auth
-
-    assert auth.get_default_credentials().args == (
-        None,
-        "k",
-        "https://onprem.example/user/u",
-        None,
-        False,
-    )
-    unset_default_credentials()
-    assert auth.get_default_credentials() is None
+# cartoframes.auth following set/unset (and every other level): test_cartoframes_context.py.
 
 
 def test_a_broken_cartoframes_does_not_break_our_default(fake_cartoframes, tmp_path):

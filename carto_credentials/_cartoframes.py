@@ -1,0 +1,217 @@
+"""CARTOframes follows the kernel's effective credentials (docs/kernel-api.md, "CARTOframes").
+
+``install()`` (called by the startup file and by the silent bootstrap) puts a finder on
+``sys.meta_path`` that does nothing until ``cartoframes.auth.defaults`` is imported; right after that
+module runs — before ``cartoframes.auth`` or any other cartoframes module binds its names — the
+finder replaces its three functions:
+
+- ``get_default_credentials()`` answers ``carto_credentials.get_default_credentials()`` (code-set,
+  JupyterLab push, environment, account store, ``creds.json``) as a real
+  ``cartoframes.auth.Credentials`` (``allow_non_secure`` carried over), so every cartoframes call
+  without ``credentials=`` uses the notebook's account and follows later pushes;
+- ``set_default_credentials(...)`` builds its value exactly as cartoframes does, then sets it as
+  *our* code default (it wins; JupyterLab is told with ``credentials_changed``);
+- ``unset_default_credentials()`` forgets the code default: the JupyterLab account applies again.
+
+A kernel that never imports cartoframes never imports it (the finder only compares a name). If
+cartoframes was imported before ``install()`` ran, the module is patched at once and names already
+bound to the original functions (``from cartoframes.auth import ...``) are rebound.
+"""
+
+import functools
+import logging
+import sys
+import threading
+
+from . import defaults, kernel
+
+TARGET_MODULE = "cartoframes.auth.defaults"
+_MARK = "_carto_credentials_patched"
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+# (our Credentials, its fields, the cartoframes Credentials): one cartoframes object per value, so
+# its caches (user id, DO token, session) survive between calls, and an object set through
+# cartoframes is returned as is (cartoframes' own identity semantics).
+_cache = None
+
+
+# -- installation ---------------------------------------------------------------------------------
+
+
+class _Finder:
+    """Meta path finder that only wraps the loader of ``cartoframes.auth.defaults``."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != TARGET_MODULE:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or isinstance(finder, _Finder):
+                continue
+            find_spec = getattr(finder, "find_spec", None)
+            if find_spec is None:
+                continue
+            spec = find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _Loader(spec.loader)
+                return spec
+        return None
+
+    def invalidate_caches(self):
+        pass
+
+
+class _Loader:
+    """Delegates to cartoframes' own loader, then patches the module it ran."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        patch(module)
+
+    def __getattr__(self, name):  # get_source, get_filename, is_package, ...
+        return getattr(self._loader, name)
+
+
+def install():
+    """Make cartoframes follow this kernel's credentials, now or when it is imported. Idempotent;
+    never raises (a kernel start must not break)."""
+    try:
+        if not any(isinstance(f, _Finder) for f in sys.meta_path):
+            sys.meta_path.insert(0, _Finder())
+        kernel.add_change_listener(_forget_cache)
+        module = sys.modules.get(TARGET_MODULE)
+        if module is not None and not getattr(module, _MARK, False):
+            originals = _originals(module)
+            patch(module)
+            _rebind(originals, module)
+        return True
+    except Exception as exc:
+        log.warning(
+            "Could not make cartoframes follow the CARTO credentials: %s", type(exc).__name__
+        )
+        return False
+
+
+def _originals(module):
+    names = ("get_default_credentials", "set_default_credentials", "unset_default_credentials")
+    return {name: getattr(module, name, None) for name in names}
+
+
+def _rebind(originals, module):
+    """Names bound to the originals before we patched (cartoframes modules, ``__main__``)."""
+    by_id = {id(f): name for name, f in originals.items() if f is not None}
+    for name, mod in list(sys.modules.items()):
+        if mod is None or mod is module:
+            continue
+        if not (name == "__main__" or name == "cartoframes" or name.startswith("cartoframes.")):
+            continue
+        namespace = getattr(mod, "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        for attr, value in list(namespace.items()):
+            if id(value) in by_id and value is originals[by_id[id(value)]]:
+                namespace[attr] = getattr(module, by_id[id(value)])
+
+
+# -- the patch --------------------------------------------------------------------------------------
+
+
+def patch(module):
+    """Replace the default-credentials functions of ``module`` (``cartoframes.auth.defaults``)."""
+    if getattr(module, _MARK, False):
+        return
+    original_get = module.get_default_credentials
+    original_set = module.set_default_credentials
+    original_unset = getattr(module, "unset_default_credentials", None)
+
+    @functools.wraps(original_get)
+    def get_default_credentials():
+        value = to_cartoframes(defaults.get_default_credentials(), module)
+        module._default_credentials = value  # for code that reads cartoframes' global
+        return value
+
+    @functools.wraps(original_set)
+    def set_default_credentials(*args, **kwargs):
+        build = getattr(module, "_set_credentials", None)
+        if build is not None:
+            value = build(*args, **kwargs)
+        else:  # a cartoframes without the builder: let its own function fill its global
+            original_set(*args, **kwargs)
+            value = module._default_credentials
+        code_set(value)
+
+    def unset_default_credentials():
+        defaults.unset_default_credentials()
+        module._default_credentials = None
+
+    if original_unset is not None:
+        unset_default_credentials = functools.wraps(original_unset)(unset_default_credentials)
+
+    module.get_default_credentials = get_default_credentials
+    module.set_default_credentials = set_default_credentials
+    module.unset_default_credentials = unset_default_credentials
+    setattr(module, _MARK, True)
+
+
+def code_set(value):
+    """``value`` (a cartoframes Credentials) becomes the kernel's code-set default."""
+    global _cache
+    defaults.set_default_credentials(value)  # converts, validates, tells JupyterLab
+    ours = defaults.code_default()
+    with _lock:
+        _cache = (ours, _fields(ours), value)
+
+
+def to_cartoframes(ours, module=None):
+    """Our ``Credentials`` as a ``cartoframes.auth.Credentials`` (``None`` stays ``None``)."""
+    global _cache
+    if ours is None:
+        return None
+    fields = _fields(ours)
+    with _lock:
+        cached = _cache
+    if cached is not None and (cached[0] is ours or cached[1] == fields):
+        return cached[2]
+    cls = _cartoframes_class(module)
+    value = cls(
+        ours.username,
+        ours.api_key,
+        ours.base_url,
+        ours.session,
+        bool(ours.allow_non_secure),
+    )
+    with _lock:
+        _cache = (ours, fields, value)
+    return value
+
+
+def _fields(credentials):
+    return (
+        credentials.username,
+        credentials.api_key,
+        credentials.base_url,
+        bool(credentials.allow_non_secure),
+        id(credentials.session) if credentials.session is not None else None,
+    )
+
+
+def _cartoframes_class(module):
+    cls = getattr(module, "Credentials", None) if module is not None else None
+    if cls is None:
+        from cartoframes.auth import Credentials as cls
+    return cls
+
+
+def _forget_cache():
+    """The listener ``kernel`` calls when a push or code changes the effective credentials."""
+    global _cache
+    with _lock:
+        _cache = None
