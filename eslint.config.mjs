@@ -13,7 +13,9 @@ export default defineConfig([
       'lib',
       'coverage',
       'artifacts',
-      '.venv',
+      'ui-tests/test-results',
+      'ui-tests/playwright-report',
+      '.venv*',
       'carto_credentials',
       '**/*.d.ts',
       'babel.config.js',
@@ -28,7 +30,13 @@ export default defineConfig([
     files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       globals: { ...globals.browser, ...globals.node },
-      parserOptions: { project: ['tsconfig.test.json', 'bench/tsconfig.json'] }
+      parserOptions: {
+        project: [
+          'tsconfig.test.json',
+          'bench/tsconfig.json',
+          'ui-tests/tsconfig.json'
+        ]
+      }
     },
     rules: {
       '@typescript-eslint/naming-convention': [
@@ -52,7 +60,7 @@ export default defineConfig([
     }
   },
   {
-    files: ['test/**/*.ts'],
+    files: ['test/**/*.ts', 'ui-tests/**/*.ts'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',
       'jupyter/no-untranslated-string': 'off',
@@ -63,6 +71,12 @@ export default defineConfig([
     // The bench disposes its managers in a finally block the rule does not follow.
     files: ['bench/**/*.ts'],
     rules: { 'jupyter/require-disposable-ownership': 'off' }
+  },
+  {
+    // CommonJS, as in the JupyterLab extension template (galata's base config is CommonJS).
+    files: ['ui-tests/playwright.config.js'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' }
   },
   {
     files: ['**/*.mjs', '**/*.js'],
