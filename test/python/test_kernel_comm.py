@@ -327,3 +327,55 @@ def test_messages_we_reject_are_rejected_by_the_schema_too(schema, message):
 )
 def test_messages_we_send_are_valid_for_the_schema(schema, credentials):
     assert _valid(schema["kernel_to_frontend"], kernel.changed_message(credentials))
+
+
+# -- a real kernel whose push never comes (issue 10 kind 3a) --------------------------------------
+
+
+def test_real_kernel_without_a_push_honours_deny_never_and_a_late_not_granted(tmp_path):
+    from _carto_helpers import KERNEL_PYTHONS, Kernel, isolated_env, kernel_spec_manager
+
+    python = KERNEL_PYTHONS["ipykernel7"]
+    store = tmp_path / "data" / "carto_credentials" / "accounts.json"
+    store.parent.mkdir(parents=True)
+    account = {"id": "acc-s", "username": "stored", "base_url": "https://stored.carto.com/"}
+
+    def write_store(grants):
+        content = {"version": 1, "default_account": "acc-s", "grants": grants}
+        content["accounts"] = [dict(account, api_key="store-key-0123456789")]
+        store.write_text(json.dumps(content))
+
+    write_store({"work/map.ipynb": "deny"})
+    settings = tmp_path / "lab" / "jupyterlab-carto-credentials" / "plugin.jupyterlab-settings"
+    env = isolated_env(
+        tmp_path,
+        {
+            # What jupyter_server sets for a session named map.ipynb under work/: an OS path.
+            "JPY_SESSION_NAME": str(tmp_path / "srv" / "work" / "map.ipynb"),
+            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab"),
+            "JUPYTERLAB_DIR": str(tmp_path / "labapp"),
+        },
+    )
+    k = Kernel(env, kernel_spec_manager(tmp_path, python))
+    show = (
+        "import carto_credentials as cc, time\nt = time.monotonic()\n"
+        "c = cc.get_default_credentials()\nprint(c.username if c else None, "
+        "round(time.monotonic() - t))"
+    )
+    try:
+        k.fresh()
+        # No push: the bounded wait, then nothing from the store (deny).
+        assert k.run(show, timeout=30)["stdout"] == "None 2\n"
+        out = k.run("cc.resolve_credentials()")
+        assert "denied access" in out["errors"] and "store-key" not in out["errors"]
+        write_store({})  # undecided: the store's default
+        assert k.run(show)["stdout"] == "stored 0\n"
+        settings.parent.mkdir(parents=True)
+        settings.write_text('{\n    // policy\n    "kernelAccess": "never"\n}')
+        assert k.run(show)["stdout"] == "None 0\n"
+        settings.unlink()
+        assert k.run(show)["stdout"] == "stored 0\n"
+        k.open_comm(push_message(state="not_granted"))  # late: revokes the fallback
+        assert k.run(show)["stdout"] == "None 0\n"
+    finally:
+        k.stop()
