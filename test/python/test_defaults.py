@@ -510,3 +510,39 @@ def test_an_http_base_url_in_the_environment_names_carto_allow_non_secure(monkey
     with pytest.raises(InvalidCredentialsError) as info:
         get_default_credentials()
     assert "CARTO_ALLOW_NON_SECURE=1" in str(info.value) and ".." not in str(info.value)
+
+
+def _annotated(schema, values):
+    """The settings file as JupyterLab 4 writes it (settingregistry's annotatedPlugin)."""
+    lines = ["{", "    // " + schema["title"], "    // jupyterlab-carto-credentials:plugin"]
+    lines += ["    // " + schema["description"], "    // " + "*" * 40, ""]
+    entries = []
+    for key in sorted(values):
+        props = schema["properties"][key]
+        entries.append(
+            "\n".join(
+                [
+                    "    // " + props["title"],
+                    "    // " + props["description"],
+                    "    " + json.dumps(key) + ": " + json.dumps(values[key]),
+                ]
+            )
+        )
+    return "\n".join(lines) + ",\n\n".join(entries) + "\n}"
+
+
+def test_policy_in_the_file_jupyterlab_server_writes(no_push):
+    from jupyterlab_server.settings_utils import SETTINGS_EXTENSION, _path
+
+    plugin = "jupyterlab-carto-credentials:plugin"
+    root = os.environ["JUPYTERLAB_SETTINGS_DIR"]
+    assert paths.lab_user_settings_path(plugin) == _path(root, plugin, False, SETTINGS_EXTENSION)
+    with open(os.path.join(os.path.dirname(paths.__file__), "..", "schema", "plugin.json")) as f:
+        schema = json.load(f)
+    _store_with_grants({})
+    no_push("/srv/a.ipynb")
+    values = {"baseUrlTemplate": "https://carto.example.com/user/{username}/", "kernelAccess": ""}
+    for policy, expected in (("never", None), ("always", STORED), ("ask", STORED)):
+        values["kernelAccess"] = policy
+        _lab_setting(_annotated(schema, values))
+        assert get_default_credentials() == expected, policy
