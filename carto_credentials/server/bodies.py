@@ -6,10 +6,20 @@ because those rules have their own error codes and also apply to imported creds.
 
 A refused body gets a 400 ``bad_request`` naming the field and what to send. Messages come from the
 schemas here, never from jsonschema's own text: that quotes the offending value, which may be a key.
+
+Any body that does not decode is one ``400 bad_request`` (``413`` when too large), never a 500:
+invalid UTF-8 or JSON, nesting deeper than ``MAX_DEPTH``, ``NaN``/``Infinity``, numbers too big for
+a float or over Python's digit limit, strings holding lone surrogates.
+
+Query strings are parsed here too, from the raw ``request.query`` (``query_arguments``): the web
+framework's own accessors strip white space and rewrite control characters, so a value could differ
+from the one a body would carry.
 """
 
 import json
+import math
 import re
+from urllib.parse import parse_qsl
 
 from jsonschema import Draft202012Validator
 
@@ -18,11 +28,17 @@ from .errors import CredentialsError
 MAX_BODY_BYTES = 64 * 1024
 MAX_LABEL_LENGTH = 100
 MAX_PATH_LENGTH = 4096
+# Our bodies are flat objects (depth 1); anything nested deeper than this is refused unparsed.
+MAX_DEPTH = 20
+MAX_QUERY_BYTES = 16 * 1024
 _FIELD_NAME = re.compile(r"^[A-Za-z_]{1,40}$")
 _NO_CONTROL = "[^\\x00-\\x1f\\x7f]"
 # jsonschema matches patterns with Python's re, whose "$" also matches before a final newline: each
 # pattern below is backed by this one, which finds a control character anywhere.
 _HAS_CONTROL = {"pattern": "[\\x00-\\x1f\\x7f]"}
+# Grant paths also refuse C1 controls, line/paragraph separators and bidirectional controls (they
+# make a path in a dialog read as another one).
+_PATH_FORBIDDEN = "\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028-\\u202e\\u2066-\\u2069"
 
 # Each property carries "x-message": what to tell the user when that field is wrong.
 LABEL = {
@@ -34,14 +50,16 @@ LABEL = {
     "not": _HAS_CONTROL,
     "x-message": "must be 1 to %d characters, without control characters" % MAX_LABEL_LENGTH,
 }
+# The one rule for a grant's notebook path, in PUT bodies and in query strings (GET, DELETE).
 NOTEBOOK_PATH = {
     "type": "string",
     "minLength": 1,
     "maxLength": MAX_PATH_LENGTH,
     # Relative to the server root: no leading '/', no '..' segment, no control characters.
-    "pattern": "^(?!/)(?!(?:.*/)?\\.\\.(?:/|$))%s+$" % _NO_CONTROL,
-    "not": _HAS_CONTROL,
-    "x-message": "must be a notebook path relative to the server root (no leading '/', no '..')",
+    "pattern": "^(?!/)(?!(?:.*/)?\\.\\.(?:/|$))[^%s]+$" % _PATH_FORBIDDEN,
+    "not": {"pattern": "[%s]" % _PATH_FORBIDDEN},
+    "x-message": "must be a notebook path relative to the server root (no leading '/', no '..', "
+    "no control or bidirectional-override characters)",
 }
 JSON_FILE_PATH = {
     "type": "string",
@@ -125,18 +143,70 @@ def _validator(schema):
     return _VALIDATORS[key]
 
 
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
+
+
+def _depth(raw):
+    """How deeply arrays and objects nest in the JSON text ``raw`` (bytes), strings skipped."""
+    depth = deepest = 0
+    for byte in _STRING.sub(b"", raw):
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
+def _no_constant(name):
+    raise ValueError("%s is not JSON" % name)
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _check_strings(value):
+    """Raise ValueError if a string (or key) anywhere in ``value`` holds a lone surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise ValueError("lone surrogate")
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+
+
 def decode(raw):
-    """The JSON document in ``raw`` (bytes); an empty body is ``{}``."""
+    """The JSON document in ``raw`` (bytes); an empty body is ``{}``.
+
+    Raises ``CredentialsError`` 413 (over ``MAX_BODY_BYTES``) or 400 ``bad_request`` for anything
+    that is not plain JSON (see the module docstring); never another exception.
+    """
     if len(raw) > MAX_BODY_BYTES:
         raise CredentialsError(
             413, "bad_request", "The request body is larger than %d bytes." % MAX_BODY_BYTES
         )
     if not raw.strip():
         return {}
+    if _depth(raw) > MAX_DEPTH:
+        raise _bad("The request body nests arrays or objects too deeply (over %d)." % MAX_DEPTH)
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise _bad("The request body is not valid JSON.") from None
+        value = json.loads(
+            raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float
+        )
+        _check_strings(value)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise _bad("The request body is not valid JSON (UTF-8, no NaN or Infinity).") from None
+    return value
 
 
 def parse(raw, schema):
@@ -148,6 +218,42 @@ def parse(raw, schema):
     if errors:
         raise _bad(_message(min(errors, key=lambda e: _rank(schema, e)), schema))
     return body
+
+
+def query_arguments(query, allowed):
+    """``{name: value}`` of the raw query string ``query`` (``request.query``), decoded as is.
+
+    Values keep their white space and control characters (so the schema sees what was sent);
+    ``+`` is a space, ``%XX`` must decode to UTF-8. ``token`` and ``_xsrf`` (Jupyter's own) are
+    ignored. An argument not in ``allowed``, one given twice, or a malformed query string is a
+    400 ``bad_request``.
+    """
+    if not query:
+        return {}
+    if len(query) > MAX_QUERY_BYTES:
+        raise _bad("The query string is longer than %d characters." % MAX_QUERY_BYTES)
+    try:
+        pairs = parse_qsl(
+            query,
+            keep_blank_values=True,
+            strict_parsing=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=20,
+        )
+    except (ValueError, UnicodeDecodeError):
+        raise _bad("The query string is malformed (name=value pairs, UTF-8).") from None
+    found = {}
+    for name, value in pairs:
+        if name in ("token", "_xsrf"):
+            continue
+        if name not in allowed:
+            shown = "'%s'" % name if _FIELD_NAME.match(name) else "with an unexpected name"
+            raise _bad("Unknown query argument %s; expected only %s." % (shown, ", ".join(allowed)))
+        if name in found:
+            raise _bad("The query argument '%s' is given more than once." % name)
+        found[name] = value
+    return found
 
 
 def check_value(schema, name, value):

@@ -17,6 +17,20 @@ class CartoCredentials(Configurable):
         config=True,
         help="The account store file. Empty: {jupyter_data_dir}/carto_credentials/accounts.json.",
     )
+    io_timeout = Float(
+        10.0,
+        config=True,
+        help="Seconds a file operation of the account store or an import (lock wait, read, "
+        "write) may take before the request fails with 503 store_busy / 504 io_timeout.",
+    )
+    allow_link_local_hosts = Bool(
+        False,
+        config=True,
+        help="Let 'validate' call base URLs whose host is link-local (169.254.0.0/16, fe80::/10) "
+        "or a cloud metadata service (169.254.169.254, metadata.google.internal, …). Off: such "
+        "hosts are refused (forbidden_host), so a login form cannot make the server fetch cloud "
+        "credentials. Private on-premises hosts (10/8, 192.168/16, …) are always allowed.",
+    )
     forbid_non_https = Bool(
         False,
         config=True,

@@ -2,6 +2,9 @@
 
 Keys only travel in request bodies and in the answer of ``GET accounts/{id}/key``, never in a URL,
 so the access log cannot record one. Log lines name account ids and usernames only.
+
+Handlers never touch a file on the event loop: store operations and creds.json reads go through
+``fileio.Offloader`` (own threads, time-bounded).
 """
 
 import functools
@@ -15,6 +18,7 @@ from tornado import web
 from . import bodies, importer, validate
 from .bootstrap import bootstrap_code
 from .errors import CredentialsError
+from .grants import file_identifier
 from .store import PUBLIC_KEY
 
 NAMESPACE = "carto-credentials"
@@ -57,9 +61,14 @@ def endpoint(method):
 class CredentialsHandler(APIHandler):
     auth_resource = "carto_credentials"
 
-    def initialize(self, store, settings):
+    def initialize(self, store, settings, offloader):
         self.store = store
         self.cc = settings
+        self.offloader = offloader
+
+    async def in_store(self, method, *args):
+        """``method(*args)`` of the store, off the event loop, time-bounded (``fileio``)."""
+        return await self.offloader.run(self.store.path, method, *args)
 
     def set_default_headers(self):
         super().set_default_headers()
@@ -97,7 +106,11 @@ class CredentialsHandler(APIHandler):
         except CredentialsError as err:
             return {"ok": False, "code": err.code, "message": err.message}, username, base_url
         result = await validate.check_live(
-            base_url, api_key, timeout=self.cc.validate_timeout, username=username
+            base_url,
+            api_key,
+            timeout=self.cc.validate_timeout,
+            username=username,
+            allow_link_local=self.cc.allow_link_local_hosts,
         )
         self.log.info(
             "carto-credentials: validated user %s at %s: %s",
@@ -114,8 +127,8 @@ _CHECK_STATUS = {"timeout": 504, "unreachable": 502, "not_carto": 502, "server_e
 
 class AccountsHandler(CredentialsHandler):
     @endpoint
-    def get(self):
-        accounts, default = self.store.list_accounts()
+    async def get(self):
+        accounts, default = await self.in_store(self.store.list_accounts)
         self.send_json({"accounts": accounts, "default_account": default})
 
     @endpoint
@@ -134,19 +147,21 @@ class AccountsHandler(CredentialsHandler):
                 )
             user_info = result["user_info"]
         label = _label(body) or _default_label(username, base_url, api_key)
-        account = self.store.add_account(username, base_url, api_key, label, user_info)
+        account = await self.in_store(
+            self.store.add_account, username, base_url, api_key, label, user_info
+        )
         self.log.info("carto-credentials: added account %s (user %s)", account["id"], username)
         self.send_json(account, status=201)
 
 
 class AccountHandler(CredentialsHandler):
     @endpoint
-    def patch(self, account_id):
+    async def patch(self, account_id):
         body = self.body(bodies.ACCOUNT_CHANGE)
         if "api_key" in body:
             validate.check_api_key(body["api_key"])
-        account = self.store.update_account(
-            account_id, label=_label(body), api_key=body.get("api_key")
+        account = await self.in_store(
+            self.store.update_account, account_id, _label(body), body.get("api_key")
         )
         self.log.info(
             "carto-credentials: updated account %s (%s)", account_id, ", ".join(sorted(body))
@@ -154,8 +169,8 @@ class AccountHandler(CredentialsHandler):
         self.send_json(account)
 
     @endpoint
-    def delete(self, account_id):
-        self.store.remove_account(account_id)
+    async def delete(self, account_id):
+        await self.in_store(self.store.remove_account, account_id)
         self.log.info("carto-credentials: removed account %s", account_id)
         self.set_status(204)
         self.finish()
@@ -163,17 +178,17 @@ class AccountHandler(CredentialsHandler):
 
 class AccountKeyHandler(CredentialsHandler):
     @endpoint
-    def get(self, account_id):
-        api_key = self.store.get_key(account_id)
+    async def get(self, account_id):
+        api_key = await self.in_store(self.store.get_key, account_id)
         self.log.info("carto-credentials: key of account %s handed to the frontend", account_id)
         self.send_json({"api_key": api_key})
 
 
 class DefaultHandler(CredentialsHandler):
     @endpoint
-    def put(self):
+    async def put(self):
         body = self.body(bodies.DEFAULT)
-        default = self.store.set_default(body["account_id"])
+        default = await self.in_store(self.store.set_default, body["account_id"])
         self.log.info("carto-credentials: default account is now %s", default)
         self.send_json({"default_account": default})
 
@@ -189,35 +204,59 @@ class ValidateHandler(CredentialsHandler):
 
 
 class GrantsHandler(CredentialsHandler):
-    @endpoint
-    def get(self):
-        self.send_json({"grants": self.store.grants()})
+    """Grants are bound to the notebook file they were given to (see grants.py, store.py)."""
+
+    def identify(self):
+        return file_identifier(self.contents_manager)
+
+    def query_path(self, required):
+        """The ``path`` query argument, from the raw query, under the same rule as PUT bodies."""
+        path = bodies.query_arguments(self.request.query, ["path"]).get("path")
+        if path is None:
+            if required:
+                raise CredentialsError(
+                    400, "bad_request", "Give the notebook path: DELETE grants?path=…."
+                )
+            return None
+        return bodies.check_value(bodies.NOTEBOOK_PATH, "path", path)
 
     @endpoint
-    def put(self):
+    async def get(self):
+        path = self.query_path(required=False)
+        grants = await self.in_store(self.store.grants, self.identify())
+        if path is None:
+            self.send_json({"grants": grants})
+        else:
+            self.send_json({"path": path, "decision": grants.get(path, "ask")})
+
+    @endpoint
+    async def put(self):
         body = self.body(bodies.GRANT)
-        self.store.set_grant(body["path"], body["decision"])
+        identify = self.identify()
+
+        def grant():
+            self.store.set_grant(body["path"], body["decision"], identify(body["path"]))
+
+        await self.in_store(grant)
         self.send_json({"path": body["path"], "decision": body["decision"]})
 
     @endpoint
-    def delete(self):
-        path = self.get_query_argument("path", None)
-        if path is None:
-            raise CredentialsError(
-                400, "bad_request", "Give the notebook path: DELETE grants?path=…."
-            )
-        self.store.remove_grant(bodies.check_value(bodies.NOTEBOOK_PATH, "path", path))
+    async def delete(self):
+        path = self.query_path(required=True)
+        await self.in_store(self.store.remove_grant, path)
         self.set_status(204)
         self.finish()
 
 
 class ImportHandler(CredentialsHandler):
     @endpoint
-    def get(self):
+    async def get(self):
         path = self.cc.cartoframes_creds_path()
         answer = {"available": False, "path": path, "username": None, "base_url": None}
         try:
-            creds = importer.read_creds(path, self.cc.forbid_non_https)
+            creds = await self.offloader.run(
+                path, importer.read_creds, path, self.cc.forbid_non_https
+            )
         except CredentialsError:
             pass
         else:
@@ -225,13 +264,17 @@ class ImportHandler(CredentialsHandler):
         self.send_json(answer)
 
     @endpoint
-    def post(self):
+    async def post(self):
         body = self.body(bodies.IMPORT)
         path = importer.resolve_path(body.get("path"), self.cc.cartoframes_creds_path())
-        creds = importer.read_creds(path, self.cc.forbid_non_https)
+        creds = await self.offloader.run(path, importer.read_creds, path, self.cc.forbid_non_https)
         label = "%s (CARTOframes)" % (creds["username"] or creds["base_url"])
-        account = self.store.add_account(
-            creds["username"], creds["base_url"], creds["api_key"], label[:100]
+        account = await self.in_store(
+            self.store.add_account,
+            creds["username"],
+            creds["base_url"],
+            creds["api_key"],
+            label[:100],
         )
         self.log.info(
             "carto-credentials: imported account %s (user %s)", account["id"], creds["username"]
@@ -259,11 +302,11 @@ def _default_label(username, base_url, api_key):
     return label[: bodies.MAX_LABEL_LENGTH]
 
 
-def handlers(base_url, store, settings):
+def handlers(base_url, store, settings, offloader):
     def route(path):
         return url_path_join(base_url, NAMESPACE, path)
 
-    kwargs = {"store": store, "settings": settings}
+    kwargs = {"store": store, "settings": settings, "offloader": offloader}
     return [
         (route("accounts"), AccountsHandler, kwargs),
         (route("accounts/%s" % _ID), AccountHandler, kwargs),

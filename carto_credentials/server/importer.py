@@ -3,36 +3,62 @@
 Mirrors ``Credentials.from_file``: ``base_url`` wins over ``username``; ``allow_non_secure`` from the
 file allows http. One deliberate difference: a file without ``api_key`` (cartoframes would use the
 key ``None``) imports as ``default_public``. Errors never quote the file's content.
+
+Only a regular file is read (opened non-blocking, checked with ``fstat``): a FIFO, socket, device or
+directory is refused before any read, so nothing can make the read wait. Symbolic links are
+followed (dotfile managers link creds.json), to a regular file only. Blocking: the REST handlers
+call ``read_creds`` through ``fileio.Offloader``.
 """
 
 import json
 import os
 
 from .errors import CredentialsError
+from .fileio import FileTooLarge, NotRegularFile, read_regular_file
 from .store import PUBLIC_KEY
 from .validate import check_api_key, resolve_account
 
+MAX_CREDS_BYTES = 64 * 1024
+
 
 def read_creds(path, forbid_non_https=False):
-    """``{"username", "base_url", "api_key"}`` from a creds.json, checked like a login."""
+    """``{"username", "base_url", "api_key"}`` from a creds.json, checked like a login.
+
+    Raises ``CredentialsError`` 404 ``import_not_found`` or 400 ``import_invalid`` (not a regular
+    file, over 64 KiB, unreadable, not a JSON object, failing the login rules); the message names
+    ``path``, never the content.
+    """
     try:
-        with open(path, "rb") as f:
-            raw = f.read(64 * 1024 + 1)
+        raw = read_regular_file(path, MAX_CREDS_BYTES)
     except FileNotFoundError:
         raise CredentialsError(
             404, "import_not_found", "There is no CARTOframes credentials file at %s." % path
         ) from None
-    except IsADirectoryError:
+    except NotRegularFile as err:
         raise CredentialsError(
-            400, "import_invalid", "%s is a directory, not a credentials file." % path
+            400,
+            "import_invalid",
+            "%s is %s, not a regular file: only a credentials file is read." % (path, err.kind),
+        ) from None
+    except FileTooLarge:
+        raise CredentialsError(
+            400,
+            "import_invalid",
+            "%s is larger than %d KiB: not a credentials file." % (path, MAX_CREDS_BYTES // 1024),
+        ) from None
+    except PermissionError:
+        raise CredentialsError(
+            400, "import_invalid", "Could not read %s (permission denied)." % path
         ) from None
     except OSError as err:
         raise CredentialsError(
-            400, "import_invalid", "Could not read %s (%s)." % (path, type(err).__name__)
+            400,
+            "import_invalid",
+            "Could not read %s (%s)." % (path, err.strerror or type(err).__name__),
         ) from None
     try:
         content = json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise CredentialsError(400, "import_invalid", "%s is not valid JSON." % path) from None
     if not isinstance(content, dict):
         raise CredentialsError(400, "import_invalid", "%s does not hold a JSON object." % path)

@@ -5,12 +5,25 @@ re-read inside the lock, so two tabs (two requests) or two server processes neve
 account. Writes go to a temp file in the same directory, are fsynced, then ``os.replace``d: a crash
 leaves either the old or the new file, never a mix. A file that does not parse is renamed
 ``accounts.json.corrupt-<timestamp>`` (never overwritten) and reported.
+
+Every method blocks (file I/O, ``flock``): the REST handlers call them through
+``fileio.Offloader``. Waiting for the locks is bounded by ``lock_timeout`` (``StoreBusy``, 503). A
+store path that is not a regular file, or that cannot be read or written, is ``StoreUnavailable``
+(503) naming the path and what to do; nothing is overwritten then.
+
+Grants (``{"path": "allow" | "deny"}``) are bound to the notebook file they were given to:
+``grant_files`` maps a path to the ``fileid.identity`` of the file at that path when the grant was
+given (``null``: no file was there). A grant whose file is no longer the one at its path does not
+hold and is dropped. Grants without a ``grant_files`` entry (recorded by an older version, or on a
+contents manager without files) hold by path.
 """
 
 import contextlib
 import copy
 import datetime
+import errno
 import fcntl
+import glob
 import json
 import logging
 import os
@@ -19,7 +32,9 @@ import tempfile
 import threading
 import time
 
+from . import fileid
 from .errors import CredentialsError
+from .fileio import FileTooLarge, NotRegularFile, open_regular, read_regular_file
 
 VERSION = 1
 PUBLIC_KEY = "default_public"
@@ -27,8 +42,22 @@ PUBLIC_KEY = "default_public"
 PUBLIC_FIELDS = ("id", "label", "username", "base_url", "public", "user_info", "created_at")
 
 
+# The store is small (a few KiB per account); anything far larger is not ours.
+MAX_STORE_BYTES = 16 * 1024 * 1024
+TEMP_PREFIX, TEMP_SUFFIX = ".accounts-", ".tmp"
+# What ``identify(path)`` returns when it cannot tell which file is at ``path`` (a contents
+# manager without files, a path it refuses, a stat error).
+UNKNOWN = "unknown"
+
+
 def empty_store():
-    return {"version": VERSION, "default_account": None, "accounts": [], "grants": {}}
+    return {
+        "version": VERSION,
+        "default_account": None,
+        "accounts": [],
+        "grants": {},
+        "grant_files": {},
+    }
 
 
 def new_account_id():
@@ -52,6 +81,62 @@ class StoreCorrupt(CredentialsError):
             % (path, reason, kept_as),
         )
         self.kept_as = kept_as
+
+
+class StoreUnavailable(CredentialsError):
+    """The store (or its directory or lock file) at ``path`` cannot be used; nothing was changed."""
+
+    def __init__(self, path, what):
+        super().__init__(
+            503,
+            "store_unavailable",
+            "The CARTO account store cannot be used: %s. Nothing was changed." % what,
+        )
+        self.path = path
+
+
+class StoreBusy(CredentialsError):
+    def __init__(self, lock_path, timeout):
+        super().__init__(
+            503,
+            "store_busy",
+            "The CARTO account store is locked (lock file %s) and was not released within %g "
+            "seconds: another Jupyter server process may be stuck. Nothing was changed; try again."
+            % (lock_path, timeout),
+        )
+
+
+def _unavailable(path, err, thing="it"):
+    """``StoreUnavailable`` for the ``OSError`` ``err`` met on ``path``, with what to do."""
+    if isinstance(err, NotRegularFile):
+        what = (
+            "%s is %s, not a file; rename or remove it (the store is created again at the next "
+            "login)" % (path, err.kind)
+        )
+    elif isinstance(err, FileTooLarge):
+        what = "%s is larger than %d bytes, which no account store is; move it away" % (
+            path,
+            err.limit,
+        )
+    elif isinstance(err, PermissionError):
+        what = "%s: permission denied; make %s yours (files mode 0600, directory 0700)" % (
+            path,
+            thing,
+        )
+    elif err.errno == errno.ELOOP:
+        what = "%s is a symbolic link, which is not followed here; replace it with a file" % path
+    elif err.errno == errno.ENOSPC:
+        what = "%s: the disk is full" % path
+    elif err.errno == errno.EROFS:
+        what = (
+            "%s is on a read-only file system; set c.CartoCredentials.store_path to a writable "
+            "place" % path
+        )
+    elif err.errno in (errno.ENOTDIR, errno.EEXIST):
+        what = "%s: a part of this path is a file where a directory is expected" % path
+    else:
+        what = "%s: %s" % (path, err.strerror or type(err).__name__)
+    return StoreUnavailable(path, what)
 
 
 def _shape_problem(data):
@@ -81,14 +166,22 @@ def _shape_problem(data):
         not isinstance(k, str) or v not in ("allow", "deny") for k, v in grants.items()
     ):
         return "'grants' is not a map of path to allow/deny"
+    grant_files = data.get("grant_files", {})
+    if not isinstance(grant_files, dict) or not all(
+        fileid.is_identity(v) for v in grant_files.values()
+    ):
+        return "'grant_files' is not a map of path to file identity"
     return None
 
 
 class AccountStore:
-    def __init__(self, path, log=None):
+    """The store at ``path``; ``lock_timeout`` (s) bounds each wait for its locks."""
+
+    def __init__(self, path, log=None, lock_timeout=10.0):
         self.path = os.path.abspath(path)
         self.log = log or logging.getLogger(__name__)
         self.lock_path = self.path + ".lock"
+        self.lock_timeout = float(lock_timeout)
         # flock excludes other processes; this excludes threads of this process sharing one fd.
         self._thread_lock = threading.Lock()
 
@@ -96,38 +189,61 @@ class AccountStore:
 
     def _ensure_dir(self):
         directory = os.path.dirname(self.path)
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        # makedirs' mode is filtered by the umask and ignored for an existing directory.
-        if os.stat(directory).st_mode & 0o077:
-            os.chmod(directory, 0o700)
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            # makedirs' mode is filtered by the umask and ignored for an existing directory.
+            if os.stat(directory).st_mode & 0o077:
+                os.chmod(directory, 0o700)
+        except OSError as err:
+            raise _unavailable(directory, err, "the directory") from None
 
     @contextlib.contextmanager
-    def _locked(self):
-        with self._thread_lock:
+    def _locked(self, timeout=None):
+        timeout = self.lock_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        if not self._thread_lock.acquire(timeout=timeout):
+            raise StoreBusy(self.lock_path, timeout)
+        try:
             self._ensure_dir()
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                fd = open_regular(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600, False)
+            except OSError as err:
+                raise _unavailable(self.lock_path, err) from None
+            try:
+                delay = 0.005
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            raise StoreBusy(self.lock_path, timeout) from None
+                        time.sleep(delay)
+                        delay = min(2 * delay, 0.05)
                 yield
             finally:
                 # Closing the descriptor releases the flock.
                 os.close(fd)
+        finally:
+            self._thread_lock.release()
 
     def _load(self, quarantine):
         """The store's content; an absent file is an empty store."""
         try:
-            with open(self.path, "rb") as f:
-                raw = f.read()
+            raw = read_regular_file(self.path, MAX_STORE_BYTES)
         except FileNotFoundError:
             return empty_store()
+        except OSError as err:
+            raise _unavailable(self.path, err) from None
         try:
             data = json.loads(raw.decode("utf-8"))
             problem = _shape_problem(data)
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:
             problem = "not valid JSON: %s" % type(err).__name__
         if problem is None:
             data.setdefault("grants", {})
             data.setdefault("default_account", None)
+            data.setdefault("grant_files", {})
             return data
         if not quarantine:
             raise CredentialsError(
@@ -135,7 +251,10 @@ class AccountStore:
                 "store_corrupt",
                 "The CARTO account store %s could not be read (%s)." % (self.path, problem),
             )
-        kept_as = self._quarantine()
+        try:
+            kept_as = self._quarantine()
+        except OSError as err:
+            raise _unavailable(self.path, err) from None
         self.log.error(
             "carto-credentials: account store %s is unreadable (%s); kept as %s",
             self.path,
@@ -148,7 +267,7 @@ class AccountStore:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         candidate = "%s.corrupt-%s" % (self.path, stamp)
         n = 1
-        while os.path.exists(candidate):
+        while os.path.lexists(candidate):
             n += 1
             candidate = "%s.corrupt-%s-%d" % (self.path, stamp, n)
         try:
@@ -161,7 +280,17 @@ class AccountStore:
 
     def _write(self, data):
         directory = os.path.dirname(self.path)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".accounts-", suffix=".tmp")
+        data = dict(data)
+        # Grant bindings only for grants that exist; no empty map in stores without grants.
+        files = {p: i for p, i in data.get("grant_files", {}).items() if p in data["grants"]}
+        if files:
+            data["grant_files"] = files
+        else:
+            data.pop("grant_files", None)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
+        except OSError as err:
+            raise _unavailable(directory, err, "the directory") from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 os.fchmod(f.fileno(), 0o600)
@@ -169,11 +298,13 @@ class AccountStore:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
-        except BaseException:
+        except BaseException as err:
             try:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
+            if isinstance(err, OSError):
+                raise _unavailable(self.path, err) from None
             raise
         # Make the rename itself durable.
         dir_fd = os.open(directory, os.O_RDONLY)
@@ -181,6 +312,27 @@ class AccountStore:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+    def remove_temp_files(self, timeout=2.0):
+        """Remove ``.accounts-*.tmp`` files (they may hold keys) that a killed server left behind.
+
+        Done under the lock: every writer holds it while its temp file exists, so any temp file
+        seen then is a leftover. Returns the removed paths; ``StoreBusy`` after ``timeout`` s.
+        """
+        directory = os.path.dirname(self.path)
+        if not os.path.isdir(directory):
+            return []
+        removed = []
+        with self._locked(timeout):
+            pattern = os.path.join(glob.escape(directory), TEMP_PREFIX + "*" + TEMP_SUFFIX)
+            for path in glob.glob(pattern):
+                try:
+                    if os.path.isfile(path) and not os.path.islink(path):
+                        os.unlink(path)
+                        removed.append(path)
+                except OSError as err:
+                    self.log.warning("carto-credentials: could not remove %s: %s", path, err)
+        return removed
 
     # --- transactions -----------------------------------------------------------------------
 
@@ -262,20 +414,97 @@ class AccountStore:
 
         return self.update(change)
 
-    def grants(self):
-        return self.read()["grants"]
+    def grants(self, identify=None):
+        """``{path: "allow" | "deny"}`` of the grants that hold.
 
-    def set_grant(self, path, decision):
+        ``identify(path)`` gives the ``fileid.identity`` of the file now at ``path`` (None: no
+        file) or ``UNKNOWN``. A grant bound to a file that is no longer the one at its path is
+        left out and removed from the store; one whose file cannot be identified now is left out
+        and kept. Without ``identify`` every stored grant is listed.
+        """
+        data = self.read()
+        if identify is None:
+            return data["grants"]
+        gone, unsure = _stale(data, identify)
+        if gone:
+            self.update(lambda fresh: _drop_stale(fresh, identify))
+        return {p: d for p, d in data["grants"].items() if p not in gone and p not in unsure}
+
+    def grant(self, path, identify=None):
+        """The decision for ``path`` that holds (see ``grants``), or None."""
+        return self.grants(identify).get(path)
+
+    def set_grant(self, path, decision, binding=UNKNOWN):
+        """Record ``decision`` for ``path``, bound to ``binding`` (an identity, None for "no file
+        there", or ``UNKNOWN``: held by path)."""
+
         def change(data):
             data["grants"][path] = decision
+            if binding is UNKNOWN:
+                data["grant_files"].pop(path, None)
+            else:
+                data["grant_files"][path] = binding
 
         self.update(change)
 
     def remove_grant(self, path):
         def change(data):
             data["grants"].pop(path, None)
+            data["grant_files"].pop(path, None)
 
         self.update(change)
+
+    def drop_grants_under(self, path):
+        """Remove the grants of ``path`` and of everything under it (a deleted notebook or
+        directory). Returns the removed paths; writes nothing when there are none."""
+        return self._change_grants_under(path, None)
+
+    def move_grants(self, old, new):
+        """Grants of ``old`` and everything under it move to ``new`` (a rename), with their
+        bindings, replacing grants already recorded there. Returns the moved (old) paths."""
+        return self._change_grants_under(old, new)
+
+    def _change_grants_under(self, old, new):
+        def affected(data):
+            return [p for p in data["grants"] if p == old or p.startswith(old + "/")]
+
+        if not affected(self.read()):
+            return []
+
+        def change(data):
+            paths = affected(data)
+            moved = [(p, data["grants"].pop(p), data["grant_files"].pop(p, UNKNOWN)) for p in paths]
+            if new is not None:
+                for p, decision, binding in moved:
+                    target = new + p[len(old) :]
+                    data["grants"][target] = decision
+                    data["grant_files"].pop(target, None)
+                    if binding is not UNKNOWN:
+                        data["grant_files"][target] = binding
+            return paths
+
+        return self.update(change)
+
+
+def _stale(data, identify):
+    """``(gone, unsure)``: bound grants whose file is another one now, and those not checkable."""
+    gone, unsure = set(), set()
+    for path, recorded in data["grant_files"].items():
+        if path not in data["grants"]:
+            continue
+        current = identify(path)
+        if current is UNKNOWN:
+            unsure.add(path)
+        elif not fileid.same_file(recorded, current):
+            gone.add(path)
+    return gone, unsure
+
+
+def _drop_stale(data, identify):
+    gone, _ = _stale(data, identify)
+    for path in gone:
+        data["grants"].pop(path, None)
+        data["grant_files"].pop(path, None)
 
 
 def _find(data, account_id):

@@ -83,11 +83,49 @@ class CartoRest:
     """``await carto_rest.post("accounts", {...})`` → ``RestAnswer`` (never raises on 4xx/5xx).
 
     ``sent_keys`` collects every ``api_key`` sent in a body, for the key-never-logged checks.
+    ``raw(method, "grants?path=%01a")`` sends a path and query string exactly as given.
     """
 
-    def __init__(self, fetch):
+    def __init__(self, fetch, client=None, auth_header=None, base_url="/"):
         self._fetch = fetch
+        self._client = client
+        self._auth_header = auth_header or {}
+        self._base_url = base_url
         self.sent_keys = set()
+
+    async def raw(self, method, path_and_query, body=None, headers=None):
+        """``method`` on ``{base_url}carto-credentials/{path_and_query}``, nothing re-encoded;
+        ``body`` is bytes, str or None."""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        if body is None and method in ("POST", "PUT", "PATCH"):
+            body = b""
+        response = await self._client.fetch(
+            self._base_url + "carto-credentials/" + path_and_query,
+            method=method,
+            body=body,
+            headers=dict(self._auth_header, **(headers or {})),
+            raise_error=False,
+            allow_nonstandard_methods=True,
+            request_timeout=60,
+        )
+        return RestAnswer(response)
+
+    async def jupyter(self, method, path, body=None):
+        """A request to another Jupyter API, e.g. ``("PUT", "api/contents/a.ipynb", {...})``."""
+        if body is not None and not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+        if body is None and method in ("POST", "PUT", "PATCH"):
+            body = b""
+        response = await self._client.fetch(
+            self._base_url + path,
+            method=method,
+            body=body,
+            headers=self._auth_header,
+            raise_error=False,
+            allow_nonstandard_methods=True,
+        )
+        return RestAnswer(response)
 
     async def request(self, method, path, body=None, params=None, headers=None):
         if isinstance(body, (dict, list)):
@@ -137,12 +175,12 @@ def carto_store_path(jp_data_dir):
 
 
 @pytest.fixture
-def carto_rest(carto_home, jp_serverapp, jp_fetch):
+def carto_rest(carto_home, jp_serverapp, jp_fetch, http_server_client, jp_auth_header, jp_base_url):
     """A REST client of the in-process server; ``jp_server_config`` must enable the extension."""
     assert "carto_credentials" in jp_serverapp.extension_manager.extensions, (
         "override jp_server_config with carto_server_config()"
     )
-    return CartoRest(jp_fetch)
+    return CartoRest(jp_fetch, http_server_client, jp_auth_header, jp_base_url)
 
 
 # --- a separate server process -----------------------------------------------------------

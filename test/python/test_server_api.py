@@ -522,7 +522,7 @@ async def test_unexpected_errors_are_internal_error_with_details_only_in_the_log
 ):
     from carto_credentials.server import store
 
-    def broken(self):
+    def broken(self, *args):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(store.AccountStore, "grants", broken)

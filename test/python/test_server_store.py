@@ -109,8 +109,10 @@ def test_crash_between_write_and_replace_keeps_the_old_file(store, monkeypatch):
         raise OSError("simulated crash before the rename")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(CredentialsError) as err:
         add(store, "bob", "bob-demo-key-0002")
+    assert (err.value.status, err.value.code) == (503, "store_unavailable")
+    assert store.path in err.value.message
     monkeypatch.undo()
     assert open(store.path, "rb").read() == before
     # No temp file is left behind either.
@@ -197,3 +199,120 @@ def test_concurrent_processes_never_lose_an_account(store):
         p.join(30)
         assert p.exitcode == 0
     assert len(store.list_accounts()[0]) == 30
+
+
+# --- issue 10: bounded locks, a store path that is not a file, temp files, bound grants -----
+
+
+def test_waiting_for_the_lock_is_bounded(tmp_path):
+    import fcntl
+    import time
+
+    from carto_credentials.server.store import StoreBusy
+
+    store = AccountStore(str(tmp_path / "s" / "accounts.json"), lock_timeout=0.3)
+    os.makedirs(os.path.dirname(store.path))
+    fd = os.open(store.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another open file description: another process, for flock
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreBusy) as err:
+            store.list_accounts()
+        assert 0.25 < time.monotonic() - started < 2
+    finally:
+        os.close(fd)
+    assert (err.value.status, err.value.code) == (503, "store_busy")
+    assert store.lock_path in err.value.message
+    assert store.list_accounts() == ([], None)
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "symlinked lock"])
+def test_a_store_path_that_is_not_a_file_is_unavailable_and_left_alone(store, kind):
+    from carto_credentials.server.store import StoreUnavailable
+
+    os.makedirs(os.path.dirname(store.path))
+    if kind == "directory":
+        os.mkdir(store.path)
+        path = store.path
+    elif kind == "fifo":
+        os.mkfifo(store.path)
+        path = store.path
+    else:
+        os.symlink("/etc/passwd", store.lock_path)
+        path = store.lock_path
+
+    def listing():  # the lock file is ours to create
+        return sorted(set(os.listdir(os.path.dirname(store.path))) - {"accounts.json.lock"})
+
+    before = listing()
+    for call in (store.list_accounts, lambda: add(store), lambda: store.set_grant("a", "allow")):
+        with pytest.raises(StoreUnavailable) as err:
+            call()
+        assert (err.value.status, err.value.code) == (503, "store_unavailable")
+        assert path in err.value.message
+    assert listing() == before
+    if kind == "directory":
+        assert os.listdir(store.path) == []
+
+
+def test_leftover_temp_files_are_removed_under_the_lock(store):
+    add(store)
+    directory = os.path.dirname(store.path)
+    for name in (".accounts-abc.tmp", ".accounts-def.tmp", "accounts-x.tmp", ".accounts-x.json"):
+        with open(os.path.join(directory, name), "w") as f:
+            f.write("key")
+    removed = store.remove_temp_files()
+    assert sorted(os.path.basename(p) for p in removed) == [
+        ".accounts-abc.tmp",
+        ".accounts-def.tmp",
+    ]
+    assert sorted(os.listdir(directory)) == [
+        ".accounts-x.json",
+        "accounts-x.tmp",
+        "accounts.json",
+        "accounts.json.lock",
+    ]
+
+
+def test_grants_hold_only_while_their_file_is_the_same(store):
+    from carto_credentials.server.store import UNKNOWN
+
+    one = {"dev": 1, "ino": 10, "btime_ns": 100}
+    files = {"a.ipynb": one, "b.ipynb": None, "c.ipynb": one, "d.ipynb": one}
+    now = {
+        "a.ipynb": dict(one),  # the same file
+        "b.ipynb": None,  # still no file there
+        "c.ipynb": dict(one, btime_ns=200),  # same inode number, another file
+        "d.ipynb": UNKNOWN,  # cannot tell now
+        "e.ipynb": None,
+    }
+    for path, binding in files.items():
+        store.set_grant(path, "allow", binding)
+    store.set_grant("e.ipynb", "deny")  # unbound: held by path
+    assert store.grants(now.get) == {"a.ipynb": "allow", "b.ipynb": "allow", "e.ipynb": "deny"}
+    with open(store.path) as f:
+        data = json.load(f)
+    # The replaced one is gone from the file; the unknown one is kept for later.
+    assert set(data["grants"]) == {"a.ipynb", "b.ipynb", "d.ipynb", "e.ipynb"}
+    assert set(data["grant_files"]) == {"a.ipynb", "b.ipynb", "d.ipynb"}
+    assert store.grant("a.ipynb", now.get) == "allow" and store.grant("c.ipynb", now.get) is None
+
+
+def test_grants_follow_deletes_and_renames_of_paths_and_directories(store):
+    for path in ("team", "team/a.ipynb", "team/sub/b.ipynb", "teammate.ipynb", "x.ipynb"):
+        store.set_grant(path, "allow", {"dev": 1, "ino": len(path), "btime_ns": None})
+    assert sorted(store.move_grants("team", "crew")) == ["team", "team/a.ipynb", "team/sub/b.ipynb"]
+    assert sorted(store.grants()) == [
+        "crew",
+        "crew/a.ipynb",
+        "crew/sub/b.ipynb",
+        "teammate.ipynb",
+        "x.ipynb",
+    ]
+    with open(store.path) as f:
+        assert json.load(f)["grant_files"]["crew/sub/b.ipynb"]["ino"] == len("team/sub/b.ipynb")
+    assert sorted(store.drop_grants_under("crew")) == ["crew", "crew/a.ipynb", "crew/sub/b.ipynb"]
+    assert sorted(store.grants()) == ["teammate.ipynb", "x.ipynb"]
+    before = open(store.path, "rb").read()
+    assert store.drop_grants_under("nothing") == [] and store.move_grants("no", "ne") == []
+    assert open(store.path, "rb").read() == before

@@ -266,3 +266,141 @@ def recorder():
     server = Recorder()
     yield server
     server.close()
+
+
+# --- issue 10 item 9: what the live check calls, and what it keeps -------------------------
+
+
+@pytest.mark.parametrize(
+    "host, addresses, refused",
+    [
+        ("169.254.169.254", (), "a cloud metadata service"),
+        ("169.254.0.1", (), "link-local"),
+        ("fe80::1", (), "link-local"),
+        ("[fe80::1%eth0]", (), "link-local"),
+        ("fd00:ec2::254", (), "a cloud metadata service"),
+        ("::ffff:169.254.169.254", (), "a cloud metadata service"),
+        ("64:ff9b::a9fe:a9fe", (), "a cloud metadata service"),  # NAT64
+        ("2002:a9fe:a9fe::1", (), "a cloud metadata service"),  # 6to4
+        ("100.100.100.200", (), "a cloud metadata service"),
+        ("metadata.google.internal", (), "a cloud metadata service"),
+        ("Metadata.Google.Internal.", (), "a cloud metadata service"),
+        ("metadata", (), "a cloud metadata service"),
+        ("instance-data.ec2.internal", (), "a cloud metadata service"),
+        ("carto.example", ("93.184.216.34", "169.254.169.254"), "a cloud metadata service"),
+        ("carto.example", ("fe80::abcd",), "link-local"),
+        ("carto.example", ("93.184.216.34",), None),
+        ("10.0.0.5", (), None),
+        ("192.168.1.10", (), None),
+        ("172.16.4.4", (), None),
+        ("fd12::1", (), None),
+        ("127.0.0.1", (), None),
+        ("onprem.example", ("10.20.30.40",), None),
+    ],
+)
+def test_host_problem(host, addresses, refused):
+    from carto_credentials.server.validate import host_problem
+
+    problem = host_problem(host, addresses)
+    if refused is None:
+        assert problem is None
+    else:
+        assert problem is not None and problem.endswith(refused), problem
+
+
+async def test_a_name_resolving_to_a_refused_address_is_not_called(recorder, monkeypatch):
+    from carto_credentials.server import validate
+
+    monkeypatch.setattr(validate, "_resolve", lambda host, port: ("10.1.1.1", "169.254.169.254"))
+    result = await live("http://carto.example:%d/" % recorder.server.server_address[1], ALICE_KEY)
+    assert result["code"] == "forbidden_host"
+    assert "carto.example (169.254.169.254) is a cloud metadata service" in result["message"]
+    assert recorder.requests == []
+
+
+async def test_the_connected_peer_is_checked_too(recorder, monkeypatch):
+    # DNS answered an allowed address to the check, the connection reached a refused one
+    # (DNS rebinding): here 127.0.0.1 plays the metadata service.
+    import ipaddress
+
+    from carto_credentials.server import validate
+
+    monkeypatch.setattr(validate, "_resolve", lambda host, port: ("10.1.1.1",))
+    monkeypatch.setattr(
+        validate, "METADATA_ADDRESSES", frozenset({ipaddress.ip_address("127.0.0.1")})
+    )
+    recorder.answer(200, {"user_data": {"username": "alice"}})
+    result = await live("http://localhost:%d/" % recorder.server.server_address[1], ALICE_KEY)
+    assert result["code"] == "forbidden_host", result
+    assert "(127.0.0.1) is a cloud metadata service" in result["message"]
+    assert recorder.requests == []
+
+
+async def test_link_local_hosts_are_called_when_the_administrator_allows_them(monkeypatch):
+    from carto_credentials.server import validate
+
+    called = []
+
+    def fake_fetch(base_url, username, api_key, timeout, check_peer=True):
+        called.append((base_url, check_peer))
+        return 200, {}, b'{"user_data": {"username": "alice"}}'
+
+    monkeypatch.setattr(validate, "_fetch_me", fake_fetch)
+    result = await check_live("http://169.254.1.2/", ALICE_KEY, allow_link_local=True)
+    assert result["ok"] is True and called == [("http://169.254.1.2/", False)]
+
+
+async def test_only_documented_user_fields_are_kept_each_within_its_length(recorder):
+    recorder.answer(
+        200,
+        {
+            "user_data": {
+                "id": "4f9a0c3e-1b2d-4c5e-8f70-9a1b2c3d4e5f",
+                "username": "alice",
+                "name": "x" * 201,
+                "email": "alice\u202e@example.com",
+                "avatar_url": "javascript:alert(1)",
+                "base_url": "https://alice.carto.com/",
+                "account_type": ["Enterprise"],
+                "quota_in_bytes": True,
+                "remaining_byte_quota": 12.5,
+                "org_admin": True,
+                "aws_secret_access_key": "AKIA-not-a-carto-field",
+                "api_key_echo": ALICE_KEY,
+            }
+        },
+    )
+    result = await live(recorder.url, ALICE_KEY)
+    assert result["user_info"] == {
+        "id": "4f9a0c3e-1b2d-4c5e-8f70-9a1b2c3d4e5f",
+        "username": "alice",
+        "base_url": "https://alice.carto.com/",
+        "remaining_byte_quota": 12.5,
+    }
+
+
+@pytest.mark.parametrize(
+    "value, kept",
+    [
+        ("a" * 200, True),
+        ("a" * 201, False),
+        ("Alice\nBob", False),
+        ("Alice\u2028", False),
+        ("Alice\x85", False),
+        ("\ud800", False),
+        ("", False),
+        (7, False),
+        ("Ana María 地図", True),
+        ("has %s in it" % ALICE_KEY, False),
+    ],
+)
+def test_user_info_name_rules(value, kept):
+    from carto_credentials.server.validate import user_info
+
+    assert (user_info({"name": value}, ALICE_KEY) == {"name": value}) is kept
+
+
+async def test_a_deeply_nested_answer_is_not_carto(recorder):
+    recorder.answer(200, b'{"user_data": ' + b"[" * 100000 + b"]" * 100000 + b"}")
+    result = await live(recorder.url, ALICE_KEY)
+    assert result["code"] == "not_carto"
