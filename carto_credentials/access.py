@@ -122,24 +122,57 @@ def notebook_decision(store_data, session_path=None):
     ``session_path`` is the path JupyterLab pushed (the store's own key). Without one, the kernel's
     ``JPY_SESSION_NAME`` (a hint set by jupyter_server: the notebook's OS path, or the session path
     as the client gave it) matches a grant whose path it ends with; any ``deny`` among those wins.
+    A grant bound to a file (``grant_files``) that is verifiably not the file at the notebook's OS
+    path any more does not hold, as on the server (``store._stale``); one that cannot be checked
+    here (no OS path) is kept: the conservative side for a ``deny``.
     """
     grants = (store_data or {}).get("grants") or {}
     if not grants:
         return None
-    if session_path:
-        return grants.get(session_path.strip("/"))
     hint = os.environ.get("JPY_SESSION_NAME") or ""
-    if not hint:
-        return None
-    hint = hint.replace(os.sep, "/")
-    matches = [
-        decision
-        for path, decision in grants.items()
-        if path and (hint.strip("/") == path.strip("/") or hint.endswith("/" + path.strip("/")))
-    ]
-    if "deny" in matches:
+    if session_path:
+        matched = [session_path.strip("/")] if session_path.strip("/") in grants else []
+    elif hint:
+        shown = hint.replace(os.sep, "/")
+        matched = [
+            path
+            for path in grants
+            if path.strip("/")
+            and (shown.strip("/") == path.strip("/") or shown.endswith("/" + path.strip("/")))
+        ]
+    else:
+        matched = []
+    matched = [path for path in matched if not _stale(store_data, path, hint)]
+    decisions = {grants[path] for path in matched}
+    if "deny" in decisions:
         return "deny"
-    return "allow" if matches else None
+    return "allow" if decisions else None
+
+
+def _stale(store_data, path, hint):
+    """Whether the grant of ``path`` is bound to a file that is verifiably not the notebook at
+    ``hint`` (an absolute OS path) any more."""
+    binding = (store_data.get("grant_files") or {}).get(path, _NO_BINDING)
+    if binding is _NO_BINDING or not os.path.isabs(hint):
+        return False
+    if not hint.replace(os.sep, "/").endswith("/" + path.strip("/")):
+        return False  # the session was renamed since the kernel started: another file
+    try:
+        from .server import fileid, store
+    except Exception:  # an older server package without bindings
+        return False
+
+    def identify(grant_path):
+        try:
+            return fileid.identity(hint) if grant_path == path else store.UNKNOWN
+        except (OSError, ValueError):
+            return store.UNKNOWN
+
+    gone, _ = store._stale({"grants": {path: "?"}, "grant_files": {path: binding}}, identify)
+    return path in gone
+
+
+_NO_BINDING = object()
 
 
 def withheld(store_data, session_path=None):

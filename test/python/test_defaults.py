@@ -546,3 +546,26 @@ def test_policy_in_the_file_jupyterlab_server_writes(no_push):
         values["kernelAccess"] = policy
         _lab_setting(_annotated(schema, values))
         assert get_default_credentials() == expected, policy
+
+
+def test_a_deny_bound_to_a_replaced_notebook_no_longer_holds_as_on_the_server(no_push, tmp_path):
+    from carto_credentials.server import fileid
+
+    notebook = tmp_path / "srv" / "work" / "map.ipynb"
+    notebook.parent.mkdir(parents=True)
+    notebook.write_text("{}")
+    _store_with_grants({"work/map.ipynb": "deny"})
+    with open(paths.store_path()) as f:
+        content = json.load(f)
+    content["grant_files"] = {"work/map.ipynb": fileid.identity(str(notebook))}
+    with open(paths.store_path(), "w") as f:
+        json.dump(content, f)
+    no_push(str(notebook))
+    assert get_default_credentials() is None  # the very notebook that was denied
+    replacement = tmp_path / "srv" / "work" / "new.ipynb"
+    replacement.write_text("{}")
+    os.replace(replacement, notebook)  # another file under the same name
+    assert get_default_credentials() == STORED  # undecided, as the server sees it
+    # Without an OS path the binding cannot be checked: the deny is kept.
+    no_push("work/map.ipynb")
+    assert get_default_credentials() is None
