@@ -24,14 +24,10 @@ _session_lock = threading.Lock()
 
 
 def scrub(text, secret):
-    """``text`` with ``secret`` (raw and URL-encoded) replaced by ``***``."""
-    text = str(text)
-    if secret and isinstance(secret, str) and secret != "default_public":
-        from urllib.parse import quote, quote_plus
+    """``text`` with ``secret`` (raw, URL-, JSON- or HTML-encoded) replaced by ``***``."""
+    from ._masking import scrub as _scrub
 
-        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
-            text = text.replace(form, "***")
-    return text
+    return _scrub(text, secret)
 
 
 def redact_url(url):

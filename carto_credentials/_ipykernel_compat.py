@@ -1,5 +1,7 @@
 """The only module that reaches into ipykernel's private internals, behind an explicit version check.
 
+(Also ``wrap_session_send``, at the end: the choke point the output masking of ``_masking`` uses.)
+
 What it is for: a cell blocked in ``get_default_credentials()`` waits (bounded, see
 ``kernel.PUSH_WAIT_SECONDS``) for JupyterLab's push, whose ``comm_open``/``comm_msg`` sits on the
 *main* shell, queued behind that very cell. ``pump(...)`` handles those messages from inside the
@@ -337,3 +339,28 @@ def _round_7(kernel, is_ours):
             _consume(kernel, raw, peeked[0])
         else:
             recorder.requeue(raw)
+
+
+# -- the send choke point (output masking) ---------------------------------------------------------
+
+
+def wrap_session_send(kernel, make_filter):
+    """Route every message ``kernel`` sends through ``make_filter(original_send, session)``.
+
+    ``kernel.session`` is the one ``jupyter_client.Session`` whose ``send`` every sender of
+    ipykernel 6.29 and 7.x calls: replies on shell/control, and on IOPub the streams
+    (``OutStream``), ``display_pub``, the display hook, tracebacks (``_showtraceback``), comms and
+    status (checked on 6.29.5 and 7.4.0). The filter is set on the instance, so nothing else is
+    touched. Returns the filter (the one already there, if any), or ``None`` without a session.
+    """
+    session = getattr(kernel, "session", None)
+    original = getattr(session, "send", None)
+    if session is None or not callable(original):
+        return None
+    current = session.__dict__.get("send")
+    if current is not None and getattr(current, "_carto_credentials_filter", False):
+        return current
+    send_filter = make_filter(original, session)
+    send_filter._carto_credentials_filter = True
+    session.send = send_filter
+    return send_filter

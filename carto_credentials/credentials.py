@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from . import _http, errors, paths
 from ._log import user_log
+from ._masking import mask_key, remember
 
 DEFAULT_CREDS_FILENAME = "creds.json"
 DEFAULT_PUBLIC = "default_public"
@@ -29,15 +30,6 @@ log = logging.getLogger(__name__)
 
 def is_valid_str(value):
     return isinstance(value, str) and value != ""
-
-
-def mask_key(api_key):
-    """What ``repr`` shows for a key: ``default_public`` is not a secret; others keep 4 chars."""
-    if api_key is None or api_key == DEFAULT_PUBLIC:
-        return str(api_key)
-    if isinstance(api_key, str) and len(api_key) >= 16:
-        return "***" + api_key[-4:]
-    return "***"
 
 
 class Credentials:
@@ -75,6 +67,7 @@ class Credentials:
                 )
 
         self._api_key = api_key
+        remember(api_key)  # masked in this kernel's outputs from now on (_masking)
         self._username = username
         self._base_url = base_url or self._base_url_from_username()
         self._session = session

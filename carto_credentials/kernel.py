@@ -75,6 +75,12 @@ def register_target(kernel=None):
         _ipykernel_compat.install(kernel, _is_ours)
     except Exception as exc:  # the wait then falls back to a plain Event: never break a kernel
         log.debug("Could not prepare the credentials wait: %s", type(exc).__name__)
+    try:
+        from . import _masking  # known keys are masked in everything the kernel sends
+
+        _masking.install(kernel)
+    except Exception as exc:
+        log.warning("Could not install the output masking: %s", type(exc).__name__)
     return True
 
 
@@ -229,6 +235,13 @@ def _comm_data(msg):
 def _forget(comm):
     with _bridge.lock:
         _bridge.comms = [c for c in _bridge.comms if c is not comm]
+
+
+def owns_comm(comm_id):
+    """Whether ``comm_id`` is one of our ``carto.credentials`` comms (their messages are not
+    masked: they carry a key only when code set it)."""
+    with _bridge.lock:
+        return any(c.comm_id == comm_id for c in _bridge.comms)
 
 
 # -- listeners -----------------------------------------------------------------------------------
