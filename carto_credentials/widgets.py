@@ -1,20 +1,23 @@
 """Map widgets that never hold a key: ``Map``, ``Layer`` and ``Source``, as in cartoframes.
 
 ``Map(Layer('table'))``, ``Map([Layer('a', credentials=ca), Layer('SELECT …', credentials=cb)])``
-and ``Layer(Source('table', credentials))``. ``Map`` is an ipywidgets 8 ``DOMWidget`` (model
-``CartoMapModel``, view ``CartoMapView``, module ``jupyterlab-carto-credentials``, see
-``src/widgets/``), so embedding, saved widget state, Voilà and other front ends work as for any
-widget. ``Layer`` and ``Source`` are traitlets objects, not widgets of their own: the front end's
-state (``src/widgets/state.ts``) takes a map's layers as plain objects
-``{source, is_query, credentials_ref}`` in its synced ``layers`` key, next to ``height``.
+and ``Layer(Source('table', credentials))``. All three are ipywidgets 8 models of the front-end
+module ``jupyterlab-carto-credentials`` (``src/widgets/``), laid out as ipywidgets-ecosystem map
+libraries do (ipyleaflet): ``Map`` is a ``DOMWidget`` (``CartoMapModel``/``CartoMapView``) whose
+synced ``layers`` are references (``"IPY_MODEL_<id>"``) to ``Layer`` widgets
+(``CartoLayerModel``), each referencing a ``Source`` widget (``CartoSourceModel``: ``source``,
+``is_query``, ``credentials_ref``). ``Layer`` and ``Source`` are plain ``Widget``s: models without
+a view, as they are never shown on their own. Embedding, saved widget state, Voilà and other
+front ends therefore work as for any widget.
+
 ``credentials_ref`` is ``null`` for "this notebook's context", or the id under which credentials
 given in code were registered with JupyterLab over the ``carto.credentials`` comm
 (``register_credentials``). The view resolves the key at render time; widget state, which
 notebooks and ``embed_minimal_html`` may save, never contains it.
 
-The kernel owns the state: updates of ``layers``/``height`` from a front end are ignored.
-This module imports ipywidgets; ``carto_credentials`` imports it only when ``Map``, ``Layer`` or
-``Source`` is first used.
+The kernel owns the state: front-end updates of ``layers``/``height`` and of the layers' and
+sources' state are ignored. This module imports ipywidgets; ``carto_credentials`` imports it only
+when ``Map``, ``Layer`` or ``Source`` is first used.
 """
 
 import hashlib
@@ -36,10 +39,11 @@ log = logging.getLogger(__name__)
 
 MODEL_NAME = "CartoMapModel"
 VIEW_NAME = "CartoMapView"
+LAYER_MODEL_NAME = "CartoLayerModel"
+SOURCE_MODEL_NAME = "CartoSourceModel"
 DEFAULT_HEIGHT = 400
 MAX_SOURCE_LENGTH = 100_000
 MAX_LAYERS = 50  # src/widgets/state.ts
-KERNEL_OWNED = ("layers", "height")
 
 # Like cartoframes' ``is_sql_query``: a source that starts with SELECT or WITH is a query.
 _SQL_START = re.compile(r"^\s*\(?\s*(select|with)\b", re.IGNORECASE)
@@ -82,28 +86,67 @@ def send_credentials_to_frontend(credentials):
     return ref
 
 
-class Source(traitlets.HasTraits):
+class _KernelOwned:
+    """Mixin for the widgets here: the kernel owns their state, a front end's update of it is
+    ignored (with a warning); ipywidgets handles the rest of the update as usual."""
+
+    _kernel_owned = ()
+
+    def set_state(self, sync_data):
+        ignored = [key for key in self._kernel_owned if key in sync_data]
+        if ignored:
+            log.warning(
+                "Ignored a front-end update of the %s's %s.",
+                type(self).__name__.lower(),
+                ", ".join(ignored),
+            )
+        super().set_state({k: v for k, v in sync_data.items() if k not in self._kernel_owned})
+
+
+class _ModelOnly(_KernelOwned, ipywidgets.Widget):
+    """A model of our front-end module with no view: it is part of a ``Map``, not shown alone
+    (displaying one shows its text form)."""
+
+    _model_module = traitlets.Unicode(MODULE_NAME).tag(sync=True)
+    _model_module_version = traitlets.Unicode(MODULE_VERSION).tag(sync=True)
+
+
+class Source(_ModelOnly):
     """A table name or a SQL query, with optional credentials (``Source('table', creds)``).
 
+    A widget model (``CartoSourceModel``) without a view of its own. Its synced state is
+    ``source``, ``is_query`` and ``credentials_ref`` (``None``, or the ``rt-`` reference under
+    which the credentials were registered with JupyterLab); the credentials themselves stay in
+    the kernel (``credentials``, not synced). All read-only: make a new ``Source`` instead.
     Raises ``ValueError`` for an empty source or one longer than ``MAX_SOURCE_LENGTH``
     characters; ``credentials`` go through ``as_credentials`` (a ``Credentials`` or a dict).
     """
 
-    source = traitlets.Unicode(read_only=True)
-    credentials = traitlets.Any(None, allow_none=True, read_only=True)
+    _model_name = traitlets.Unicode(SOURCE_MODEL_NAME).tag(sync=True)
 
-    def __init__(self, source, credentials=None):
+    source = traitlets.Unicode(read_only=True).tag(sync=True)
+    is_query = traitlets.Bool(False, read_only=True).tag(sync=True)
+    credentials_ref = traitlets.Unicode(None, allow_none=True, read_only=True).tag(sync=True)
+    credentials = traitlets.Any(None, allow_none=True, read_only=True)  # never synced
+
+    _kernel_owned = ("source", "is_query", "credentials_ref")
+
+    def __init__(self, source, credentials=None, **kwargs):
         if not isinstance(source, str) or not source.strip():
             raise ValueError("`source` must be a table name or a SQL query.")
         if len(source) > MAX_SOURCE_LENGTH:
             raise ValueError(f"`source` is longer than {MAX_SOURCE_LENGTH} characters.")
-        super().__init__()
+        credentials = None if credentials is None else as_credentials(credentials)
+        # Set before ipywidgets opens the comm, so the front end's first state is complete, and
+        # the credentials are registered before any view can ask for them.
         self.set_trait("source", source.strip())
-        self.set_trait("credentials", None if credentials is None else as_credentials(credentials))
-
-    @property
-    def is_query(self):
-        return is_sql_query(self.source)
+        self.set_trait("is_query", is_sql_query(source))
+        self.set_trait("credentials", credentials)
+        self.set_trait(
+            "credentials_ref",
+            None if credentials is None else send_credentials_to_frontend(credentials),
+        )
+        super().__init__(**kwargs)
 
     def __repr__(self):
         return "Source({!r}{})".format(
@@ -111,50 +154,50 @@ class Source(traitlets.HasTraits):
         )
 
 
-class Layer(traitlets.HasTraits):
+class _SourceTrait(traitlets.Instance):
+    """A ``Source``; a table name or SQL query becomes a ``Source`` with the credentials of the
+    layer's current one (none at first)."""
+
+    def __init__(self):
+        super().__init__(Source)
+
+    def validate(self, obj, value):
+        if isinstance(value, str):
+            current = obj._trait_values.get(self.name)
+            value = Source(value, current.credentials if current is not None else None)
+        return super().validate(obj, value)
+
+
+class Layer(_ModelOnly):
     """One map layer: ``Layer('table')``, ``Layer('SELECT …', credentials=c)``, ``Layer(Source)``.
 
-    ``credentials`` given here win over a ``Source``'s own.
+    A widget model (``CartoLayerModel``) without a view of its own, whose ``source`` is a
+    ``Source`` widget (``"IPY_MODEL_<id>"`` in its state). ``credentials`` given here win over a
+    ``Source``'s own (the layer then gets a new ``Source``). Kernel code may assign ``source``: a
+    ``Source``, or a table name or query (which keeps the layer's credentials); the maps showing
+    the layer redraw it.
     """
 
-    source = traitlets.Instance(Source, read_only=True)
+    _model_name = traitlets.Unicode(LAYER_MODEL_NAME).tag(sync=True)
 
-    def __init__(self, source, credentials=None):
+    source = _SourceTrait().tag(sync=True, **ipywidgets.widget_serialization)
+
+    _kernel_owned = ("source",)
+
+    def __init__(self, source, credentials=None, **kwargs):
         if isinstance(source, Source):
-            if credentials is None:
-                credentials = source.credentials
-            source = source.source
-        super().__init__()
-        self.set_trait("source", Source(source, credentials))
+            if credentials is not None:
+                source = Source(source.source, credentials)
+        else:
+            source = Source(source, credentials)
+        super().__init__(source=source, **kwargs)
 
     @property
     def credentials(self):
         return self.source.credentials
 
-    def state(self, ref):
-        """This layer as the front end's state holds it (``ref``: ``None`` or an ``rt-`` id)."""
-        return {
-            "source": self.source.source,
-            "is_query": self.source.is_query,
-            "credentials_ref": ref,
-        }
-
     def __repr__(self):
         return f"Layer({self.source!r})"
-
-
-def layers_to_json(layers, widget=None):
-    """The ``layers`` state: one ``Layer.state`` per layer, credentials by reference only.
-
-    Credentials given in code are registered with JupyterLab on the way (``register_credentials``
-    on every ``carto.credentials`` comm, now and later), which is what lets the view use them.
-    """
-    return [
-        layer.state(
-            None if layer.credentials is None else send_credentials_to_frontend(layer.credentials)
-        )
-        for layer in layers
-    ]
 
 
 class _Layers(traitlets.List):
@@ -181,7 +224,7 @@ class _Height(traitlets.Int):
         return super().validate(obj, _check_height(value))
 
 
-class Map(ipywidgets.DOMWidget):
+class Map(_KernelOwned, ipywidgets.DOMWidget):
     """A map of one or many layers, drawn by JupyterLab with each layer's own credentials.
 
     ``height`` is in pixels (100 to 4000). Raises ``ValueError`` for bad layers or height and
@@ -196,18 +239,13 @@ class Map(ipywidgets.DOMWidget):
     _view_module = traitlets.Unicode(MODULE_NAME).tag(sync=True)
     _view_module_version = traitlets.Unicode(MODULE_VERSION).tag(sync=True)
 
-    layers = _Layers().tag(sync=True, to_json=layers_to_json)
+    layers = _Layers().tag(sync=True, **ipywidgets.widget_serialization)
     height = _Height(DEFAULT_HEIGHT).tag(sync=True)
+
+    _kernel_owned = ("layers", "height")
 
     def __init__(self, layers=None, height=DEFAULT_HEIGHT, **kwargs):
         super().__init__(layers=layers, height=height, **kwargs)
-
-    def set_state(self, sync_data):
-        """A front end's update: everything but the kernel-owned ``layers`` and ``height``."""
-        ignored = [key for key in KERNEL_OWNED if key in sync_data]
-        if ignored:
-            log.warning("Ignored a front-end update of the map's %s.", ", ".join(ignored))
-        super().set_state({k: v for k, v in sync_data.items() if k not in KERNEL_OWNED})
 
     def __repr__(self):
         return "Map([{}])".format(", ".join(repr(layer) for layer in self.layers))

@@ -283,11 +283,8 @@ const widgetsPlugin: JupyterFrontEndPlugin<void> = {
     registry.registerWidget({
       name: MODULE_NAME,
       version: MODULE_VERSION,
-      exports: async () => {
-        const { CartoMapModel, CartoMapView } =
-          await import('./widgets/exports');
-        return { CartoMapModel, CartoMapView };
-      }
+      // The map, layer and source models and the map view (./widgets/exports).
+      exports: () => import('./widgets/exports')
     });
   }
 };

@@ -1,11 +1,23 @@
 import { Signal } from '@lumino/signaling';
 import { nullTranslator } from '@jupyterlab/translation';
 
+import { WidgetModel } from '@jupyter-widgets/base';
+
 import type { ICartoCredentials } from '../src/tokens';
-import { CartoMapModel } from '../src/widgets/model';
+import * as widgetExports from '../src/widgets/exports';
+import {
+  CartoLayerModel,
+  CartoMapModel,
+  CartoSourceModel
+} from '../src/widgets/model';
 import type { IDrawnLayer, IMapRenderer } from '../src/widgets/renderer';
 import { setWidgetServices } from '../src/widgets/services';
-import { layerQuery, sqlEndpoint } from '../src/widgets/sqlApi';
+import {
+  basicAuthorization,
+  fetchGeoJSON,
+  layerQuery,
+  sqlEndpoint
+} from '../src/widgets/sqlApi';
 import { parseMapState } from '../src/widgets/state';
 import { CartoMapView } from '../src/widgets/view';
 
@@ -55,7 +67,21 @@ class FakeCredentials implements ICartoCredentials {
 interface IRequest {
   url: string;
   body: URLSearchParams;
+  rawBody: string;
+  headers: Headers;
+  init: RequestInit;
 }
+
+/** `Basic base64(username:key)`, computed independently of the code under test. */
+const basic = (username: string, key: string) =>
+  'Basic ' + Buffer.from(`${username}:${key}`).toString('base64');
+
+/** The key a request carries in its Basic header ('' when none). */
+const keyOf = (request: IRequest) => {
+  const auth = request.headers.get('Authorization') ?? '';
+  const decoded = Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString();
+  return decoded.slice(decoded.indexOf(':') + 1);
+};
 
 function geojson(n: number): unknown {
   return {
@@ -79,7 +105,14 @@ class FakeFetch {
     });
   }
   fetch = (async (url: string, init: RequestInit) => {
-    const request = { url, body: new URLSearchParams(init.body as string) };
+    const rawBody = String(init.body);
+    const request = {
+      url,
+      body: new URLSearchParams(rawBody),
+      rawBody,
+      headers: new Headers(init.headers),
+      init
+    };
     this.requests.push(request);
     return this.answer(request);
   }) as unknown as typeof fetch;
@@ -98,13 +131,40 @@ class FakeRenderer implements IMapRenderer {
   }
 }
 
+let modelCount = 0;
+
+/** A source model as the widget manager makes it from the kernel's state. */
+function sourceModel(state: Record<string, unknown>): CartoSourceModel {
+  return new CartoSourceModel(
+    { ...new CartoSourceModel({}, modelOptions({})).defaults(), ...state },
+    modelOptions({})
+  );
+}
+
+function modelOptions(manager: unknown) {
+  return { model_id: `w${++modelCount}`, widget_manager: manager as never };
+}
+
+/** A layer model whose source is `state` (a source model is made for a plain object). */
+function layerModel(state: unknown): CartoLayerModel {
+  const source =
+    state instanceof WidgetModel
+      ? state
+      : sourceModel(state as Record<string, unknown>);
+  return new CartoLayerModel({ source }, modelOptions({}));
+}
+
+/** A map view over layer models made from `layers`, as the kernel's widgets resolve. */
 function makeView(
   layers: unknown,
   kernelId: string | null = 'k1'
 ): { view: CartoMapView; model: CartoMapModel } {
   const manager = kernelId === null ? {} : { kernel: { id: kernelId } };
   const model = new CartoMapModel(
-    { layers, height: 300 },
+    {
+      layers: Array.isArray(layers) ? layers.map(layerModel) : layers,
+      height: 300
+    },
     { model_id: 'm1', widget_manager: manager as never }
   );
   const view = new CartoMapView({ model });
@@ -150,6 +210,79 @@ describe('CartoMapModel', () => {
   });
 });
 
+describe('CartoLayerModel and CartoSourceModel', () => {
+  it('are view-less models of the module, exported for the widget manager', () => {
+    const source = new CartoSourceModel({}, modelOptions({}));
+    const layer = new CartoLayerModel({}, modelOptions({}));
+    expect(source.defaults()).toMatchObject({
+      _model_name: 'CartoSourceModel',
+      _model_module: 'jupyterlab-carto-credentials',
+      _model_module_version: '^0.1.0',
+      _view_name: null,
+      source: '',
+      is_query: false,
+      credentials_ref: null
+    });
+    expect(layer.defaults()).toMatchObject({
+      _model_name: 'CartoLayerModel',
+      _view_name: null,
+      source: null
+    });
+    expect(Object.keys(widgetExports).sort()).toEqual([
+      'CartoLayerModel',
+      'CartoMapModel',
+      'CartoMapView',
+      'CartoSourceModel'
+    ]);
+  });
+
+  it('resolve "IPY_MODEL_" references through the widget manager', async () => {
+    const source = sourceModel(table('alice_stores', REF));
+    const layer = new CartoLayerModel({}, modelOptions({}));
+    const models: Record<string, WidgetModel> = { s1: source, l1: layer };
+    const manager = { get_model: async (id: string) => models[id] };
+    const layerState = await CartoLayerModel._deserialize_state(
+      { source: 'IPY_MODEL_s1' },
+      manager as never
+    );
+    expect(layerState.source).toBe(source);
+    layer.set(layerState);
+    const mapState = await CartoMapModel._deserialize_state(
+      { layers: ['IPY_MODEL_l1'], height: 300 },
+      manager as never
+    );
+    expect(mapState).toEqual({ layers: [layer], height: 300 });
+    const map = new CartoMapModel(mapState, modelOptions(manager));
+    expect(map.mapState).toEqual({
+      layers: [table('alice_stores', REF)],
+      height: 300
+    });
+    expect(map.parts).toEqual([layer, source]);
+    // Saved widget state holds the references again, not the models.
+    expect(JSON.parse(JSON.stringify(map.get_state()))).toMatchObject({
+      layers: ['IPY_MODEL_' + layer.model_id]
+    });
+  });
+
+  it('make the map state invalid when a layer is not resolved or a source holds more', () => {
+    const good = layerModel(table('t'));
+    for (const layers of [
+      ['IPY_MODEL_unresolved'],
+      [good, 'x'],
+      [new CartoLayerModel({ source: 'IPY_MODEL_s' }, modelOptions({}))],
+      [layerModel({ ...table('t'), api_key: 'alice-demo-key-0001' })],
+      [layerModel(table('t', 'alice-demo-key-0001'))],
+      [layerModel(new CartoLayerModel({}, modelOptions({})))]
+    ]) {
+      const model = new CartoMapModel(
+        { layers, height: 400 },
+        modelOptions({})
+      );
+      expect(model.mapState).toBeNull();
+    }
+  });
+});
+
 describe('map state', () => {
   it('accepts references and rejects anything that could hold a key', () => {
     expect(
@@ -184,7 +317,7 @@ describe('map state', () => {
 });
 
 describe('CartoMapView', () => {
-  it('resolves each layer through ICartoCredentials and posts to the SQL API', async () => {
+  it('resolves each layer through ICartoCredentials and sends the key in a Basic header only', async () => {
     const { view } = makeView([
       table('alice_stores'),
       {
@@ -204,16 +337,29 @@ describe('CartoMapView', () => {
     ]);
     expect(Object.fromEntries(fakeFetch.requests[0].body)).toEqual({
       q: 'SELECT * FROM alice_stores',
-      format: 'GeoJSON',
-      api_key: 'alice-demo-key-0001'
+      format: 'GeoJSON'
     });
-    expect(fakeFetch.requests[1].body.get('api_key')).toBe('bob-demo-key-0002');
+    expect(fakeFetch.requests.map(r => r.headers.get('Authorization'))).toEqual(
+      [basic('alice', 'alice-demo-key-0001'), basic('bob', 'bob-demo-key-0002')]
+    );
+    for (const request of fakeFetch.requests) {
+      expect(request.url + request.rawBody).not.toMatch(/demo-key|api_key/);
+      expect(request.init).toMatchObject({
+        method: 'POST',
+        credentials: 'omit',
+        redirect: 'manual'
+      });
+    }
     expect(FakeRenderer.drawn).toHaveLength(1);
     expect(FakeRenderer.drawn[0].map(l => l.data.features.length)).toEqual([
       2, 2
     ]);
     expect(view.el.outerHTML).not.toMatch(/demo-key/);
-    expect(view.el.style.height).toBe('300px');
+    const canvas = view.el.querySelector('.jp-CartoMap-canvas') as HTMLElement;
+    expect(canvas.style.height).toBe('300px');
+    // What the widget's Layout view does to `el` when `layout.height` is unset.
+    view.el.style.removeProperty('height');
+    expect(canvas.style.height).toBe('300px');
   });
 
   it('shows a loading state while fetching', async () => {
@@ -292,7 +438,7 @@ describe('CartoMapView', () => {
 
   it('draws the layers that loaded and names the one that failed', async () => {
     fakeFetch.answer = r =>
-      r.body.get('api_key') === 'bob-demo-key-0002'
+      keyOf(r) === 'bob-demo-key-0002'
         ? fakeFetch.json(401, { error: ['Unauthorized'] })
         : fakeFetch.json(200, geojson(3));
     const { view } = makeView([table('alice_stores'), table('bob_parks', REF)]);
@@ -326,7 +472,7 @@ describe('CartoMapView', () => {
     credentials.changed.emit({ type: 'default' });
     await view.settled;
     expect(fakeFetch.requests).toHaveLength(2);
-    expect(fakeFetch.requests[1].body.get('api_key')).toBe('alice-new-key');
+    expect(keyOf(fakeFetch.requests[1])).toBe('alice-new-key');
     expect(FakeRenderer.drawn).toHaveLength(2);
   });
 
@@ -345,7 +491,7 @@ describe('CartoMapView', () => {
   it('re-draws when the kernel changes the layers', async () => {
     const { view, model } = makeView([table('alice_stores')]);
     await view.settled;
-    model.set('layers', [table('alice_grid_10k')]);
+    model.set('layers', [layerModel(table('alice_grid_10k'))]);
     await view.settled;
     expect(fakeFetch.requests.map(r => r.body.get('q'))).toEqual([
       'SELECT * FROM alice_stores',
@@ -353,10 +499,37 @@ describe('CartoMapView', () => {
     ]);
   });
 
+  it("re-draws when a layer's source or a source's state changes", async () => {
+    const { view, model } = makeView([table('alice_stores')]);
+    await view.settled;
+    const [layer] = model.layerModels;
+    const first = layer.get('source') as WidgetModel;
+    // The kernel points the layer at another source model (layer.source = …).
+    const second = sourceModel(table('bob_parks', REF));
+    layer.set('source', second);
+    await view.settled;
+    expect(fakeFetch.requests).toHaveLength(2);
+    expect(keyOf(fakeFetch.requests[1])).toBe('bob-demo-key-0002');
+    // The new source is watched, the old one no longer.
+    second.set({ source: 'SELECT * FROM bob_parks LIMIT 1', is_query: true });
+    await view.settled;
+    first.set('source', 'ignored');
+    await view.settled;
+    expect(fakeFetch.requests.map(r => r.body.get('q'))).toEqual([
+      'SELECT * FROM alice_stores',
+      'SELECT * FROM bob_parks',
+      'SELECT * FROM bob_parks LIMIT 1'
+    ]);
+    expect(FakeRenderer.drawn).toHaveLength(3);
+  });
+
   it('reports malformed state and a missing kernel clearly', async () => {
     const { view } = makeView([{ source: 't', api_key: 'x' }]);
     await view.settled;
     expect(view.el.textContent).toMatch(/state is not valid/);
+    const unresolved = makeView('IPY_MODEL_x').view;
+    await unresolved.settled;
+    expect(unresolved.el.textContent).toMatch(/state is not valid/);
     const orphan = makeView([table('alice_stores')], null).view;
     await orphan.settled;
     expect(orphan.el.textContent).toMatch(/Log in from the CARTO panel/);
@@ -370,5 +543,84 @@ describe('CartoMapView', () => {
     credentials.changed.emit({ type: 'default' });
     await view.settled;
     expect(fakeFetch.requests).toHaveLength(1);
+  });
+});
+
+describe('fetchGeoJSON', () => {
+  const options = (overrides: Partial<Parameters<typeof fetchGeoJSON>[0]>) => ({
+    baseUrl: 'https://alice.carto.com/',
+    username: 'alice',
+    apiKey: 'alice-demo-key-0001',
+    query: 'SELECT 1',
+    fetch: fakeFetch.fetch,
+    ...overrides
+  });
+
+  it('builds the Basic header from the username and key (UTF-8, base64)', async () => {
+    expect(basicAuthorization('alice', 'k:1')).toBe(basic('alice', 'k:1'));
+    expect(basicAuthorization(null, 'k')).toBe(basic('', 'k'));
+    expect(basicAuthorization('zoë', 'k')).toBe(basic('zoë', 'k'));
+    await fetchGeoJSON(options({ username: null }));
+    expect(fakeFetch.requests[0].headers.get('Authorization')).toBe(
+      basic('', 'alice-demo-key-0001')
+    );
+  });
+
+  it('sends no Authorization header without a key', async () => {
+    await fetchGeoJSON(options({ apiKey: '' }));
+    expect(fakeFetch.requests[0].headers.has('Authorization')).toBe(false);
+  });
+
+  it.each([
+    [
+      301,
+      'https://elsewhere.example/api/v2/sql?api_key=alice-demo-key-0001#x',
+      'https://elsewhere.example/api/v2/sql'
+    ],
+    [307, '/user/alice/api/v2/sql?q=1', '/user/alice/api/v2/sql'],
+    [302, null, '']
+  ])(
+    'reports a %s redirect with its target, never following it',
+    async (status, location, shown) => {
+      fakeFetch.answer = () =>
+        new Response(null, {
+          status,
+          headers: location ? { Location: location } : {}
+        });
+      const error = await fetchGeoJSON(options({})).catch(e => e);
+      expect(error).toMatchObject({ kind: 'redirect', status, detail: shown });
+      expect(fakeFetch.requests).toHaveLength(1);
+    }
+  );
+
+  it("reports a browser's opaque redirect", async () => {
+    fakeFetch.answer = () =>
+      ({
+        type: 'opaqueredirect',
+        status: 0,
+        ok: false,
+        headers: new Headers(),
+        text: async () => ''
+      }) as unknown as Response;
+    const error = await fetchGeoJSON(options({})).catch(e => e);
+    expect(error).toMatchObject({ kind: 'redirect', status: null, detail: '' });
+  });
+});
+
+describe('CartoMapView and redirects', () => {
+  it('says the server redirected and what to check, without the key', async () => {
+    fakeFetch.answer = () =>
+      new Response(null, {
+        status: 301,
+        headers: {
+          Location: 'https://evil.example/sql?api_key=alice-demo-key-0001'
+        }
+      });
+    const { view } = makeView([table('alice_stores')]);
+    await view.settled;
+    expect(view.el.textContent).toMatch(
+      /the server 127\.0\.0\.1:9 answered with a redirect to https:\/\/evil\.example\/sql: check the base URL, and use https\./
+    );
+    expect(view.el.outerHTML).not.toMatch(/demo-key/);
   });
 });

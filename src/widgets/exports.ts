@@ -1,5 +1,5 @@
 /**
  * The widget module the Jupyter widget manager loads lazily (model and view classes only).
  */
-export { CartoMapModel } from './model';
+export { CartoLayerModel, CartoMapModel, CartoSourceModel } from './model';
 export { CartoMapView } from './view';

@@ -1,10 +1,11 @@
 /**
  * The map widget's view. At render time it resolves each layer's credentials from the shared
  * CARTO context (the notebook's account, or credentials that code registered by reference),
- * fetches GeoJSON from the SQL API and draws it. Keys stay in memory: never in the DOM, never in
- * the model. It re-fetches when the account in use changes.
+ * fetches GeoJSON from the SQL API (the key in an HTTP Basic header) and draws it. Keys stay in
+ * memory: never in the DOM, never in a model. It re-fetches when the account in use changes, and
+ * redraws when the map's layers, or any layer's or source's state, change.
  */
-import { DOMWidgetView } from '@jupyter-widgets/base';
+import { DOMWidgetView, WidgetModel } from '@jupyter-widgets/base';
 
 import '../../style/widgets.css';
 import type { ICartoCredentials } from '../tokens';
@@ -39,9 +40,14 @@ export class CartoMapView extends DOMWidgetView {
     this._canvas = document.createElement('div');
     this._canvas.className = 'jp-CartoMap-canvas';
     this.el.append(this._status, this._canvas);
-    this.listenTo(this.model, 'change:layers change:height', () => {
+    this.listenTo(this.model, 'change:layers', () => {
+      this._watchParts();
       void this.refresh();
     });
+    this.listenTo(this.model, 'change:height', () => {
+      void this.refresh();
+    });
+    this._watchParts();
     this._services = widgetServices();
     this._services?.credentials.changed.connect(
       this._onCredentialsChanged,
@@ -102,6 +108,20 @@ export class CartoMapView extends DOMWidgetView {
     }
   }
 
+  /** Listen to the current layer and source models (a layer's source may be replaced). */
+  private _watchParts(): void {
+    for (const part of this._parts) {
+      this.stopListening(part);
+    }
+    this._parts = this.model.parts;
+    for (const part of this._parts) {
+      this.listenTo(part, 'change', () => {
+        this._watchParts();
+        void this.refresh();
+      });
+    }
+  }
+
   private async _refresh(force: boolean): Promise<void> {
     const ticket = ++this._ticket;
     const services = this._services;
@@ -121,7 +141,10 @@ export class CartoMapView extends DOMWidgetView {
       );
       return;
     }
-    this.el.style.height = `${state.height}px`;
+    // On the canvas, not on `el`: the widget's Layout view owns `el`'s inline size styles (it
+    // removes `height` when `layout.height` is unset), and a `layout.height` set in code still
+    // resizes the map, the canvas growing or shrinking to fill it.
+    this._canvas.style.height = `${state.height}px`;
     const resolved = await Promise.all(
       state.layers.map(layer => this._resolve(services, layer))
     );
@@ -223,6 +246,7 @@ export class CartoMapView extends DOMWidgetView {
     try {
       const data = await fetchGeoJSON({
         baseUrl: credentials.baseUrl,
+        username: credentials.username,
         apiKey: credentials.apiKey,
         query: layerQuery(layer),
         fetch: services.fetch ?? window.fetch.bind(window),
@@ -273,6 +297,19 @@ export class CartoMapView extends DOMWidgetView {
               host,
               reason.status ?? ''
             )
+          );
+        case 'redirect':
+          return fail(
+            reason.detail
+              ? trans.__(
+                  'the server %1 answered with a redirect to %2: check the base URL, and use https.',
+                  host,
+                  reason.detail
+                )
+              : trans.__(
+                  'the server %1 answered with a redirect: check the base URL, and use https.',
+                  host
+                )
           );
         case 'network':
           return fail(
@@ -327,6 +364,7 @@ export class CartoMapView extends DOMWidgetView {
   private _fingerprint: string | null = null;
   private _hadErrors = false;
   private _settled: Promise<void> = Promise.resolve();
+  private _parts: WidgetModel[] = [];
 }
 
 namespace Private {

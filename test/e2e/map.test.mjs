@@ -1,6 +1,11 @@
+// Stays on this harness rather than galata (ui-tests/): it runs under a JupyterHub-style base URL
+// `/user/alice/` (galata's file helpers ignore the prefix) with keys handed to the kernel through
+// the server's environment, which galata's shared web server does not vary per spec.
 // The map widget end to end: a two-layer map from two accounts given in code is drawn in the
-// real JupyterLab (widget manager, lazy Leaflet), and the notebook saved with its widget state
-// holds references only, never a key.
+// real JupyterLab (widget manager, lazy Leaflet; layers and sources are widget models the map
+// references), the SQL API gets each key in an HTTP Basic header only (CORS preflight included),
+// a layer changed in the kernel is redrawn, and the notebook saved with its widget state holds
+// references only, never a key.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,6 +27,7 @@ describe('map widget', { timeout: 240000 }, () => {
   let browser;
   let page;
   let notebookPath;
+  const sqlRequests = [];
 
   before(async () => {
     api = await startCartoApi();
@@ -39,6 +45,11 @@ describe('map widget', { timeout: 240000 }, () => {
     );
     browser = await launchBrowser();
     page = browser.page;
+    page.on('request', request => {
+      if (request.url().includes('/api/v2/sql')) {
+        sqlRequests.push(request);
+      }
+    });
     await openLab(page, lab);
     notebookPath = await newNotebook(page);
   });
@@ -56,7 +67,8 @@ describe('map widget', { timeout: 240000 }, () => {
       'from carto_credentials.widgets import Map, Layer',
       `alice = Credentials(base_url='${api.userUrl('alice')}', api_key=os.environ['MAP_ALICE_KEY'], allow_non_secure=True)`,
       `bob = Credentials(base_url='${api.userUrl('bob')}', api_key=os.environ['MAP_BOB_KEY'], allow_non_secure=True)`,
-      "Map([Layer('alice_stores', credentials=alice), Layer('SELECT * FROM bob_parks', credentials=bob)])"
+      "m = Map([Layer('alice_stores', credentials=alice), Layer('SELECT * FROM bob_parks', credentials=bob)])",
+      'm'
     ].join('\n');
     await runCell(page, code);
     await page.waitForSelector(
@@ -65,6 +77,14 @@ describe('map widget', { timeout: 240000 }, () => {
     );
     const status = await page.textContent('.jp-CartoMap-status');
     assert.equal(status.trim(), '', `unexpected message: ${status}`);
+    // The map keeps its height (400 px) once the widget's Layout view has styled it.
+    await page.waitForTimeout(200);
+    const height = await page.evaluate(
+      () =>
+        document.querySelector('.jp-CartoMap-canvas').getBoundingClientRect()
+          .height
+    );
+    assert.equal(Math.round(height), 400);
     const html = await page.evaluate(
       () => document.querySelector('.jp-CartoMap').outerHTML
     );
@@ -73,6 +93,56 @@ describe('map widget', { timeout: 240000 }, () => {
     }
     await page.waitForTimeout(500);
     await screenshot(page, 'map-two-accounts');
+  });
+
+  it('sends each key in a Basic Authorization header, never in the URL or body', async () => {
+    const posts = sqlRequests.filter(r => r.method() === 'POST');
+    assert.equal(posts.length, 2, 'one SQL API request per layer');
+    const seen = {};
+    for (const request of posts) {
+      const headers = await request.allHeaders();
+      const [scheme, value] = (headers.authorization ?? '').split(' ');
+      assert.equal(scheme, 'Basic');
+      const decoded = Buffer.from(value, 'base64').toString();
+      const key = decoded.slice(decoded.indexOf(':') + 1);
+      const body = new URLSearchParams(request.postData() ?? '');
+      seen[body.get('q')] = key;
+      assert.ok(!body.has('api_key'), 'api_key in the body');
+      for (const secret of Object.values(DEMO_USERS)) {
+        assert.ok(!request.url().includes(secret), 'key in the URL');
+        assert.ok(
+          !(request.postData() ?? '').includes(secret),
+          'key in the body'
+        );
+      }
+    }
+    assert.deepEqual(seen, {
+      'SELECT * FROM alice_stores': DEMO_USERS.alice,
+      'SELECT * FROM bob_parks': DEMO_USERS.bob
+    });
+  });
+
+  it('redraws a layer whose source the kernel changes', async () => {
+    const before = sqlRequests.length;
+    await runCell(
+      page,
+      "m.layers[1].source = 'SELECT * FROM bob_parks LIMIT 1'"
+    );
+    const deadline = Date.now() + 30000;
+    while (
+      !sqlRequests
+        .slice(before)
+        .some(r => (r.postData() ?? '').includes('LIMIT+1'))
+    ) {
+      assert.ok(Date.now() < deadline, 'the changed layer was not fetched');
+      await page.waitForTimeout(100);
+    }
+    await page.waitForSelector(
+      '.jp-CartoMap:not(.jp-mod-loading) .leaflet-container canvas',
+      { timeout: 30000 }
+    );
+    const status = await page.textContent('.jp-CartoMap-status');
+    assert.equal(status.trim(), '', `unexpected message: ${status}`);
   });
 
   it('saves widget state without any key', async () => {
@@ -86,7 +156,28 @@ describe('map widget', { timeout: 240000 }, () => {
     const notebook = JSON.parse(saved);
     const state = JSON.stringify(notebook.metadata.widgets ?? {});
     assert.match(state, /CartoMapModel/, 'widget state was not saved');
-    assert.match(state, /"credentials_ref":"rt-[0-9a-f]{16}"/);
+    // The map references its layer models, which reference their source models.
+    const models =
+      notebook.metadata.widgets['application/vnd.jupyter.widget-state+json']
+        .state;
+    const byRef = ref => models[ref.replace(/^IPY_MODEL_/, '')];
+    const map = Object.values(models).find(
+      m => m.model_name === 'CartoMapModel'
+    );
+    const sources = map.state.layers.map(ref => {
+      const layer = byRef(ref);
+      assert.equal(layer.model_name, 'CartoLayerModel');
+      const source = byRef(layer.state.source);
+      assert.equal(source.model_name, 'CartoSourceModel');
+      return source.state;
+    });
+    assert.deepEqual(
+      sources.map(s => s.source),
+      ['alice_stores', 'SELECT * FROM bob_parks LIMIT 1']
+    );
+    for (const source of sources) {
+      assert.match(source.credentials_ref, /^rt-[0-9a-f]{16}$/);
+    }
     for (const key of Object.values(DEMO_USERS)) {
       assert.ok(
         !saved.includes(key),

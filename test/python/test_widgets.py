@@ -1,8 +1,10 @@
-"""Map widgets as ipywidgets 8 ``DOMWidget``s, with a fake comm where the front end would be:
-model/view names and state keys that ``src/widgets/`` expects, updates and ``request_state``,
-front-end updates of kernel-owned keys ignored, no key in anything sent on ``jupyter.widget``,
-in ``embed_minimal_html`` or in the state a front end saves; credentials given in code
-registered by reference on ``carto.credentials``; the masked rich display of ``Credentials``."""
+"""Map widgets as ipywidgets 8 models, with a fake comm where the front end would be: ``Map`` a
+``DOMWidget`` whose ``layers`` reference ``Layer`` widgets, each referencing a ``Source`` widget
+(``"IPY_MODEL_<id>"``, as ipyleaflet does); model/view names and state keys that
+``src/widgets/`` expects, updates and ``request_state``, front-end updates of kernel-owned keys
+ignored, no key in anything sent on ``jupyter.widget``, in ``embed_minimal_html`` or in the state
+a front end saves; credentials given in code registered by reference on ``carto.credentials``;
+the masked rich display of ``Credentials``."""
 
 import json
 import os
@@ -60,7 +62,12 @@ class FakeWidgetComm:
 
     @property
     def state(self):
-        return self.data["state"]
+        """The state a front end holds: the opening state, then every update sent."""
+        state = dict(self.data["state"])
+        for sent in self.sent:
+            if isinstance(sent, dict) and sent.get("method") == "update":
+                state.update(sent["state"])
+        return state
 
 
 def everything(comms):
@@ -91,6 +98,26 @@ def widget_comms(monkeypatch):
 
 def map_comms(opened):
     return [c for c in opened if c.data["state"].get("_model_name") == "CartoMapModel"]
+
+
+def comm_of(opened, ref):
+    """The comm of the widget that ``"IPY_MODEL_<id>"`` names (opened before the reference)."""
+    assert isinstance(ref, str) and ref.startswith("IPY_MODEL_"), ref
+    (comm,) = [c for c in opened if c.comm_id == ref[len("IPY_MODEL_") :]]
+    return comm
+
+
+def flat_layers(opened, layer_refs):
+    """A map's ``layers`` state followed through its Layer and Source models, as the front end
+    sees it: ``[{source, is_query, credentials_ref}]``."""
+    flat = []
+    for ref in layer_refs:
+        layer = comm_of(opened, ref).state
+        assert layer["_model_name"] == "CartoLayerModel"
+        source = comm_of(opened, layer["source"]).state
+        assert source["_model_name"] == "CartoSourceModel"
+        flat.append({k: source[k] for k in ("source", "is_query", "credentials_ref")})
+    return flat
 
 
 @pytest.fixture
@@ -130,13 +157,46 @@ def test_a_map_is_an_ipywidgets_8_dom_widget_with_the_frontends_names_and_keys(
     assert state["_model_name"] == "CartoMapModel" and state["_view_name"] == "CartoMapView"
     assert state["_model_module"] == state["_view_module"] == "jupyterlab-carto-credentials"
     assert state["_model_module_version"] == state["_view_module_version"] == "^0.1.0"
-    # src/widgets/state.ts: layers of {source, is_query, credentials_ref}, and height.
-    assert state["layers"] == [
-        {"source": "alice_stores", "is_query": False, "credentials_ref": None}
-    ]
+    # src/widgets/model.ts: layers are references to CartoLayerModel widgets, whose source is
+    # a reference to a CartoSourceModel widget {source, is_query, credentials_ref}.
+    (layer_ref,) = state["layers"]
+    assert layer_ref == "IPY_MODEL_" + m.layers[0].model_id
+    layer_comm = comm_of(widget_comms, layer_ref)
+    source_comm = comm_of(widget_comms, layer_comm.state["source"])
+    assert layer_comm.state["source"] == "IPY_MODEL_" + m.layers[0].source.model_id
+    for c, name in ((layer_comm, "CartoLayerModel"), (source_comm, "CartoSourceModel")):
+        assert c.target_name == "jupyter.widget" and c.metadata == {"version": "2.1.0"}
+        assert c.state["_model_name"] == name
+        assert c.state["_model_module"] == "jupyterlab-carto-credentials"
+        assert c.state["_model_module_version"] == "^0.1.0"
+        assert c.state["_view_name"] is None  # models only: a map shows them
+    assert {k: source_comm.state[k] for k in ("source", "is_query", "credentials_ref")} == {
+        "source": "alice_stores",
+        "is_query": False,
+        "credentials_ref": None,
+    }
+    # A front end can resolve every reference when it is read: sources, then layers, then map.
+    assert widget_comms.index(source_comm) < widget_comms.index(layer_comm)
+    assert widget_comms.index(layer_comm) < widget_comms.index(comm)
     assert state["height"] == 400
     assert m.model_id == comm.comm_id
     assert m.layers[0].source.source == "alice_stores"
+
+
+def test_layer_and_source_are_view_less_widget_models(widget_comms, frontend):
+    import ipywidgets
+
+    layer = Layer("SELECT * FROM t")
+    assert isinstance(layer, ipywidgets.Widget) and isinstance(layer.source, ipywidgets.Widget)
+    assert not isinstance(layer, ipywidgets.DOMWidget)
+    assert not isinstance(layer.source, ipywidgets.DOMWidget)
+    # No Layout model per layer, no widget view to display on its own: text only.
+    assert [c.state["_model_name"] for c in widget_comms] == [
+        "CartoSourceModel",
+        "CartoLayerModel",
+    ]
+    assert layer._repr_mimebundle_() is None and repr(layer) == "Layer(Source('SELECT * FROM t'))"
+    assert layer.source.is_query is True
 
 
 def test_display_bundle_names_the_model_and_has_a_text_fallback(widget_comms, frontend):
@@ -158,7 +218,7 @@ def test_sql_sources_are_flagged_as_queries(widget_comms, frontend):
             Layer("selections"),
         ]
     )
-    layers = map_comms(widget_comms)[0].state["layers"]
+    layers = flat_layers(widget_comms, map_comms(widget_comms)[0].state["layers"])
     assert [layer["is_query"] for layer in layers] == [True, True, False]
 
 
@@ -177,8 +237,45 @@ def test_changing_layers_or_height_sends_an_update(widget_comms, frontend):
     m.layers = [Layer("b"), "c"]
     m.height = 600
     assert [u["method"] for u in comm.sent] == ["update", "update"]
-    assert [layer["source"] for layer in comm.sent[0]["state"]["layers"]] == ["b", "c"]
+    layers = flat_layers(widget_comms, comm.sent[0]["state"]["layers"])
+    assert [layer["source"] for layer in layers] == ["b", "c"]
     assert comm.sent[1]["state"] == {"height": 600}
+
+
+def test_changing_a_layers_source_updates_that_layer_only(widget_comms, frontend):
+    m = Map(Layer("a", credentials=BOB))
+    comm = map_comms(widget_comms)[0]
+    layer = m.layers[0]
+    layer_comm = comm_of(widget_comms, "IPY_MODEL_" + layer.model_id)
+    layer.source = "SELECT * FROM b"  # a string keeps the layer's credentials
+    assert comm.sent == []
+    (update,) = layer_comm.sent
+    assert update["method"] == "update"
+    assert update["state"] == {"source": "IPY_MODEL_" + layer.source.model_id}
+    (flat,) = flat_layers(widget_comms, comm.state["layers"])
+    assert flat == {
+        "source": "SELECT * FROM b",
+        "is_query": True,
+        "credentials_ref": widgets.credentials_ref(BOB),
+    }
+    layer.source = Source("c")
+    assert layer.source.credentials is None and len(layer_comm.sent) == 2
+    with pytest.raises(Exception, match="read-only"):
+        layer.source.source = "d"
+    with pytest.raises(Exception, match="read-only"):
+        layer.source.credentials_ref = "rt-0000000000000000"
+
+
+def test_a_source_is_shared_and_layer_credentials_win(widget_comms, frontend):
+    shared = Source("bob_parks", BOB)
+    a, b = Layer(shared), Layer(shared)
+    assert a.source is b.source is shared
+    c = Layer(shared, credentials=ALICE)
+    assert c.source is not shared and c.source.source == "bob_parks"
+    assert c.source.credentials_ref == widgets.credentials_ref(ALICE)
+    assert shared.credentials_ref == widgets.credentials_ref(BOB)
+    sources = [w for w in widget_comms if w.state["_model_name"] == "CartoSourceModel"]
+    assert len(sources) == 2
 
 
 def test_frontend_updates_of_kernel_owned_keys_are_ignored(widget_comms, frontend):
@@ -195,6 +292,28 @@ def test_frontend_updates_of_kernel_owned_keys_are_ignored(widget_comms, fronten
     assert m.tooltip == "hi"  # the rest is ipywidgets' usual business, echoed as usual
     assert [u["method"] for u in comm.sent] == ["echo_update"]
     assert comm.sent[0]["state"] == {"tooltip": "hi"}
+    # Nor can a front end swap a layer's source or rewrite a source (e.g. point it elsewhere).
+    layer = m.layers[0]
+    layer_comm = comm_of(widget_comms, comm.state["layers"][0])
+    source_comm = comm_of(widget_comms, layer_comm.state["source"])
+    other = Source("evil")
+    layer_comm.receive(
+        {
+            "method": "update",
+            "state": {"source": "IPY_MODEL_" + other.model_id},
+            "buffer_paths": [],
+        }
+    )
+    source_comm.receive(
+        {
+            "method": "update",
+            "state": {"source": "evil", "is_query": True, "credentials_ref": "rt-0123456789abcdef"},
+            "buffer_paths": [],
+        }
+    )
+    assert layer.source.source == "a" and layer.source.model_id == source_comm.comm_id
+    assert layer.source.is_query is False and layer.source.credentials_ref is None
+    assert layer_comm.sent == [] and source_comm.sent == []
 
 
 def test_malformed_and_unknown_widget_messages_are_ignored(widget_comms, frontend):
@@ -216,7 +335,7 @@ def test_code_credentials_are_registered_by_reference_never_in_widget_state(widg
     comm = map_comms(widget_comms)[0]
     comm.receive({"method": "request_state"})
     m.height = 500
-    refs = [layer["credentials_ref"] for layer in comm.state["layers"]]
+    refs = [layer["credentials_ref"] for layer in flat_layers(widget_comms, comm.state["layers"])]
     assert all(re.fullmatch(r"rt-[0-9a-f]{16}", ref) for ref in refs) and refs[0] != refs[1]
     sent_widget = everything(widget_comms)
     for secret in SECRETS:
@@ -239,7 +358,10 @@ def test_embedded_html_holds_references_and_no_key(widget_comms, frontend, tmp_p
     path = tmp_path / "map.html"
     embed_minimal_html(str(path), views=[m], title="map")
     html = path.read_text()
-    assert "CartoMapModel" in html and widgets.credentials_ref(BOB) in html
+    for name in ("CartoMapModel", "CartoLayerModel", "CartoSourceModel"):
+        assert name in html
+    assert widgets.credentials_ref(BOB) in html and widgets.credentials_ref(ALICE) in html
+    assert "IPY_MODEL_" + m.layers[1].source.model_id in html
     for secret in SECRETS:
         assert secret not in html
 
@@ -250,9 +372,16 @@ def test_the_state_a_front_end_saves_holds_no_key(widget_comms, frontend):
     set_default_credentials(BOB)  # code-set default: the layer without credentials uses it
     m = Map([Layer("alice_stores", credentials=ALICE), Layer("bob_parks")])
     manager_state = ipywidgets.Widget.get_manager_state()
-    assert m.model_id in manager_state["state"]
-    assert manager_state["state"][m.model_id]["state"]["layers"][1]["credentials_ref"] is None
-    for saved in (manager_state, m.get_state(), m.get_state(drop_defaults=True)):
+    states = manager_state["state"]
+    assert states[m.model_id]["state"]["layers"] == ["IPY_MODEL_" + x.model_id for x in m.layers]
+    sources = [states[layer.source.model_id]["state"] for layer in m.layers]
+    assert [s["credentials_ref"] for s in sources] == [widgets.credentials_ref(ALICE), None]
+    parts = [m, *m.layers, *(layer.source for layer in m.layers)]
+    for saved in (
+        manager_state,
+        *(w.get_state() for w in parts),
+        *(w.get_state(drop_defaults=True) for w in parts),
+    ):
         text = json.dumps(saved, default=str)
         for secret in SECRETS:
             assert secret not in text
@@ -261,7 +390,7 @@ def test_the_state_a_front_end_saves_holds_no_key(widget_comms, frontend):
 
 def test_source_credentials_apply_to_the_layer(widget_comms, frontend):
     Map(Layer(Source("bob_parks", BOB)))
-    (layer,) = map_comms(widget_comms)[0].state["layers"]
+    (layer,) = flat_layers(widget_comms, map_comms(widget_comms)[0].state["layers"])
     assert layer["credentials_ref"] == widgets.credentials_ref(BOB)
     assert frontend.sent[-1]["ref"] == layer["credentials_ref"]
 
@@ -269,7 +398,10 @@ def test_source_credentials_apply_to_the_layer(widget_comms, frontend):
 def test_rerunning_a_cell_reuses_the_reference(widget_comms, frontend):
     Map(Layer("a", credentials=BOB))
     Map(Layer("a", credentials=Credentials("bob", KEY_B)))
-    refs = [c.state["layers"][0]["credentials_ref"] for c in map_comms(widget_comms)]
+    refs = [
+        flat_layers(widget_comms, c.state["layers"])[0]["credentials_ref"]
+        for c in map_comms(widget_comms)
+    ]
     assert refs[0] == refs[1]
     assert widgets.credentials_ref(Credentials("bob", "other-key")) != refs[0]
 
