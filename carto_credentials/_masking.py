@@ -9,7 +9,8 @@ the last 4). ``scrub`` (error texts, any secret) and ``mask_key`` (``repr``) liv
 The filter (``install``): every message the kernel sends goes through its ``Session.send``, the
 one choke point ipykernel 6.29 and 7.x share (``_ipykernel_compat.wrap_session_send``): stream,
 ``display_data`` / ``execute_result`` / ``update_display_data`` of any MIME type (nested JSON
-included), ``error`` and ``execute_reply`` tracebacks (verbose locals too), other targets' comm
+included), ``error`` and ``execute_reply`` tracebacks (verbose values too, and a key that a
+shortened ``repr`` cut at ``...``), other targets' comm
 messages (widget state), replies. Not masked: this package's own ``carto.credentials`` comm
 messages (they carry a key only when code set it, by design) and binary buffers. Streams hold
 back a tail that could be the start of a key until the next message, so a key split across two
