@@ -286,7 +286,11 @@ def test_a_map_with_code_credentials_is_an_ipywidget_whose_state_holds_no_key(ke
             if msg["parent_header"].get("msg_id") == msg_id:
                 break
     (map_open,) = [o for o in widget_opens if o["data"]["state"]["_model_name"] == "CartoMapModel"]
-    layers = map_open["data"]["state"]["layers"]
+    # The map's layers reference Layer widgets, each referencing its Source widget.
+    states = {o["comm_id"]: o["data"]["state"] for o in widget_opens}
+    refs = map_open["data"]["state"]["layers"]
+    layer_states = [states[ref.removeprefix("IPY_MODEL_")] for ref in refs]
+    layers = [states[layer["source"].removeprefix("IPY_MODEL_")] for layer in layer_states]
     assert [layer["credentials_ref"] is None for layer in layers] == [True, False]
     assert KEY not in json.dumps(widget_opens) and key_b not in json.dumps(widget_opens)
     # The key reaches JupyterLab only on the credentials comm, as code set it, by reference.
