@@ -6,8 +6,9 @@ another client, a late push) decides here, from what the Jupyter server persiste
 
 - the policy, setting ``kernelAccess`` of ``jupyterlab-carto-credentials:plugin``, from the user
   settings file jupyterlab_server writes (``$JUPYTERLAB_SETTINGS_DIR`` or
-  ``{jupyter_config_dir}/lab/user-settings``), else an administrator's ``overrides.json``, else
-  ``ask``;
+  ``{jupyter_config_dir}/lab/user-settings``; the server extension exports the directory its
+  JupyterLab really uses), else an administrator's overrides, layered as jupyterlab_server does
+  (``paths.lab_overrides_paths``), else ``ask``;
 - the notebook's grant, from the account store, read by the server's own parser
   (``server.store``, which imports no Jupyter server code).
 

@@ -65,15 +65,33 @@ def lab_user_settings_path(plugin_id):
 
 
 def lab_overrides_paths():
-    """An administrator's ``overrides.json`` / ``overrides.d/*.json`` of JupyterLab's application
-    directory (``$JUPYTERLAB_DIR``, else ``{sys.prefix}/share/jupyter/lab``), first wins."""
+    """An administrator's defaults for JupyterLab settings, highest precedence first, as
+    jupyterlab_server layers them (``settings_utils._get_overrides``): the application settings
+    directory's ``overrides.d/*.json[5]`` (name order), ``overrides.json``, ``overrides.json5``,
+    then ``labconfig/default_setting_overrides.json`` of each Jupyter config directory (the first
+    directory of ``jupyter_config_path()`` on top). The application settings directory is
+    ``$CARTO_CREDENTIALS_APP_SETTINGS_DIR`` (exported by the server extension,
+    server/labsettings.py), else ``$JUPYTERLAB_DIR/settings``, else
+    ``{sys.prefix}/share/jupyter/lab/settings``."""
     import glob
 
-    app_dir = os.environ.get("JUPYTERLAB_DIR") or os.path.join(
-        sys.prefix, "share", "jupyter", "lab"
+    settings = os.environ.get("CARTO_CREDENTIALS_APP_SETTINGS_DIR") or os.path.join(
+        os.environ.get("JUPYTERLAB_DIR") or os.path.join(sys.prefix, "share", "jupyter", "lab"),
+        "settings",
     )
-    settings = os.path.join(app_dir, "settings")
-    # jupyterlab_server merges overrides.d in name order, then overrides.json on top.
-    found = [os.path.join(settings, "overrides.json"), os.path.join(settings, "overrides.json5")]
-    found += sorted(glob.glob(os.path.join(glob.escape(settings), "overrides.d", "*.json*")))[::-1]
-    return found
+    pattern = os.path.join(glob.escape(settings), "overrides.d", "*.json")
+    lowest_first = sorted(glob.glob(pattern) + glob.glob(pattern + "5"))
+    lowest_first += [
+        os.path.join(settings, "overrides.json"),
+        os.path.join(settings, "overrides.json5"),
+    ]
+    try:
+        from jupyter_core.paths import jupyter_config_path
+
+        config_dirs = jupyter_config_path()
+    except ImportError:  # a kernel environment without jupyter_core
+        config_dirs = [jupyter_config_dir()]
+    lowest_first += [
+        os.path.join(d, "labconfig", "default_setting_overrides.json") for d in config_dirs[::-1]
+    ]
+    return lowest_first[::-1]

@@ -38,3 +38,7 @@ def _load_jupyter_server_extension(serverapp):
         getattr(serverapp, "event_logger", None), store, offloader, serverapp.log
     )
     serverapp.log.info("carto-credentials: account store at %s", store.path)
+    # Kernels read the kernel-access policy where this server's JupyterLab keeps its settings.
+    from .labsettings import export_settings_dirs
+
+    export_settings_dirs(serverapp)

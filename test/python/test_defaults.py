@@ -30,6 +30,8 @@ def lab_dirs(tmp_path, monkeypatch):
     """JupyterLab's user settings and application directories of this test only."""
     monkeypatch.setenv("JUPYTERLAB_SETTINGS_DIR", str(tmp_path / "lab-user-settings"))
     monkeypatch.setenv("JUPYTERLAB_DIR", str(tmp_path / "lab-app"))
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path / "jupyter-config"))
+    monkeypatch.delenv("CARTO_CREDENTIALS_APP_SETTINGS_DIR", raising=False)
     monkeypatch.setattr(defaults, "_env_warned", False, raising=False)
     return tmp_path
 
