@@ -377,6 +377,27 @@ def test_masking_can_be_turned_off_for_a_kernel(tmp_path):
     assert _stdout(messages) == KEYS["env"] + "\n"
 
 
+def test_the_silent_bootstrap_installs_the_masking_in_a_kernel_without_the_package(tmp_path):
+    from _carto_helpers import BARE_PYTHON
+
+    from carto_credentials.server.bootstrap import bootstrap_code
+
+    if not os.path.exists(BARE_PYTHON):
+        pytest.skip(f"{BARE_PYTHON} is missing: run scripts/dev_install.py")
+    env = _isolated_env(tmp_path, {"CARTO_API_KEY": KEYS["env"]}, startup=False, pythonpath="")
+    k = Kernel(env, kernel_spec_manager(tmp_path, BARE_PYTHON))
+    try:
+        code = "import os; print(os.environ['CARTO_API_KEY'])"
+        before, _ = run(k, code)
+        silent = k.kc.execute(bootstrap_code(), silent=True, store_history=False)
+        k.collect(silent)
+        after, _ = run(k, code)
+    finally:
+        k.stop()
+    assert _stdout(before) == KEYS["env"] + "\n", "no masking before the bootstrap"
+    assert _stdout(after) == "***0001\n"
+
+
 # -- headless: nbconvert --execute --------------------------------------------------------------
 
 NBCONVERT = os.path.join(REPO, ".venv", "bin", "jupyter-nbconvert")
