@@ -3,6 +3,10 @@
 Deliberate differences (see docs/kernel-api.md): ``repr``/``str`` mask the key; ``save()`` writes
 mode 0600; ``==`` with a non-Credentials is ``False`` and instances are hashable; a ``base_url``
 with user info, a query or a fragment is refused; ``me_data`` keeps an on-premises path prefix.
+Usernames, keys and base URLs also follow the rules the server and the panel apply (``rules.py``):
+no control or bidirectional-text characters, no spaces, no URL without a host; an organisation
+profile URL (``/u/NAME``) is read as the API's ``/user/NAME``. A refusal is a ``ValueError``
+(``rules.RuleError``) saying which argument and what to do.
 """
 
 import json
@@ -10,12 +14,12 @@ import logging
 import os
 from urllib.parse import urlsplit
 
-from . import _http, errors, paths
+from . import _http, errors, paths, rules
 from ._log import user_log
 from ._masking import mask_key, remember
 
 DEFAULT_CREDS_FILENAME = "creds.json"
-DEFAULT_PUBLIC = "default_public"
+DEFAULT_PUBLIC = rules.PUBLIC_API_KEY
 ME_SERVICE = "api/v3/me"
 # CARTO's route, and what cartoframes 1.2.5 sends through carto-python 1.11.3 and the
 # pyrestcli 0.6.11 it pins (relative: an on-premises /user/<name> prefix is kept).
@@ -58,13 +62,14 @@ class Credentials:
                     "`base_url`s need to be over `https`. Update your `base_url` or set "
                     "`allow_non_secure`."
                 )
-            # Not in cartoframes: user info would put a password in repr and logs, and a query
-            # or fragment breaks every API URL built from the base.
-            if "@" in parts.netloc or parts.query or parts.fragment:
-                raise ValueError(
-                    "`base_url` must not contain user info, a query or a fragment: use "
-                    "`https://host` or `https://host/user/<username>`."
-                )
+            # Not in cartoframes: the shared rules (a RuleError is a ValueError). User info would
+            # put a password in repr and logs; a query, a fragment or a control character breaks
+            # every API URL built from the base. Case and form are kept, as cartoframes does.
+            base_url = rules.with_user_path(base_url)
+        if is_valid_str(username):
+            rules.check_username(username)
+        if is_valid_str(api_key):  # None and '' stay as in cartoframes (the public key)
+            rules.check_api_key(api_key)
 
         self._api_key = api_key
         remember(api_key)  # masked in this kernel's outputs from now on (_masking)

@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 
+from . import rules
 from .credentials import DEFAULT_PUBLIC, Credentials
 
 TARGET = "carto.credentials"
@@ -117,7 +118,8 @@ class MalformedMessage(ValueError):
     """A message that does not follow the contract; its text never quotes the message."""
 
 
-# Field limits and required keys mirror src/protocol.ts (zod strictObject), the single source.
+# Field limits and required keys mirror src/protocol.ts (zod strictObject), the single source;
+# username, base URL and key follow rules.json (rules.py), as on the server and in the panel.
 _PUSH_KEYS = {"version", "type", "session_path", "kernel_id", "state", "account"}
 _ACCOUNT_KEYS = {"id", "label", "username", "base_url", "api_key"}
 
@@ -164,18 +166,24 @@ def parse_set_credentials(data):
     _check_keys(account, _ACCOUNT_KEYS, "`account`")
     account_id = _string(account, "id", 200, 1)
     _string(account, "label", 200, 1)
-    username = _string(account, "username", 200, 1, nullable=True)
-    base_url = _string(account, "base_url", 2048, 1)
-    api_key = _string(account, "api_key", 4096, 1)
+    username, api_key = account.get("username"), account.get("api_key")
+    try:
+        # The rules the server stored them under (rules.json, as everywhere); the server only
+        # accepts http:// accounts when the user allowed them.
+        if username is not None:
+            rules.check_username(username)
+        base_url = rules.normalise_base_url(account.get("base_url"), allow_http=True)
+        rules.check_api_key(api_key)
+    except rules.RuleError as err:
+        raise MalformedMessage("`account.%s`: %s" % (err.field, err.message)) from None
     if state == PUBLIC and api_key != DEFAULT_PUBLIC:
         raise MalformedMessage("state `public` with a key other than default_public")
     try:
-        # The server only accepts http:// accounts when the user allowed them.
         credentials = Credentials(
             username=username,
             api_key=api_key,
             base_url=base_url,
-            allow_non_secure=base_url.lower().startswith("http://"),
+            allow_non_secure=base_url.startswith("http://"),
         )
     except (ValueError, TypeError):
         raise MalformedMessage("invalid `account.base_url`") from None

@@ -1,13 +1,36 @@
 // Writes the JSON Schema of the comm protocol (from lib/protocol.js, built by tsc) for the Python side.
+import { register } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as z from 'zod/mini';
-import {
+
+// tsc's output imports './rules' (no extension) and '../carto_credentials/rules.json' as a bundler
+// would: teach Node the same two things for this script.
+register(
+  'data:text/javascript,' +
+    encodeURIComponent(`
+import { readFile } from 'node:fs/promises';
+export async function resolve(specifier, context, next) {
+  if (/^\\.\\.?\\//.test(specifier) && !/\\.(m?js|json)$/.test(specifier)) {
+    return next(specifier + '.js', context);
+  }
+  return next(specifier, context);
+}
+export async function load(url, context, next) {
+  if (url.startsWith('file:') && url.endsWith('.json')) {
+    const text = await readFile(new URL(url), 'utf8');
+    return { format: 'module', source: 'export default ' + text, shortCircuit: true };
+  }
+  return next(url, context);
+}`)
+);
+
+const {
   COMM_TARGET,
   PROTOCOL_VERSION,
   frontendMessageSchema,
   kernelMessageSchema
-} from '../lib/protocol.js';
+} = await import('../lib/protocol.js');
 
 const out = fileURLToPath(
   new URL('../carto_credentials/protocol.schema.json', import.meta.url)

@@ -8,8 +8,9 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { loginErrorMessage } from './messages';
-import { CartoCredentialsModel, PUBLIC_API_KEY } from './model';
+import { CartoCredentialsModel } from './model';
 import { AccountStoreError, INewAccount } from './rest';
+import { PUBLIC_API_KEY, RuleField, problemWith } from './rules';
 import { ICartoCredentials } from './tokens';
 
 const USERNAME_PLACEHOLDER = '{username}';
@@ -239,6 +240,21 @@ export class LoginForm extends Widget {
     if (baseUrl) {
       request.base_url = baseUrl;
     }
+    // The server's own rules (rules.json), so the same message shows before any request.
+    const checks: [RuleField, string | undefined, HTMLInputElement][] = [
+      ['username', request.username, this._username],
+      ['base_url', request.base_url, this._baseUrl],
+      ['api_key', request.api_key, this._key]
+    ];
+    for (const [field, value, input] of checks) {
+      const problem =
+        value === undefined
+          ? null
+          : problemWith(field, value, this._model.settings.allowNonHttps);
+      if (problem) {
+        return { problem: problem.message, field: input };
+      }
+    }
     return request;
   }
 
@@ -353,8 +369,10 @@ namespace Private {
     }
     switch (reason.code) {
       case 'bad_key':
+      case 'bad_key_format':
         return 'key';
       case 'unknown_user':
+      case 'bad_username':
         return 'username';
       case 'not_https':
       case 'bad_url':

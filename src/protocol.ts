@@ -6,6 +6,8 @@
  */
 import * as z from 'zod/mini';
 
+import { MAX_LENGTHS, RuleField, problemWith } from './rules';
+
 /** The comm target the kernel registers from its IPython startup file. */
 export const COMM_TARGET = 'carto.credentials';
 
@@ -15,12 +17,24 @@ export const PROTOCOL_VERSION = 1;
 const text = (max: number) =>
   z.string().check(z.minLength(1), z.maxLength(max));
 
+/**
+ * A value that follows `rules.json` (the server's and the kernel's rules too); a base URL may be
+ * http, which the server only stores when the user allowed it. The JSON Schema export carries the
+ * lengths only.
+ */
+const ruled = (field: RuleField) =>
+  text(MAX_LENGTHS[field]).check(
+    z.refine(value => problemWith(field, value, true) === null, {
+      message: `not a valid ${field}`
+    })
+  );
+
 export const pushedAccountSchema = z.strictObject({
   id: text(200),
   label: text(200),
-  username: z.nullable(text(200)),
-  base_url: text(2048),
-  api_key: text(4096)
+  username: z.nullable(ruled('username')),
+  base_url: ruled('base_url'),
+  api_key: ruled('api_key')
 });
 
 export const grantStateSchema = z.enum([
@@ -40,9 +54,9 @@ export const setCredentialsSchema = z.strictObject({
 });
 
 export const codeCredentialsSchema = z.strictObject({
-  username: z.nullable(text(200)),
-  base_url: text(2048),
-  api_key: text(4096)
+  username: z.nullable(ruled('username')),
+  base_url: ruled('base_url'),
+  api_key: ruled('api_key')
 });
 
 export const credentialsChangedSchema = z.strictObject({

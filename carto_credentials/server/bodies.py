@@ -23,10 +23,11 @@ from urllib.parse import parse_qsl
 
 from jsonschema import Draft202012Validator
 
+from .. import rules
 from .errors import CredentialsError
 
 MAX_BODY_BYTES = 64 * 1024
-MAX_LABEL_LENGTH = 100
+MAX_LABEL_LENGTH = rules.MAX_LENGTHS["label"]
 MAX_PATH_LENGTH = 4096
 # Our bodies are flat objects (depth 1); anything nested deeper than this is refused unparsed.
 MAX_DEPTH = 20
@@ -40,14 +41,12 @@ _HAS_CONTROL = {"pattern": "[\\x00-\\x1f\\x7f]"}
 # make a path in a dialog read as another one).
 _PATH_FORBIDDEN = "\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028-\\u202e\\u2066-\\u2069"
 
-# Each property carries "x-message": what to tell the user when that field is wrong.
+# Each property carries "x-message": what to tell the user when that field is wrong. A property
+# with "x-rule" is then checked (and trimmed) by that rule of rules.json, as in the kernel and panel.
 LABEL = {
     "type": "string",
     "maxLength": 10 * MAX_LABEL_LENGTH,  # white space around the label is trimmed, within reason
-    # 1 to 100 characters once leading and trailing white space is trimmed; no control characters.
-    "pattern": "^\\s*[^\\s\\x00-\\x1f\\x7f](?:%s{0,%d}[^\\s\\x00-\\x1f\\x7f])?\\s*$"
-    % (_NO_CONTROL, MAX_LABEL_LENGTH - 2),
-    "not": _HAS_CONTROL,
+    "x-rule": "label",
     "x-message": "must be 1 to %d characters, without control characters" % MAX_LABEL_LENGTH,
 }
 # The one rule for a grant's notebook path, in PUT bodies and in query strings (GET, DELETE).
@@ -217,6 +216,12 @@ def parse(raw, schema):
     errors = list(_validator(schema).iter_errors(body))
     if errors:
         raise _bad(_message(min(errors, key=lambda e: _rank(schema, e)), schema))
+    for name, prop in schema["properties"].items():
+        if "x-rule" in prop and name in body:
+            try:
+                body[name] = rules.check(prop["x-rule"], body[name])
+            except rules.RuleError as err:
+                raise _bad("The field '%s' is refused: %s" % (name, err.message)) from None
     return body
 
 

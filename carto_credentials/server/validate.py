@@ -23,17 +23,12 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from .. import rules
 from .errors import CredentialsError
 
-MAX_URL_LENGTH = 2048
-MAX_KEY_LENGTH = 512
-# A CARTO username is a host label (it becomes {username}.carto.com).
-_USERNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$")
-# '_' is not valid in host names, but DNS serves it and cartoframes accepts it (its own tests use
-# https://fake_user.carto.com), so refusing it would break imports of working creds.json files.
-_HOST_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
+MAX_URL_LENGTH = rules.MAX_LENGTHS["base_url"]
+MAX_KEY_LENGTH = rules.MAX_LENGTHS["api_key"]
 _ON_PREM_PATH = re.compile(r"^/(?:user|u)/(?P<name>[^/]+)/$")
-_KEY = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
 
 # Fields of /api/v3/me's user_data kept as "user_info" (CARTO's documented user fields; cartoframes
 # reads id and remaining_byte_quota): name -> (kind, longest). Anything else, any other type, any
@@ -59,89 +54,33 @@ def _bad(code, message):
     return CredentialsError(400, code, message)
 
 
+def _refused(err):
+    return CredentialsError(400, err.code, err.message)
+
+
+# The syntax rules are rules.json's (rules.py), the ones the kernel and the panel apply too.
 def check_username(username):
-    if not isinstance(username, str) or not _USERNAME.match(username):
-        raise _bad(
-            "bad_username",
-            "A CARTO username is 1 to 63 letters, digits, '-' or '_', starting and ending with a "
-            "letter or digit.",
-        )
-    return username
+    try:
+        return rules.check_username(username)
+    except rules.RuleError as err:
+        raise _refused(err) from None
 
 
 def check_api_key(api_key):
-    if not isinstance(api_key, str) or not api_key:
-        raise _bad(
-            "bad_key_format", "The API key is missing; use 'default_public' for public data only."
-        )
-    if len(api_key) > MAX_KEY_LENGTH or not _KEY.match(api_key):
-        # Never echo the value: it may be a real key pasted with a typo.
-        raise _bad(
-            "bad_key_format",
-            "An API key is 1 to %d printable characters without spaces." % MAX_KEY_LENGTH,
-        )
-    return api_key
+    # Never echo the value (it may be a real key pasted with a typo): rule messages never do.
+    try:
+        return rules.check_api_key(api_key)
+    except rules.RuleError as err:
+        raise _refused(err) from None
 
 
 def normalise_base_url(base_url, allow_non_https=False):
-    """``base_url`` checked and normalised (lower-case scheme and host, trailing ``/``)."""
-    if not isinstance(base_url, str) or not base_url.strip():
-        raise _bad("bad_url", "The base URL is empty.")
-    if len(base_url) > MAX_URL_LENGTH or any(c.isspace() or ord(c) < 32 for c in base_url):
-        raise _bad(
-            "bad_url",
-            "The base URL must be at most %d characters, without spaces." % MAX_URL_LENGTH,
-        )
+    """``base_url`` checked and normalised (lower-case scheme and host, ``/u/NAME/`` read as
+    ``/user/NAME/``, trailing ``/``)."""
     try:
-        parts = urlsplit(base_url)
-        port = parts.port
-    except ValueError:
-        raise _bad("bad_url", "The base URL is not a valid URL.") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("https", "http"):
-        raise _bad(
-            "bad_url",
-            "The base URL must start with https:// (for example https://myuser.carto.com/).",
-        )
-    if scheme == "http" and not allow_non_https:
-        raise CredentialsError(
-            400,
-            "not_https",
-            "The base URL must use https. Plain http sends the API key unencrypted; it is only "
-            "accepted when 'allow non-https' is enabled.",
-        )
-    if "@" in parts.netloc:
-        raise _bad("bad_url", "The base URL must not contain a user name or password (user@host).")
-    if parts.query or base_url.rstrip("/").endswith("?"):
-        raise _bad("bad_url", "The base URL must not contain a query string (?…).")
-    if parts.fragment or "#" in base_url:
-        raise _bad("bad_url", "The base URL must not contain a fragment (#…).")
-    host = (parts.hostname or "").lower()
-    if not host:
-        raise _bad("bad_url", "The base URL has no host name.")
-    if not _valid_host(host):
-        raise _bad("bad_url", "The base URL's host name is not valid.")
-    path = parts.path or "/"
-    if not path.endswith("/"):
-        path += "/"
-    if "//" in path or "/../" in path or "/./" in path:
-        raise _bad("bad_url", "The base URL's path is not valid.")
-    netloc = "[%s]" % host if ":" in host else host
-    if port is not None:
-        netloc += ":%d" % port
-    return "%s://%s%s" % (scheme, netloc, path)
-
-
-def _valid_host(host):
-    if ":" in host:  # IPv6 literal
-        try:
-            socket.inet_pton(socket.AF_INET6, host)
-            return True
-        except OSError:
-            return False
-    return len(host) <= 253 and all(
-        _HOST_LABEL.match(label) for label in host.rstrip(".").split(".")
-    )
+        return rules.normalise_base_url(base_url, allow_non_https)
+    except rules.RuleError as err:
+        raise _refused(err) from None
 
 
 def resolve_account(username=None, base_url=None, allow_non_https=False):

@@ -53,9 +53,11 @@ def test_onprem_base_url_wins_and_username_is_kept_unchanged():
     assert c.username == "fake_user"
 
 
-def test_username_is_not_validated_or_lowercased():
+def test_username_is_not_lowercased_but_follows_the_shared_rules():
     assert Credentials("JohnSmith").base_url == "https://JohnSmith.carto.com"
-    assert Credentials(" ").base_url == "https:// .carto.com"
+    # cartoframes gives "https:// .carto.com"; we refuse it (deliberate, see rules.py).
+    with pytest.raises(ValueError, match="The username contains a space"):
+        Credentials(" ")
 
 
 @pytest.mark.parametrize(
