@@ -144,9 +144,10 @@ def _resolve():
     from_env = _from_environment()
     if from_env is not None:
         return from_env, "environment"
-    if _fallbacks_withheld(state) is not None:
+    store = access.read_store() if state != kernel.NOT_GRANTED else None
+    if _fallbacks_withheld(state, store) is not None:
         return None, None
-    from_store = _from_account_store()
+    from_store = _from_account_store(store)
     if from_store is not None:
         return from_store, "account store"
     from_file = _from_cartoframes_file()
@@ -155,12 +156,18 @@ def _resolve():
     return None, None
 
 
-def _fallbacks_withheld(state):
+_UNREAD = object()
+
+
+def _fallbacks_withheld(state, store=_UNREAD):
     """Why the account store and ``creds.json`` must not answer for this notebook, or ``None``:
-    JupyterLab said ``not_granted``, or (no push) the policy is ``never`` / its grant ``deny``."""
+    JupyterLab said ``not_granted``, or (no push) the policy is ``never`` / its grant ``deny``
+    (``store``: the account store's content, read once per resolution)."""
     if state == kernel.NOT_GRANTED:
         return kernel.missing_push_hint()
-    return access.withheld(access.read_store(), kernel.status()["session_path"])
+    if store is _UNREAD:
+        store = access.read_store()
+    return access.withheld(store, kernel.status()["session_path"])
 
 
 def resolve_credentials(credentials=None):
@@ -211,8 +218,7 @@ def _from_environment():
         ) from None
 
 
-def _from_account_store():
-    data = access.read_store()
+def _from_account_store(data):
     if not data:
         return None
     default_id = data.get("default_account")
