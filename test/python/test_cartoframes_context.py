@@ -412,3 +412,41 @@ def test_code_set_through_cartoframes_is_ours_and_unset_falls_back(stand_in):
     assert (c.base_url, c.allow_non_secure) == ("http://127.0.0.1:1/user/alice", True)
     comm.receive(push_message(state="not_granted"))
     assert auth.get_default_credentials() is None
+
+
+# -- both ipykernel lines: the stand-in in real kernels of .venv (7.x) and .venv-ipykernel6 -------
+
+
+@pytest.mark.parametrize("line", ["ipykernel7", "ipykernel6"])
+def test_switch_and_code_set_on_both_ipykernel_lines(line, tmp_path):
+    from _carto_helpers import KERNEL_PYTHONS
+
+    python = KERNEL_PYTHONS[line]
+    if not os.path.exists(python):
+        pytest.skip(f"{python} is missing: run scripts/dev_install.py")
+    for name, text in STAND_IN.items():
+        path = tmp_path / "site" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    env = isolated_env(tmp_path, pythonpath=f"{REPO}{os.pathsep}{tmp_path / 'site'}")
+    kernel = Kernel(env, kernel_spec_manager(tmp_path, python))
+    probe = (
+        "import hashlib\n"
+        "c = auth.get_default_credentials()\n"
+        "print('WHO', None if c is None else "
+        "(c.username, hashlib.sha256(c.api_key.encode()).hexdigest()[:12]))\n"
+    )
+    try:
+        out = kernel.run("import cartoframes.auth as auth\n" + probe)  # before any push
+        assert "WHO None" in out["stdout"], out
+        comm = kernel.open_comm(alice())
+        assert f"WHO ('alice', '{fingerprint(KEY)}')" in kernel.run(probe)["stdout"]
+        kernel.comm_msg(comm, bob())
+        assert f"WHO ('bob', '{fingerprint(BOB_KEY)}')" in kernel.run(probe)["stdout"]
+        out = kernel.run("auth.set_default_credentials('coder', %r)\n" % CODE_KEY + probe)
+        assert f"WHO ('coder', '{fingerprint(CODE_KEY)}')" in out["stdout"], out
+        assert [m["data"]["credentials"]["username"] for m in out["comm"]] == ["coder"]
+        out = kernel.run("auth.unset_default_credentials()\n" + probe)
+        assert f"WHO ('bob', '{fingerprint(BOB_KEY)}')" in out["stdout"], out
+    finally:
+        kernel.stop()
