@@ -78,8 +78,13 @@ def test_http_url_needs_allow_non_secure():
 
 
 def test_strings_that_are_neither_url_nor_json_are_usernames():
-    assert _set("johnsmith.carto.com").base_url == "https://johnsmith.carto.com.carto.com"
-    assert _set("creds.txt").base_url == "https://creds.txt.carto.com"
+    # cartoframes then builds https://johnsmith.carto.com.carto.com; the shared username rule
+    # (carto_credentials/rules.py, a deliberate difference) refuses them as usernames.
+    for text in ("johnsmith.carto.com", "creds.txt"):
+        with pytest.raises(ValueError, match="username is not valid"):
+            set_default_credentials(text)
+    assert get_default_credentials() is None
+    assert _set("john-smith_2").base_url == "https://john-smith_2.carto.com"
 
 
 def test_json_path_positional_or_keyword_reads_the_file_and_ignores_second(tmp_path):
