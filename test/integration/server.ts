@@ -115,24 +115,31 @@ export class JupyterServerProcess {
     return `ws://127.0.0.1:${this.port}${this.baseUrl}`;
   }
 
-  async start(timeoutMs = 30000): Promise<this> {
+  // 90 s: on 2 cores shared with other jobs (load average > 15) jupyter_server 2 took 24 s once.
+  async start(timeoutMs = 90000): Promise<this> {
     this.port = await freePort();
-    // The checkout is on the venvs' paths through a .pth file (scripts/setup.sh); no PYTHONPATH,
-    // which would leak into every kernel, including one of an environment without the package.
+    // The checkout is on the venvs' paths through a .pth file (scripts/setup.sh); no inherited
+    // PYTHONPATH, which would leak into every kernel, including one of an environment without the
+    // package. Only `options.env` may set one (the bench, to measure another tree's package).
     const env: Record<string, string> = {
-      ...(process.env as Record<string, string>),
-      JUPYTER_CONFIG_DIR: this.dirs.config,
-      JUPYTER_DATA_DIR: this.dirs.data,
-      JUPYTER_RUNTIME_DIR: this.dirs.runtime,
-      HOME: this.dirs.home,
-      IPYTHONDIR: this.dirs.ipython,
-      XDG_CONFIG_HOME: this.dirs.xdg,
-      ...(this._options.env ?? {})
+      ...(process.env as Record<string, string>)
     };
     delete env.PYTHONPATH;
     delete env.CARTO_USERNAME;
     delete env.CARTO_API_KEY;
     delete env.CARTO_BASE_URL;
+    Object.assign(
+      env,
+      {
+        JUPYTER_CONFIG_DIR: this.dirs.config,
+        JUPYTER_DATA_DIR: this.dirs.data,
+        JUPYTER_RUNTIME_DIR: this.dirs.runtime,
+        HOME: this.dirs.home,
+        IPYTHONDIR: this.dirs.ipython,
+        XDG_CONFIG_HOME: this.dirs.xdg
+      },
+      this._options.env ?? {}
+    );
     const args = [
       '-m',
       'jupyter_server',
