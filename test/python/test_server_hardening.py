@@ -590,3 +590,32 @@ async def test_only_documented_user_fields_are_kept(api, fetches):
     body = {"base_url": "http://10.1.2.3/", "api_key": CAROL_KEY, "allow_non_https": True}
     answer = await api.post("validate", body)
     assert answer.json["user_info"] == {"username": "x"}
+
+
+# --- a real server process: its whole output, not only log records ------------------------
+
+
+def test_hostile_requests_leave_no_traceback_in_a_real_servers_output(jupyter_server, tmp_path):
+    fifo = str(tmp_path / "pipe.json")
+    os.mkfifo(fifo)
+    http, api = jupyter_server.http, jupyter_server.api
+    hostile = [
+        ("PUT", "grants", DEEP, 400),
+        ("POST", "accounts", b'{"api_key": "k", "label": NaN}', 400),
+        ("POST", "validate", b'{"api_key": "\xff"}', 400),
+        ("POST", "import", json.dumps({"path": fifo}).encode(), 400),
+        ("DELETE", "grants?path=%01target.ipynb", None, 400),
+        ("GET", "grants?path=%FF", None, 400),
+    ]
+    for method, path, body, status in hostile:
+        answer = http.request(method, api(path), data=body, timeout=10)
+        assert answer.status_code == status, (method, path, answer.text)
+    answer = http.post(
+        api("validate"),
+        json={"base_url": "http://169.254.169.254/", "api_key": "k", "allow_non_https": True},
+        timeout=10,
+    )
+    assert answer.json()["code"] == "forbidden_host"
+    assert http.get(jupyter_server.url("api/status"), timeout=5).status_code == 200
+    output = jupyter_server.log()
+    assert "Traceback" not in output and " 500 " not in output, output[-3000:]
