@@ -32,12 +32,13 @@ import tempfile
 import threading
 import time
 
+from .. import rules
 from . import fileid
 from .errors import CredentialsError
 from .fileio import FileTooLarge, NotRegularFile, open_regular, read_regular_file
 
 VERSION = 1
-PUBLIC_KEY = "default_public"
+PUBLIC_KEY = rules.PUBLIC_API_KEY
 # What the REST API may show: everything but the key, plus the derived "public" flag.
 PUBLIC_FIELDS = ("id", "label", "username", "base_url", "public", "user_info", "created_at")
 
