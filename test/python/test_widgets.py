@@ -498,7 +498,10 @@ def test_credentials_html_public_and_origin(frontend):
 
 
 def test_credentials_html_escapes_markup():
-    html = Credentials(base_url="https://h.example/user/<b>x</b>")._repr_html_()
+    # The shared rules refuse '<' in a base URL; the renderer escapes whatever it is given anyway.
+    credentials = Credentials(base_url="https://h.example/user/x")
+    credentials._base_url = "https://h.example/user/<b>x</b>"
+    html = credentials._repr_html_()
     assert "<b>x</b>" not in html and "&lt;b&gt;" in html
 
 
