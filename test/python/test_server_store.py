@@ -316,3 +316,36 @@ def test_grants_follow_deletes_and_renames_of_paths_and_directories(store):
     before = open(store.path, "rb").read()
     assert store.drop_grants_under("nothing") == [] and store.move_grants("no", "ne") == []
     assert open(store.path, "rb").read() == before
+
+
+@pytest.mark.parametrize(
+    "where, err, says",
+    [
+        ("read", PermissionError(13, "Permission denied"), "permission denied; make it yours"),
+        ("write", OSError(28, "No space left on device"), "the disk is full"),
+        ("write", OSError(30, "Read-only file system"), "c.CartoCredentials.store_path"),
+    ],
+)
+def test_unreadable_or_unwritable_store_says_what_to_do(store, monkeypatch, where, err, says):
+    from carto_credentials.server import store as store_module
+    from carto_credentials.server.store import StoreUnavailable
+
+    add(store)
+    before = open(store.path, "rb").read()
+
+    def fail(*args, **kwargs):
+        raise err
+
+    if where == "read":
+        monkeypatch.setattr(store_module, "read_regular_file", fail)
+    else:
+        monkeypatch.setattr(store_module.os, "fsync", fail)
+    with pytest.raises(StoreUnavailable) as raised:
+        add(store, "bob", "bob-demo-key-0002")
+    assert says in raised.value.message and store.path in raised.value.message
+    monkeypatch.undo()
+    assert open(store.path, "rb").read() == before
+    assert sorted(os.listdir(os.path.dirname(store.path))) == [
+        "accounts.json",
+        "accounts.json.lock",
+    ]
