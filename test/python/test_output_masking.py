@@ -522,12 +522,10 @@ def test_headless_nbconvert_run_leaves_no_key_in_the_notebook_or_stderr(tmp_path
 
 CARTOFRAMES_CELLS = [
     "%xmode Verbose",
-    "from cartoframes.auth import set_default_credentials\n"
-    "import os\n"
-    "set_default_credentials(username='alice', api_key=os.environ['CARTO_API_KEY'],\n"
-    "                        base_url=os.environ['CARTO_BASE_URL'] + '/', allow_non_secure=True)",
+    # No credentials in the notebook: cartoframes follows the environment (CARTO_*).
     "from cartoframes.viz import Map, Layer\nMap(Layer('alice_stores'))",
     "from cartoframes.auth import get_default_credentials\nget_default_credentials().api_key",
+    "from cartoframes import read_carto\nread_carto('no_such_table')",
 ]
 
 
@@ -549,10 +547,14 @@ def test_headless_cartoframes_map_is_masked_and_says_it_needs_a_re_run(tmp_path,
     saved = (tmp_path / "cf.out.ipynb").read_text()
     assert "alice-demo-key-0001" not in saved and "alice-demo-key-0001" not in done.stderr
     cells = json.loads(saved)["cells"]
-    result = next(o for o in cells[2]["outputs"] if o["output_type"] == "execute_result")
+    result = next(o for o in cells[1]["outputs"] if o["output_type"] == "execute_result")
     html = "".join(result["data"]["text/html"])
     assert "srcdoc" in html.lower() and html.startswith(_masking.MAP_NOTICE), html[:300]
-    assert "***0001" in json.dumps(cells[3]["outputs"])
+    assert "***0001" in json.dumps(cells[2]["outputs"])
+    error = cells[3]["outputs"][-1]
+    assert error["output_type"] == "error" and "api_key=***0001" in json.dumps(error), (
+        "cartoframes puts the key in its URLs: the verbose traceback shows them masked"
+    )
 
 
 if __name__ == "__main__":
