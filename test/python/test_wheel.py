@@ -50,23 +50,19 @@ def _clean_env(tmp: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def user_venv(tmp_path_factory):
+def wheel(tmp_path_factory):
+    """The wheel built from this checkout, as ``python -m build`` makes it."""
+    dist = tmp_path_factory.mktemp("dist")
+    build = [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist)]
+    _run(build + [str(ROOT)])
+    (built,) = dist.glob("jupyterlab_carto_credentials-*.whl")
+    return built
+
+
+@pytest.fixture(scope="session")
+def user_venv(tmp_path_factory, wheel):
     """``(venv, env)``: a fresh venv where ``pip install <our wheel> jupyterlab`` ran."""
     tmp = tmp_path_factory.mktemp("wheel")
-    dist = tmp / "dist"
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "build",
-            "--wheel",
-            "--no-isolation",
-            "--outdir",
-            str(dist),
-            str(ROOT),
-        ]
-    )
-    (wheel,) = dist.glob("jupyterlab_carto_credentials-*.whl")
     venv = tmp / "venv"
     # The Python this .venv was made from: a user's ordinary interpreter.
     _run([sys._base_executable, "-m", "venv", str(venv)])
@@ -117,10 +113,76 @@ def test_pip_install_puts_the_ipython_startup_file_in_the_environment(user_venv)
     )
 
 
+CARTOFRAMES_VENV = ROOT / ".venv-cartoframes"
+
+
+@pytest.fixture(scope="session")
+def cartoframes_venv(tmp_path_factory, wheel):
+    """``(venv, env)``: a kernel environment with cartoframes 1.2.5 (jinja2<3) where the README's
+    ``pip install --no-deps jupyterlab-carto-credentials`` ran. To save a cartoframes install, the
+    venv sees the packages of ``.venv-cartoframes`` through a .pth line; the wheel goes into its own
+    site-packages and prefix."""
+    if not (CARTOFRAMES_VENV / "bin" / "python").exists():
+        pytest.skip(".venv-cartoframes is missing: run python3 scripts/dev_install.py")
+    tmp = tmp_path_factory.mktemp("cartoframes-wheel")
+    venv = tmp / "venv"
+    _run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)])
+    purelib = _run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ]
+    ).strip()
+    base = _run(
+        [
+            str(CARTOFRAMES_VENV / "bin" / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ]
+    ).strip()
+    Path(purelib, "base_environment.pth").write_text(base + "\n")
+    env = _clean_env(tmp)
+    _run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install"]
+        + ["--quiet", "--disable-pip-version-check", "--no-deps", str(wheel)],
+        env=env,
+        cwd=str(tmp),
+    )
+    return venv, env
+
+
 def test_a_kernel_of_that_environment_gets_credentials_pushed_before_its_first_cell(user_venv):
+    venv, env = user_venv
+    assert _first_cell(venv, env, SHOW_PUSHED) == "alice True True\n"
+
+
+def test_no_deps_install_in_a_cartoframes_environment_gives_cartoframes_the_pushed_account(
+    cartoframes_venv,
+):
+    venv, env = cartoframes_venv
+    assert (venv / "etc" / "ipython" / "startup" / "zz-carto-credentials.py").is_file()
+    code = (
+        "import jinja2\n"
+        "from cartoframes.auth import get_default_credentials\n"
+        "c = get_default_credentials()\n"
+        "print(c.username, c.api_key == %r, jinja2.__version__.split('.')[0])" % KEY
+    )
+    assert _first_cell(venv, env, code) == "alice True 2\n"
+
+
+SHOW_PUSHED = (
+    "import carto_credentials, sys\n"
+    "c = carto_credentials.get_default_credentials()\n"
+    "print(c.username, c.api_key == %r, carto_credentials.__file__.startswith(sys.prefix))" % KEY
+)
+
+
+def _first_cell(venv: Path, env: dict, code: str) -> str:
+    """stdout of CODE run as the first cell of a kernel on VENV's Python, right after a push of
+    alice's account in the comm open (no round trip in between), as JupyterLab does."""
     from jupyter_client import KernelManager
 
-    venv, env = user_venv
     km = KernelManager(kernel_name="python3")
     # The kernel runs on the new venv's Python, as JupyterLab started from that venv would run it.
     km.kernel_spec.argv = [
@@ -152,13 +214,7 @@ def test_a_kernel_of_that_environment_gets_credentials_pushed_before_its_first_c
         comm_open = {"comm_id": uuid.uuid4().hex, "target_name": TARGET, "data": push}
         kc.shell_channel.send(kc.session.msg("comm_open", comm_open))
         # Sent right after the open, with no round trip in between: the first cell of a notebook.
-        msg_id = kc.execute(
-            "import carto_credentials, sys\n"
-            "c = carto_credentials.get_default_credentials()\n"
-            "print(c.username, c.api_key == %r, carto_credentials.__file__.startswith(sys.prefix))"
-            % KEY,
-            store_history=False,
-        )
+        msg_id = kc.execute(code, store_history=False)
         stdout, errors = "", ""
         deadline = time.monotonic() + 30
         while True:
@@ -172,9 +228,9 @@ def test_a_kernel_of_that_environment_gets_credentials_pushed_before_its_first_c
                 errors += "\n".join(content["traceback"])
             elif msg["msg_type"] == "status" and content["execution_state"] == "idle":
                 break
-        assert errors == ""
-        assert stdout == "alice True True\n"
+        assert errors == "", errors
         assert KEY not in json.dumps(stdout)
+        return stdout
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
