@@ -70,7 +70,7 @@ def request_json(method, url, params, auth=None, timeout=30.0, session=None):
     if 300 <= status < 400:
         raise errors.CartoAPIError(
             f"The server at {shown} answered with a redirect (HTTP {status}) to "
-            f"{_redirect_target(headers, secret)}: check the base URL, and use https.",
+            f"{redirect_target(headers, secret)}: check the base URL, and use https.",
             status=status,
             url=shown,
         )
@@ -103,8 +103,10 @@ def _send(session, method, url, params, auth, timeout, secret, shown):
     _raise_network(failure, shown, secret)
 
 
-def _redirect_target(headers, secret):
-    """Where a redirect points, without query or fragment (and never the key), for the message."""
+def redirect_target(headers, secret):
+    """Where a redirect points, for a message: scheme, host and path of its ``Location`` (no
+    query or fragment, printable, ≤ 200 characters), or "another address" when there is none or it
+    holds ``secret``. The kernel and the server's live check report redirects with it."""
     from urllib.parse import urlsplit
 
     location = headers.get("Location") or "" if hasattr(headers, "get") else ""
@@ -134,16 +136,17 @@ def _is_timeout(exc):
         return True
     requests = sys.modules.get("requests")
     if requests is not None and isinstance(exc, requests.exceptions.RequestException):
-        return isinstance(exc, requests.exceptions.Timeout) or _caused_by(exc, "ReadTimeoutError")
+        return isinstance(exc, requests.exceptions.Timeout) or caused_by(exc, "ReadTimeoutError")
     return any("Timeout" in cls.__name__ for cls in type(exc).__mro__)
 
 
-def _caused_by(exc, name):
-    """Whether ``exc`` or what it wraps (urllib3 nests a few levels deep) is a ``name``."""
+def caused_by(exc, *names):
+    """Whether ``exc`` or what it wraps (urllib3 nests a few levels deep) has a class (or base
+    class) named one of ``names``. Used by the kernel's and the server's failure classification."""
     for _ in range(10):
         if exc is None:
             return False
-        if any(cls.__name__ == name for cls in type(exc).__mro__):
+        if any(cls.__name__ in names for cls in type(exc).__mro__):
             return True
         reason = getattr(exc, "reason", None)
         exc = (

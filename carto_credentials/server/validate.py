@@ -24,6 +24,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .. import rules
+from .._http import caused_by, redirect_target
 from .errors import CredentialsError
 
 MAX_URL_LENGTH = rules.MAX_LENGTHS["base_url"]
@@ -330,51 +331,19 @@ def _get_me(session, base_url, username, api_key, timeout):
 
 def _network_failure(err, host, timeout):
     # A timeout while reading the answer reaches us as a ConnectionError wrapping urllib3's.
-    if isinstance(err, requests.exceptions.Timeout) or _caused_by(err, "ReadTimeoutError"):
+    if isinstance(err, requests.exceptions.Timeout) or caused_by(err, "ReadTimeoutError"):
         return _failure("timeout", "%s did not answer within %g seconds." % (host, timeout))
     if isinstance(err, requests.exceptions.SSLError):
         return _failure(
             "unreachable", "Could not establish a secure connection to %s (TLS error)." % host
         )
-    if _caused_by(err, "NameResolutionError", "gaierror"):
+    if caused_by(err, "NameResolutionError", "gaierror"):
         return _failure("unreachable", "The host %s was not found (DNS)." % host)
     if isinstance(err, requests.exceptions.ConnectionError):
         return _failure(
             "unreachable", "Could not connect to %s (connection refused or reset)." % host
         )
     return _failure("unreachable", "Could not reach %s (%s)." % (host, type(err).__name__))
-
-
-def _caused_by(err, *names):
-    """Whether ``err`` or what it wraps (urllib3 nests a few levels deep) has one of these types."""
-    for _ in range(10):
-        if err is None:
-            return False
-        if any(cls.__name__ in names for cls in type(err).__mro__):
-            return True
-        reason = getattr(err, "reason", None)
-        err = (
-            err.__cause__
-            or err.__context__
-            or (reason if isinstance(reason, BaseException) else None)
-        )
-    return False
-
-
-def _redirect_target(headers, api_key):
-    """Where a redirect points, without query or fragment (and never the key), for the message."""
-    location = headers.get("Location") or ""
-    try:
-        parts = urlsplit(location)
-        shown = (
-            "%s://%s%s" % (parts.scheme, parts.netloc, parts.path) if parts.netloc else parts.path
-        )
-    except ValueError:
-        shown = ""
-    shown = "".join(c for c in shown if c.isprintable())[:200]
-    if not shown or api_key in shown:
-        return "another address"
-    return shown
 
 
 async def check_live(base_url, api_key, timeout=10.0, username=None, allow_link_local=False):
@@ -417,7 +386,7 @@ async def check_live(base_url, api_key, timeout=10.0, username=None, allow_link_
         return _failure(
             "not_carto",
             "%s answered with a redirect (HTTP %d) to %s, which CARTO does not do: check the "
-            "base URL, and use https." % (host, code, _redirect_target(headers, api_key)),
+            "base URL, and use https." % (host, code, redirect_target(headers, api_key)),
         )
     if code != 200:
         return _failure("server_error", "CARTO at %s answered HTTP %d." % (host, code))
