@@ -24,5 +24,6 @@ npx jest --ci -c jest.integration.config.js
 
 step "Browser tests: JupyterLab in headless Chromium"
 node --test --test-concurrency=1 test/e2e/
+(cd ui-tests && npx playwright test)
 
 step "All tests passed"

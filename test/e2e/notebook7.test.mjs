@@ -1,3 +1,5 @@
+// Stays on this harness rather than galata (ui-tests/): galata drives JupyterLab only (its page
+// fixture waits for the Lab shell and launcher, its helpers use Lab's DOM), not Notebook 7.
 // Notebook 7 (`jupyter notebook`): the CARTO panel is reachable from View › Left Sidebar on the
 // file browser and on the notebook page, logging in there reaches a notebook created with
 // New › Python 3, whose toolbar has the account selector.

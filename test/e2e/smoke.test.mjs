@@ -1,3 +1,7 @@
+// Stays on this harness rather than galata (ui-tests/): its second half serves JupyterLab under
+// a JupyterHub-style base URL `/user/alice/`, which galata cannot drive (its file helpers call
+// /api/contents without the prefix), and both halves check the server as users start it, with
+// token auth and no galata helper extension loaded.
 // Browser smoke test: the real `jupyter lab` 4.6 of the dev venv, a real kernel, headless
 // Chromium. Run: node --test test/e2e/smoke.test.mjs
 import assert from 'node:assert/strict';
