@@ -52,6 +52,11 @@ const credentialsPlugin: JupyterFrontEndPlugin<ICartoCredentials> = {
     const model = new CartoCredentialsModel({
       store: new RestAccountStore(app.serviceManager.serverSettings)
     });
+    app.serviceManager.contents.fileChanged.connect((_, change) => {
+      if (change.type === 'delete' && change.oldValue?.path) {
+        model.forgetDeleted(change.oldValue.path);
+      }
+    });
     if (registry) {
       void registry.load(PLUGIN_ID).then(
         settings => {

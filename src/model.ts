@@ -316,6 +316,21 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     }
   }
 
+  /**
+   * A file or folder was deleted: the answers given for it (and for everything under a deleted
+   * folder) die with it, as the server drops them too. A different notebook put under the same
+   * name later is asked about again.
+   */
+  forgetDeleted(path: string): void {
+    const prefix = path.endsWith('/') ? path : `${path}/`;
+    for (const granted of [...this._grants.keys()]) {
+      if (granted === path || granted.startsWith(prefix)) {
+        this._grants.delete(granted);
+        this._changed.emit({ type: 'grants', path: granted });
+      }
+    }
+  }
+
   /** Forget a notebook's answer: it will be asked again. */
   async revokeGrant(path: string): Promise<void> {
     await this._store.removeGrant(path);

@@ -210,6 +210,26 @@ describe('CartoCredentialsModel', () => {
 });
 
 describe('CartoCredentialsModel grants', () => {
+  it('forgets the answers of a deleted notebook and of everything in a deleted folder', async () => {
+    const { model } = await makeModel(s => {
+      s.grantMap['a.ipynb'] = 'allow';
+      s.grantMap['dir/b.ipynb'] = 'deny';
+      s.grantMap['dir2/c.ipynb'] = 'allow';
+    });
+    const changed: string[] = [];
+    model.changed.connect((_, change) => {
+      if (change.type === 'grants') {
+        changed.push(change.path ?? '');
+      }
+    });
+    model.forgetDeleted('a.ipynb');
+    model.forgetDeleted('dir');
+    expect(model.accessFor('a.ipynb')).toBe('undecided');
+    expect(model.accessFor('dir/b.ipynb')).toBe('undecided');
+    expect(model.accessFor('dir2/c.ipynb')).toBe('allow');
+    expect(changed).toEqual(['a.ipynb', 'dir/b.ipynb']);
+  });
+
   it('applies a grant at once and undoes it when the server refuses', async () => {
     const store = new FakeStore();
     store.add('acc-a', 'alice', 'alice-key');
