@@ -225,18 +225,23 @@ def parse(raw, schema):
     return body
 
 
+_CACHE_BUSTER = re.compile(r"[0-9]{1,20}\Z")
+
+
 def query_arguments(query, allowed):
     """``{name: value}`` of the raw query string ``query`` (``request.query``), decoded as is.
 
     Values keep their white space and control characters (so the schema sees what was sent);
     ``+`` is a space, ``%XX`` must decode to UTF-8. ``token`` and ``_xsrf`` (Jupyter's own) are
-    ignored. An argument not in ``allowed``, one given twice, or a malformed query string is a
-    400 ``bad_request``.
+    ignored, and so is a bare number: the cache buster ``@jupyterlab/services``' ``makeRequest``
+    appends (``?<epoch ms>`` or ``&<epoch ms>``) to every request of the front end. An argument not
+    in ``allowed``, one given twice, or a malformed query string is a 400 ``bad_request``.
     """
+    if len(query or "") > MAX_QUERY_BYTES:
+        raise _bad("The query string is longer than %d characters." % MAX_QUERY_BYTES)
+    query = "&".join(part for part in (query or "").split("&") if not _CACHE_BUSTER.match(part))
     if not query:
         return {}
-    if len(query) > MAX_QUERY_BYTES:
-        raise _bad("The query string is longer than %d characters." % MAX_QUERY_BYTES)
     try:
         pairs = parse_qsl(
             query,

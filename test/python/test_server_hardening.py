@@ -505,6 +505,17 @@ async def test_the_token_in_the_query_string_is_not_an_unknown_argument(api, jp_
     assert answer.json == {"path": "t.ipynb", "decision": "deny"}
 
 
+async def test_jupyterlab_s_cache_buster_in_the_query_string_is_not_an_argument(api):
+    # @jupyterlab/services' makeRequest appends ?<epoch ms> (or &<epoch ms>) to its requests.
+    await api.put("grants", {"path": "t.ipynb", "decision": "deny"})
+    answer = await api.raw("GET", "grants?1764512345678")
+    assert answer.status == 200 and answer.json == {"grants": {"t.ipynb": "deny"}}
+    answer = await api.raw("GET", "grants?path=t.ipynb&1764512345678")
+    assert answer.json == {"path": "t.ipynb", "decision": "deny"}
+    assert (await api.raw("DELETE", "grants?path=t.ipynb&1764512345678")).status == 204
+    assert (await api.get("grants")).json == {"grants": {}}
+
+
 # --- 9: validate does not fetch link-local or metadata hosts --------------------------------
 
 
