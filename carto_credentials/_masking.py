@@ -3,8 +3,9 @@
 The rule: a *known* key (``remember``) is any API key other than ``default_public`` of at least
 ``MIN_KEY_LENGTH`` characters (as ``src/redact.ts``: shorter strings would eat ordinary words);
 it is found raw and in the forms it takes inside URLs, JSON strings and HTML, and replaced by
-``mask_key(key)`` (what ``repr(Credentials)`` shows: ``***`` and, for keys of 16+ characters,
-the last 4). ``scrub`` (error texts, any secret) and ``mask_key`` (``repr``) live here too.
+``mask_key(key)`` (``rules.json`` ``key_mask``, shared with the panel: what ``repr(Credentials)``
+shows, ``***`` and, for keys of 16+ characters, the last 4). ``scrub`` (error texts, any secret)
+lives here too.
 
 The filter (``install``): every message the kernel sends goes through its ``Session.send``, the
 one choke point ipykernel 6.29 and 7.x share (``_ipykernel_compat.wrap_session_send``): stream,
@@ -27,8 +28,10 @@ import os
 import re
 import threading
 
-DEFAULT_PUBLIC = "default_public"
-MIN_KEY_LENGTH = 8
+from .rules import KEY_MASK, mask_key
+from .rules import PUBLIC_API_KEY as DEFAULT_PUBLIC
+
+MIN_KEY_LENGTH = KEY_MASK["min_key_length"]
 SWITCH_ENV = "CARTO_CREDENTIALS_MASK_OUTPUTS"
 # Shown above a cartoframes map whose embedded key was masked (its layers cannot load without it).
 MAP_NOTICE = (
@@ -41,15 +44,6 @@ MAP_NOTICE = (
     "draw the same layers with <code>carto_credentials.Map</code>, which never embeds a key.</div>"
 )
 _MAP_MARKERS = ("carto-vl", "cartoframes")
-
-
-def mask_key(api_key):
-    """What ``repr`` shows for a key: ``default_public`` is not a secret; others keep 4 chars."""
-    if api_key is None or api_key == DEFAULT_PUBLIC:
-        return str(api_key)
-    if isinstance(api_key, str) and len(api_key) >= 16:
-        return "***" + api_key[-4:]
-    return "***"
 
 
 def qualifies(key, min_length=MIN_KEY_LENGTH):

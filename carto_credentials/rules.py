@@ -20,6 +20,20 @@ with open(os.path.join(os.path.dirname(__file__), "rules.json"), encoding="utf-8
     RULES = json.load(_file)
 
 PUBLIC_API_KEY = RULES["public_api_key"]
+KEY_MASK = RULES["key_mask"]
+
+
+def mask_key(api_key):
+    """How a key shows (``rules.json`` ``key_mask``): ``***`` plus its last 4 characters when it
+    has 16 or more, else ``***``; ``None`` and ``default_public`` (not a secret) as they are."""
+    if api_key is None or api_key == PUBLIC_API_KEY:
+        return str(api_key)
+    shown = KEY_MASK["prefix"]
+    if isinstance(api_key, str) and len(api_key) >= KEY_MASK["visible_from_length"]:
+        shown += api_key[-KEY_MASK["visible_suffix"] :]
+    return shown
+
+
 FIELDS = RULES["fields"]
 MAX_LENGTHS = {name: field["max_length"] for name, field in FIELDS.items()}
 

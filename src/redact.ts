@@ -12,17 +12,11 @@ import type {
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { PUBLIC_API_KEY } from './model';
 import type { CartoCredentialsModel } from './model';
+import { maskKey, MIN_KEY_LENGTH, PUBLIC_API_KEY } from './rules';
 import { ICartoCredentials } from './tokens';
 
-/** Shorter strings are not masked: they would eat ordinary words. */
-export const MIN_KEY_LENGTH = 8;
-
-/** Enough of a key to recognise it, never enough to use it. */
-export function maskKey(key: string): string {
-  return `••••${key.slice(-4)}`;
-}
+export { maskKey, MIN_KEY_LENGTH };
 
 /** A replacer for the given keys, or `null` when none qualifies. */
 function matcher(keys: readonly string[]): RegExp | null {

@@ -11,6 +11,21 @@ import RULES from '../carto_credentials/rules.json';
 /** The API key for public data only: not a secret. */
 export const PUBLIC_API_KEY: string = RULES.public_api_key;
 
+/**
+ * How a known key shows (`key_mask`): `***` plus its last 4 characters when it has 16 or more,
+ * else `***` — the same text the kernel's own masking and `repr(Credentials)` produce.
+ */
+export function maskKey(key: string): string {
+  const mask = RULES.key_mask;
+  const chars = [...key];
+  return chars.length >= mask.visible_from_length
+    ? mask.prefix + chars.slice(-mask.visible_suffix).join('')
+    : mask.prefix;
+}
+
+/** Shorter strings are not searched for in text: they would eat ordinary words. */
+export const MIN_KEY_LENGTH: number = RULES.key_mask.min_key_length;
+
 export type RuleField = keyof typeof RULES.fields;
 
 /** The longest value of each field, in code points. */
