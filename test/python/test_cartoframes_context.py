@@ -342,6 +342,9 @@ def stand_in(isolated, monkeypatch):
         path.write_text(text)
     monkeypatch.syspath_prepend(str(isolated / "site"))
     meta_path = list(sys.meta_path)
+    # Another test of this process may have installed the hook (kernel.register_target does):
+    # each test here starts from a kernel where it is not installed yet.
+    sys.meta_path[:] = [f for f in meta_path if not isinstance(f, _cartoframes._Finder)]
     yield _cartoframes
     sys.meta_path[:] = meta_path
     _cartoframes._forget_cache()

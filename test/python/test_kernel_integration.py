@@ -337,46 +337,38 @@ def _installed_like_env(tmp_path):
     return env
 
 
-def _best_cpu_seconds(code, env, runs=3):
-    """Lowest CPU time printed by ``code`` over ``runs`` fresh processes (the first run fills
-    the bytecode cache). CPU time, not wall time: other jobs on a busy CI machine don't count."""
-    best = None
-    for _ in range(runs):
-        result = subprocess.run(
-            [PYTHON, "-c", code], env=env, capture_output=True, text=True, timeout=120
-        )
-        assert result.returncode == 0, result.stderr[-2000:]
-        seconds = float(result.stdout.split()[0])
-        best = seconds if best is None else min(best, seconds)
-    return best
+# How long the startup file and the import take is measured by the benchmark (npm run bench,
+# docs/benchmarks.md), not here: these check what makes them cheap, whatever the machine's load.
+HEAVY = ("ipywidgets", "requests", "jupyter_server", "cartoframes", "jsonschema")
 
 
-def test_startup_file_registers_the_target_in_a_few_ms(tmp_path):
-    # Measured after importing what every kernel has already imported.
+def _heavy_modules_after(code, tmp_path):
+    env = _installed_like_env(tmp_path)
+    probe = (
+        code
+        + "\nimport sys\nprint(sorted(m for m in sys.modules if m.split('.')[0] in %r))" % (HEAVY,)
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_startup_file_registers_the_target_and_loads_nothing_heavy(tmp_path):
     code = (
-        "import time, ipykernel.ipkernel, IPython\n"
+        "import ipykernel.ipkernel, IPython\n"
+        "before = set(__import__('sys').modules)\n"
         "class M:\n"
         "    targets = {}\n"
         "    def register_target(self, name, cb): self.targets[name] = cb\n"
         "class K: comm_manager = M()\n"
         "class Shell: kernel = K()\n"
-        "src = open(%r).read()\n"
-        "t = time.process_time()\n"
-        "exec(src, {'get_ipython': lambda: Shell()})\n"
-        "t = time.process_time() - t\n"
-        "assert list(K.comm_manager.targets) == ['carto.credentials']\n"
-        "print(t)\n" % STARTUP
+        "exec(open(%r).read(), {'get_ipython': lambda: Shell()})\n"
+        "assert list(K.comm_manager.targets) == ['carto.credentials']\n" % STARTUP
     )
-    best = _best_cpu_seconds(code, _installed_like_env(tmp_path))
-    assert best < 0.01, f"startup file took {best * 1000:.1f} ms"
+    assert _heavy_modules_after(code, tmp_path) == "[]"
 
 
-def test_import_takes_under_50_ms(tmp_path):
-    code = (
-        "import time\n"
-        "t = time.process_time()\n"
-        "import carto_credentials\n"
-        "print(time.process_time() - t)\n"
-    )
-    best = _best_cpu_seconds(code, _installed_like_env(tmp_path))
-    assert best < 0.05, f"import carto_credentials took {best * 1000:.1f} ms"
+def test_import_loads_nothing_heavy(tmp_path):
+    assert _heavy_modules_after("import carto_credentials", tmp_path) == "[]"

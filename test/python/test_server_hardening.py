@@ -298,7 +298,9 @@ async def test_importing_a_fifo_is_refused_at_once_and_never_stalls_the_server(
     )
     message = assert_error(answer, 400, "import_invalid")
     assert fifo in message and "named pipe (FIFO)" in message
-    assert took < 2 and status.status == 200 and status_took < 1
+    # Refused before the I/O bound (a blocked read would last until it), and the server answered
+    # another request meanwhile, not after.
+    assert took < IO_TIMEOUT and status.status == 200
     assert not os.path.exists(carto_store_path)
 
 
@@ -313,7 +315,7 @@ async def test_a_fifo_as_cartoframes_creds_json_is_not_available(api, carto_home
     finally:
         made.close()
     assert answer.status == 200 and answer.json["available"] is False
-    assert took < 2
+    assert took < IO_TIMEOUT  # not read until the I/O bound: refused as what it is
 
 
 @pytest.fixture
@@ -339,8 +341,9 @@ async def test_a_lock_nobody_releases_is_a_503_and_other_endpoints_keep_answerin
     )
     message = assert_error(answer, 503, "store_busy")
     assert held_lock in message
-    assert IO_TIMEOUT * 0.9 < took < IO_TIMEOUT + 1.5
-    assert other.status == 200 and other_took < 0.5
+    assert IO_TIMEOUT * 0.9 < took
+    # The other endpoint answered while this one waited for the lock.
+    assert other.status == 200 and 0.1 + other_took < took
 
 
 async def test_a_stalled_file_system_is_a_504_naming_the_store(api, carto_store_path, monkeypatch):
@@ -357,8 +360,8 @@ async def test_a_stalled_file_system_is_a_504_naming_the_store(api, carto_store_
     )
     message = assert_error(answer, 504, "io_timeout")
     assert carto_store_path in message
-    assert took < 3 * IO_TIMEOUT
-    assert status.status == 200 and status_took < 0.5
+    assert took < 3 * IO_TIMEOUT  # the stalled read (3 × the bound) was not waited for
+    assert status.status == 200 and 0.1 + status_took < took
 
 
 # --- 7: a store that is not a file --------------------------------------------------------
