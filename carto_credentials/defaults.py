@@ -135,38 +135,36 @@ def default_credentials_source():
 
 
 def _resolve():
+    """``(credentials, source, withheld)``: ``withheld`` says why the store and ``creds.json``
+    were not asked (``None`` when they were, or when a level above answered)."""
     current = code_default()
     if current is not None:
-        return current, "code"
+        return current, "code", None
     pushed, state = kernel.pushed_credentials()
     if pushed is not None:
-        return pushed, "jupyterlab"
+        return pushed, "jupyterlab", None
     from_env = _from_environment()
     if from_env is not None:
-        return from_env, "environment"
+        return from_env, "environment", None
     store = access.read_store() if state != kernel.NOT_GRANTED else None
-    if _fallbacks_withheld(state, store) is not None:
-        return None, None
+    withheld = _fallbacks_withheld(state, store)
+    if withheld is not None:
+        return None, None, withheld
     from_store = _from_account_store(store)
     if from_store is not None:
-        return from_store, "account store"
+        return from_store, "account store", None
     from_file = _from_cartoframes_file()
     if from_file is not None:
-        return from_file, "creds.json"
-    return None, None
+        return from_file, "creds.json", None
+    return None, None, None
 
 
-_UNREAD = object()
-
-
-def _fallbacks_withheld(state, store=_UNREAD):
+def _fallbacks_withheld(state, store):
     """Why the account store and ``creds.json`` must not answer for this notebook, or ``None``:
     JupyterLab said ``not_granted``, or (no push) the policy is ``never`` / its grant ``deny``
     (``store``: the account store's content, read once per resolution)."""
     if state == kernel.NOT_GRANTED:
         return kernel.missing_push_hint()
-    if store is _UNREAD:
-        store = access.read_store()
     return access.withheld(store, kernel.status()["session_path"])
 
 
@@ -174,10 +172,9 @@ def resolve_credentials(credentials=None):
     """``credentials`` if given, else the default; raises ``NoCredentialsError`` if neither."""
     if credentials is not None:
         return as_credentials(credentials)
-    found = get_default_credentials()
+    found, _, withheld = _resolve()
     if found is None:
-        state = kernel.pushed_credentials(wait=False)[1]
-        raise errors.NoCredentialsError(_fallbacks_withheld(state) or kernel.missing_push_hint())
+        raise errors.NoCredentialsError(withheld or kernel.missing_push_hint())
     return found
 
 
