@@ -116,7 +116,7 @@ def redirect_target(headers, secret):
     except ValueError:
         shown = ""
     shown = "".join(c for c in shown if c.isprintable())[:200]
-    if not shown or (secret and secret in shown):
+    if not shown or (secret and scrub(shown, secret) != shown):
         return "another address"
     return shown
 

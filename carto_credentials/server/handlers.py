@@ -274,7 +274,7 @@ class ImportHandler(CredentialsHandler):
             creds["username"],
             creds["base_url"],
             creds["api_key"],
-            label[:100],
+            label[: bodies.MAX_LABEL_LENGTH],
         )
         self.log.info(
             "carto-credentials: imported account %s (user %s)", account["id"], creds["username"]

@@ -24,7 +24,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .. import rules
-from .._http import caused_by, redirect_target
+from .._http import USER_AGENT, auth_for, caused_by, redirect_target
 from .errors import CredentialsError
 
 MAX_URL_LENGTH = rules.MAX_LENGTHS["base_url"]
@@ -314,8 +314,8 @@ def _fetch_me(base_url, username, api_key, timeout, check_peer=True):
 def _get_me(session, base_url, username, api_key, timeout):
     with session.get(
         me_url(base_url),
-        auth=(username or "", api_key),
-        headers={"Accept": "application/json", "User-Agent": "jupyterlab-carto-credentials"},
+        auth=auth_for(username, api_key),
+        headers={"Accept": "application/json", "User-Agent": USER_AGENT},
         timeout=(timeout, timeout),
         allow_redirects=False,
         stream=True,
