@@ -22,9 +22,6 @@ import { PUBLIC_API_KEY } from './rules';
 import { DEFAULT_SETTINGS, ISettingsConfig } from './settings';
 import { ICartoCredentials } from './tokens';
 
-/** The key CARTO uses for public datasets; it is not a secret. */
-export { PUBLIC_API_KEY };
-
 /** What a kernel should receive: see `docs/contracts.md` §1. */
 export interface IPushPayload {
   state: GrantState;

@@ -611,36 +611,6 @@ export async function runCell(page, code, { timeout = 60000 } = {}) {
   }, index);
 }
 
-/**
- * Wait until the current widget is the notebook at `notebookPath` (any notebook when omitted)
- * and its kernel is idle.
- */
-export async function waitForNotebookKernel(
-  page,
-  notebookPath = null,
-  { timeout = 60000 } = {}
-) {
-  await page.waitForFunction(
-    expected => {
-      const widget = window.jupyterapp.shell.currentWidget;
-      return (
-        (expected === null || widget?.context?.path === expected) &&
-        widget?.sessionContext?.session?.kernel?.status === 'idle'
-      );
-    },
-    notebookPath,
-    { timeout }
-  );
-}
-
-/** Restart the current notebook's kernel and wait until the new one is idle. */
-export async function restartKernel(page) {
-  await page.evaluate(() =>
-    window.jupyterapp.shell.currentWidget.sessionContext.restartKernel()
-  );
-  await waitForNotebookKernel(page);
-}
-
 /** Save a PNG of the page as artifacts/<name>.png; returns its path. */
 export async function screenshot(page, name) {
   fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
@@ -650,21 +620,4 @@ export async function screenshot(page, name) {
   );
   await page.screenshot({ path: file });
   return file;
-}
-
-/** Wait until `predicate(messages)` is true for the captured console. */
-export async function waitForConsole(
-  messages,
-  predicate,
-  { timeout = 10000 } = {}
-) {
-  const deadline = Date.now() + timeout;
-  while (!predicate(messages)) {
-    if (Date.now() > deadline) {
-      throw new Error(
-        'waitForConsole: condition not met; console:\n' + messages.join('\n')
-      );
-    }
-    await sleep(50);
-  }
 }

@@ -31,7 +31,6 @@ from . import catalog as cat
 from .geom import Geometry, GeometryError
 
 SCHEMA = "public"  # what current_schema() answers: the demo users are not in an organization
-GEOM_FIELD = {"type": "geometry", "wkbtype": "Point", "dims": 2, "srid": 4326}
 
 
 class SqlError(Exception):
@@ -1631,11 +1630,6 @@ def _json_value(v):
     if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
         return _num_text(v)
     return v
-
-
-def ewkb_point_hex(lon, lat):
-    """The_geom as CARTO's JSON format returns it: hex EWKB, little endian, SRID 4326."""
-    return Geometry.point(lon, lat).ewkb_hex()
 
 
 def as_json(result, started):
