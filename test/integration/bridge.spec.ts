@@ -311,19 +311,29 @@ describe.each(SELECTED)('$title', config => {
       const queued = await lab.open(at('work/queued.ipynb'));
       expect(await queued.whoami()).toBe('alice jupyterlab');
       const kernel = queued.kernel;
-      const statuses: string[] = [];
-      kernel.statusChanged.connect((_, s) => statuses.push(s));
+      // Queued from the moment services starts reconnecting to the restarted kernel: polling for
+      // the status instead would race the reconnect (the bridge may have pushed already). Services
+      // holds the cell until the new kernel answers kernel_info and queues the push behind it, so
+      // the kernel's bounded wait is what picks the push up.
+      const queuedCell: { mark: number; output?: Promise<string> } = {
+        mark: -1
+      };
+      const queueCell = (_: unknown, status: Kernel.ConnectionStatus) => {
+        if (status === 'connecting' && !queuedCell.output) {
+          queuedCell.mark = queued.sent.length;
+          queuedCell.output = executeThroughRestart(kernel, WHOAMI);
+        }
+      };
+      kernel.connectionStatusChanged.connect(queueCell);
       kernel.requestExecute({ code: 'import os; os.kill(os.getpid(), 9)' });
       await waitFor(
-        () => statuses.includes('autorestarting'),
+        () => queuedCell.output !== undefined,
         60000,
         'the server to auto-restart the kernel'
       );
-      // Queued before the new kernel is connected: services sends it ahead of the bridge's push,
-      // and the kernel's bounded wait picks the push up.
-      const mark = queued.sent.length;
-      const out = (await executeThroughRestart(kernel, WHOAMI)).trim();
-      const { push, execute: cell } = queued.order(mark);
+      kernel.connectionStatusChanged.disconnect(queueCell);
+      const out = (await queuedCell.output!).trim();
+      const { push, execute: cell } = queued.order(queuedCell.mark);
       expect(cell).toBeGreaterThanOrEqual(0);
       expect(push).toBeGreaterThan(cell);
       expect(out).toBe('alice jupyterlab');
