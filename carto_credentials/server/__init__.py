@@ -16,10 +16,13 @@ def _jupyter_server_extension_points():
 
 def _load_jupyter_server_extension(serverapp):
     """Called by jupyter_server 2 (``carto_credentials._jupyter_server_extension_points``)."""
+    from tornado.ioloop import PeriodicCallback
+
     from .errors import CredentialsError
     from .fileio import Offloader
     from .grants import follow_contents_events
     from .handlers import handlers
+    from .tokens import Tokens
 
     settings = CartoCredentials(parent=serverapp)
     store = AccountStore(
@@ -32,8 +35,19 @@ def _load_jupyter_server_extension(serverapp):
             serverapp.log.warning("carto-credentials: removed %s, left by a stopped server", path)
     except CredentialsError as err:
         serverapp.log.warning("carto-credentials: temp files not cleaned up: %s", err.message)
+    tokens = Tokens(
+        store,
+        settings,
+        lambda method, *args: offloader.run(store.path, method, *args),
+        serverapp.log,
+    )
     web_app = serverapp.web_app
-    web_app.add_handlers(".*$", handlers(web_app.settings["base_url"], store, settings, offloader))
+    web_app.add_handlers(
+        ".*$", handlers(web_app.settings["base_url"], store, settings, offloader, tokens)
+    )
+    # Machine-to-machine tokens are renewed before they expire, also when no one asks for them
+    # (a headless kernel reads the store itself).
+    PeriodicCallback(tokens.renew_due, settings.token_renew_interval * 1000).start()
     follow_contents_events(
         getattr(serverapp, "event_logger", None), store, offloader, serverapp.log
     )

@@ -119,6 +119,59 @@ GRANT = _object(
 # POST import
 IMPORT = _object({"path": JSON_FILE_PATH})
 
+# CARTO 3 (docs/contracts.md §4). What a value means (a URL, a client id) is checked in carto3.py.
+_M2M_CREDENTIALS = {
+    "type": "object",
+    "x-message": "must be the M2M credentials JSON object: api_base_url, client_id, "
+    "client_secret (CARTO Workspace → Developers → Credentials)",
+}
+_KIND_M2M = {"const": "m2m", "x-message": "must be 'm2m' (API-key logins have no 'kind')"}
+# POST accounts, a machine-to-machine client: its credentials JSON, or its path on the server.
+NEW_M2M_ACCOUNT = _object(
+    {
+        "kind": _KIND_M2M,
+        "credentials": _M2M_CREDENTIALS,
+        "path": JSON_FILE_PATH,
+        "label": LABEL,
+        "allow_non_https": FLAG,
+    },
+    required=["kind"],
+    minProperties=2,
+    **{"x-message": "Give the M2M 'credentials' object or the 'path' of its file on the server."},
+)
+_OPTIONAL_TEXT = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "pattern": "^[\\x21-\\x7e]+$",
+    "x-message": "must be 1 to 200 visible ASCII characters",
+}
+# POST oauth/start
+OAUTH_START = _object(
+    {
+        "flow": {"enum": ["redirect", "paste"], "x-message": "must be 'redirect' or 'paste'"},
+        "org": _OPTIONAL_TEXT,
+        "api_base_url": BASE_URL,
+        "label": LABEL,
+        "account_id": _OPTIONAL_TEXT,
+        "allow_non_https": FLAG,
+    },
+    required=["flow"],
+)
+# POST oauth/exchange
+OAUTH_EXCHANGE = _object(
+    {
+        "state": _OPTIONAL_TEXT,
+        "code": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 8192,
+            "x-message": "must be the code CARTO showed (or the address of that page)",
+        },
+    },
+    required=["state", "code"],
+)
+
 SCHEMAS = {
     "new_account": NEW_ACCOUNT,
     "validate": VALIDATE,
@@ -126,6 +179,9 @@ SCHEMAS = {
     "default": DEFAULT,
     "grant": GRANT,
     "import": IMPORT,
+    "new_m2m_account": NEW_M2M_ACCOUNT,
+    "oauth_start": OAUTH_START,
+    "oauth_exchange": OAUTH_EXCHANGE,
 }
 _VALIDATORS = {}
 
@@ -210,7 +266,11 @@ def decode(raw):
 
 def parse(raw, schema):
     """The JSON object in ``raw`` (bytes), checked against ``schema``; else ``400 bad_request``."""
-    body = decode(raw)
+    return check(decode(raw), schema)
+
+
+def check(body, schema):
+    """``body`` (a decoded JSON value) checked against ``schema``; else ``400 bad_request``."""
     if not isinstance(body, dict):
         raise _bad("The request body must be a JSON object.")
     errors = list(_validator(schema).iter_errors(body))

@@ -37,6 +37,60 @@ class CartoCredentials(Configurable):
         help="Refuse http:// base URLs even when the user's settings allow them.",
     )
 
+    # --- CARTO 3 (docs/contracts.md §4); defaults are CARTO's, as carto-auth 0.2.0 uses them ---
+    oauth_url = Unicode(
+        "https://auth.carto.com",
+        config=True,
+        help="CARTO 3's OAuth server: {oauth_url}/authorize and {oauth_url}/oauth/token.",
+    )
+    accounts_url = Unicode(
+        "https://accounts.app.carto.com",
+        config=True,
+        help="CARTO 3's accounts service, asked for the tenant of a login ({accounts_url}/accounts) "
+        "when no API base URL is given.",
+    )
+    oauth_audience = Unicode(
+        "carto-cloud-native-api", config=True, help="The audience of CARTO 3 access tokens."
+    )
+    oauth_public_client_id = Unicode(
+        "0dxb8HR3ATXCxJiPOJVHsLoHoAtbRX6u",
+        config=True,
+        help="CARTO's public OAuth client (carto-auth's CLIENT_ID), used by the 'paste the code' "
+        "login.",
+    )
+    oauth_public_redirect_uri = Unicode(
+        "https://app.carto.com/auth/token",
+        config=True,
+        help="Where CARTO shows the code to paste (carto-auth's REDIRECT_URI_CLI).",
+    )
+    oauth_client_id = Unicode(
+        "",
+        config=True,
+        help="An OAuth client registered at CARTO whose redirect URI is this server's "
+        "{base_url}carto-credentials/oauth/callback. Empty: only the 'paste the code' login.",
+    )
+    oauth_redirect_uri = Unicode(
+        "",
+        config=True,
+        help="The redirect URI registered for oauth_client_id, when a proxy makes this server's "
+        "public URL differ from what requests show. Empty: derived from the request.",
+    )
+    oauth_login_timeout = Float(
+        600.0,
+        config=True,
+        help="Seconds a started CARTO 3 login (its PKCE verifier, in memory only) stays usable.",
+    )
+    token_renew_margin = Float(
+        300.0,
+        config=True,
+        help="Machine-to-machine tokens with fewer seconds than this left are renewed.",
+    )
+    token_renew_interval = Float(
+        60.0,
+        config=True,
+        help="Seconds between the server's checks for machine-to-machine tokens to renew.",
+    )
+
     def resolved_store_path(self):
         from ..paths import store_path
 

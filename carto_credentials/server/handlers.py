@@ -8,18 +8,19 @@ Handlers never touch a file on the event loop: store operations and creds.json r
 """
 
 import functools
+import html
 import inspect
 
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from . import bodies, importer, validate
+from . import bodies, carto3, importer, validate
 from .bootstrap import bootstrap_code
 from .errors import CredentialsError
 from .grants import file_identifier
-from .store import PUBLIC_KEY
+from .store import API_KEY, PUBLIC_KEY, kind_of
 
 NAMESPACE = "carto-credentials"
 _ID = r"(?P<account_id>[^/]+)"
@@ -61,10 +62,11 @@ def endpoint(method):
 class CredentialsHandler(APIHandler):
     auth_resource = "carto_credentials"
 
-    def initialize(self, store, settings, offloader):
+    def initialize(self, store, settings, offloader, tokens):
         self.store = store
         self.cc = settings
         self.offloader = offloader
+        self.tokens = tokens
 
     async def in_store(self, method, *args):
         """``method(*args)`` of the store, off the event loop, time-bounded (``fileio``)."""
@@ -121,10 +123,6 @@ class CredentialsHandler(APIHandler):
         return result, username, base_url
 
 
-# Statuses for a failed live check when creating an account (POST validate answers 200 + ok: false).
-_CHECK_STATUS = {"timeout": 504, "unreachable": 502, "not_carto": 502, "server_error": 502}
-
-
 class AccountsHandler(CredentialsHandler):
     @endpoint
     async def get(self):
@@ -133,7 +131,11 @@ class AccountsHandler(CredentialsHandler):
 
     @endpoint
     async def post(self):
-        body = self.body(bodies.NEW_ACCOUNT)
+        raw = bodies.decode(self.request.body or b"")
+        if isinstance(raw, dict) and "kind" in raw:
+            await self.post_m2m(bodies.check(raw, bodies.NEW_M2M_ACCOUNT))
+            return
+        body = bodies.check(raw, bodies.NEW_ACCOUNT)
         api_key = validate.check_api_key(body["api_key"])
         username, base_url = validate.resolve_account(
             body.get("username"), body.get("base_url"), self.allow_http(body)
@@ -143,7 +145,9 @@ class AccountsHandler(CredentialsHandler):
             result, _, _ = await self.check(username, base_url, api_key, self.allow_http(body))
             if not result["ok"]:
                 raise CredentialsError(
-                    _CHECK_STATUS.get(result["code"], 400), result["code"], result["message"]
+                    validate.FAILURE_STATUS.get(result["code"], 400),
+                    result["code"],
+                    result["message"],
                 )
             user_info = result["user_info"]
         label = _label(body) or _default_label(username, base_url, api_key)
@@ -151,6 +155,23 @@ class AccountsHandler(CredentialsHandler):
             self.store.add_account, username, base_url, api_key, label, user_info
         )
         self.log.info("carto-credentials: added account %s (user %s)", account["id"], username)
+        self.send_json(account, status=201)
+
+    async def post_m2m(self, body):
+        """A CARTO 3 machine-to-machine client, from its credentials JSON or its file here."""
+        allow_http = self.allow_http(body)
+        if "credentials" in body and "path" in body:
+            raise CredentialsError(
+                400, "bad_request", "Give the M2M 'credentials' or a 'path', not both."
+            )
+        if "credentials" in body:
+            credentials = carto3.m2m_credentials(
+                body["credentials"], "The M2M credentials", allow_http
+            )
+        else:
+            path = importer.resolve_path(body["path"], None)
+            credentials = await self.offloader.run(path, importer.read_m2m_file, path, allow_http)
+        account = await self.tokens.add_m2m(credentials, _label(body))
         self.send_json(account, status=201)
 
 
@@ -179,9 +200,13 @@ class AccountHandler(CredentialsHandler):
 class AccountKeyHandler(CredentialsHandler):
     @endpoint
     async def get(self, account_id):
-        api_key = await self.in_store(self.store.get_key, account_id)
+        account = await self.in_store(self.store.account, account_id)
+        if kind_of(account) == API_KEY:
+            answer = {"api_key": account["api_key"]}
+        else:
+            answer = await self.tokens.current(account_id)
         self.log.info("carto-credentials: key of account %s handed to the frontend", account_id)
-        self.send_json({"api_key": api_key})
+        self.send_json(answer)
 
 
 class DefaultHandler(CredentialsHandler):
@@ -282,6 +307,128 @@ class ImportHandler(CredentialsHandler):
         self.send_json(account, status=201)
 
 
+class OAuthStartHandler(CredentialsHandler):
+    """``POST oauth/start``: a CARTO 3 browser login (PKCE), either flow (docs/contracts.md §4)."""
+
+    @endpoint
+    async def post(self):
+        body = self.body(bodies.OAUTH_START)
+        api_base_url = body.get("api_base_url")
+        if api_base_url:
+            api_base_url = carto3.api_base_url(api_base_url, self.allow_http(body))
+        if body.get("account_id"):
+            account = await self.in_store(self.store.account, body["account_id"])
+            if kind_of(account) != "oauth":
+                raise CredentialsError(
+                    400, "bad_request", "Only a CARTO 3 OAuth account can be logged in again."
+                )
+            api_base_url = api_base_url or account["api_base_url"]
+        login, url = self.tokens.start_login(
+            body["flow"],
+            self.cc.oauth_redirect_uri or self.callback_uri(),
+            org=body.get("org"),
+            api_base_url=api_base_url,
+            label=_label(body),
+            account_id=body.get("account_id"),
+        )
+        self.send_json({"state": login.state, "authorize_url": url})
+
+    def callback_uri(self):
+        request = self.request
+        return "%s://%s%s" % (
+            request.protocol,
+            request.host,
+            url_path_join(self.base_url, NAMESPACE, "oauth/callback"),
+        )
+
+
+class OAuthExchangeHandler(CredentialsHandler):
+    """``POST oauth/exchange``: the code the user pasted from CARTO's token page."""
+
+    @endpoint
+    async def post(self):
+        body = self.body(bodies.OAUTH_EXCHANGE)
+        code = carto3.code_from_paste(body["code"])
+        account, created = await self.tokens.complete_login(body["state"], code, "paste")
+        self.send_json(account, status=201 if created else 200)
+
+
+class OAuthLoginHandler(CredentialsHandler):
+    """``GET oauth/logins/{state}``: how a redirect login the panel started is going."""
+
+    @endpoint
+    def get(self, state):
+        self.send_json(self.tokens.login(state).answer())
+
+
+_CALLBACK_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em;
+line-height:1.5;color:CanvasText;background:Canvas}}</style></head>
+<body><main><h1>{title}</h1><p role="status">{message}</p>{script}</main></body></html>
+"""
+
+
+class OAuthCallbackHandler(JupyterHandler):
+    """``GET oauth/callback?code&state``: where CARTO sends the browser after a redirect login.
+
+    Completes the login on the server and shows a page saying so; the panel, which follows the
+    login (``oauth/logins/{state}``), shows the new account. The query holds a one-time code, not a
+    token: without the PKCE verifier, which never leaves this process, it cannot be exchanged.
+    """
+
+    auth_resource = "carto_credentials"
+
+    def initialize(self, tokens):
+        self.tokens = tokens
+
+    @web.authenticated
+    @authorized
+    async def get(self):
+        self.set_header("Cache-Control", "no-store")
+        try:
+            query = bodies.query_arguments(
+                self.request.query, ["code", "state", "error", "error_description", "iss"]
+            )
+            state = query.get("state")
+            if "error" in query:
+                error = CredentialsError(
+                    400,
+                    "oauth_denied",
+                    "CARTO did not log you in (%s). Start the login again from the CARTO panel."
+                    % carto3.oauth_error_name(query["error"]),
+                )
+                self.tokens.fail_login(state, error)
+                raise error
+            if not query.get("code"):
+                raise CredentialsError(400, "bad_code", "CARTO sent no login code.")
+            account, _ = await self.tokens.complete_login(
+                state, carto3.code_from_paste(query["code"]), "redirect"
+            )
+        except CredentialsError as err:
+            self.log.info("carto-credentials: CARTO 3 login failed: %s", err.code)
+            self.set_status(err.status)
+            self.finish(_page("CARTO login failed", err.message, close=False))
+            return
+        self.finish(
+            _page(
+                "Logged in to CARTO",
+                "You are logged in to CARTO as %s. You can close this window and go back to "
+                "JupyterLab." % account["label"],
+                close=True,
+            )
+        )
+
+
+def _page(title, message, close):
+    # Opened by the panel with window.open: on success it may close itself.
+    script = "<script>window.close()</script>" if close else ""
+    return _CALLBACK_PAGE.format(
+        title=html.escape(title), message=html.escape(message), script=script
+    )
+
+
 class KernelBootstrapHandler(CredentialsHandler):
     """The silent bootstrap for kernels that lack our comm target (see bootstrap.py)."""
 
@@ -302,11 +449,11 @@ def _default_label(username, base_url, api_key):
     return label[: bodies.MAX_LABEL_LENGTH]
 
 
-def handlers(base_url, store, settings, offloader):
+def handlers(base_url, store, settings, offloader, tokens):
     def route(path):
         return url_path_join(base_url, NAMESPACE, path)
 
-    kwargs = {"store": store, "settings": settings, "offloader": offloader}
+    kwargs = {"store": store, "settings": settings, "offloader": offloader, "tokens": tokens}
     return [
         (route("accounts"), AccountsHandler, kwargs),
         (route("accounts/%s" % _ID), AccountHandler, kwargs),
@@ -316,4 +463,8 @@ def handlers(base_url, store, settings, offloader):
         (route("grants"), GrantsHandler, kwargs),
         (route("import"), ImportHandler, kwargs),
         (route("kernel-bootstrap"), KernelBootstrapHandler, kwargs),
+        (route("oauth/start"), OAuthStartHandler, kwargs),
+        (route("oauth/exchange"), OAuthExchangeHandler, kwargs),
+        (route(r"oauth/logins/(?P<state>[A-Za-z0-9_-]{1,100})"), OAuthLoginHandler, kwargs),
+        (route("oauth/callback"), OAuthCallbackHandler, {"tokens": tokens}),
     ]

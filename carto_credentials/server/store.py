@@ -39,8 +39,29 @@ from .fileio import FileTooLarge, NotRegularFile, open_regular, read_regular_fil
 
 VERSION = 1
 PUBLIC_KEY = rules.PUBLIC_API_KEY
-# What the REST API may show: everything but the key, plus the derived "public" flag.
-PUBLIC_FIELDS = ("id", "label", "username", "base_url", "public", "user_info", "created_at")
+# Kinds of account (docs/contracts.md §4): an API key, or a CARTO 3 login (carto-auth's modes).
+API_KEY, OAUTH, M2M = "api_key", "oauth", "m2m"
+CARTO3_KINDS = (OAUTH, M2M)
+# What the REST API may show: everything but the key, token and secret, plus derived fields.
+PUBLIC_FIELDS = (
+    "id",
+    "kind",
+    "label",
+    "username",
+    "base_url",
+    "api_base_url",
+    "expires_at",
+    "public",
+    "status",
+    "user_info",
+    "created_at",
+)
+# Fields each kind of stored account must have as strings (an absent "kind" is API_KEY).
+_REQUIRED_TEXT = {
+    API_KEY: ("id", "base_url", "api_key"),
+    OAUTH: ("id", "api_base_url", "access_token"),
+    M2M: ("id", "api_base_url", "access_token", "client_id", "client_secret"),
+}
 
 
 # The store is small (a few KiB per account); anything far larger is not ours.
@@ -65,10 +86,33 @@ def new_account_id():
     return "acc-" + secrets.token_hex(8)
 
 
+def kind_of(account):
+    return account.get("kind") or API_KEY
+
+
+def token_expired(account, now=None):
+    """Whether a CARTO 3 account's access token has expired (``expires_at``: epoch seconds, UTC)."""
+    return account["expires_at"] <= (time.time() if now is None else now)
+
+
+def status_of(account, now=None):
+    """``"login_required"``: an OAuth token that expired (CARTO issues no refresh token), or an
+    M2M client CARTO refused at its last renewal; else ``"ok"``."""
+    kind = kind_of(account)
+    if kind == OAUTH and token_expired(account, now):
+        return "login_required"
+    if kind == M2M and account.get("refused"):
+        return "login_required"
+    return "ok"
+
+
 def public_view(account):
-    """The account as the REST API shows it: never the key."""
-    view = {k: account.get(k) for k in PUBLIC_FIELDS if k != "public"}
+    """The account as the REST API shows it: never the key, token or secret."""
+    derived = ("public", "status", "kind")
+    view = {k: account.get(k) for k in PUBLIC_FIELDS if k not in derived}
+    view["kind"] = kind_of(account)
     view["public"] = account.get("api_key") == PUBLIC_KEY
+    view["status"] = status_of(account)
     return view
 
 
@@ -153,9 +197,17 @@ def _shape_problem(data):
     for acc in accounts:
         if not isinstance(acc, dict):
             return "an account is not an object"
-        for field in ("id", "base_url", "api_key"):
+        kind = kind_of(acc)
+        if kind not in _REQUIRED_TEXT:
+            return "an account has an unknown kind"
+        for field in _REQUIRED_TEXT[kind]:
             if not isinstance(acc.get(field), str):
                 return "an account has no valid %r" % field
+        expires_at = acc.get("expires_at")
+        if kind in CARTO3_KINDS and (
+            isinstance(expires_at, bool) or not isinstance(expires_at, (int, float))
+        ):
+            return "an account has no valid 'expires_at'"
         if acc["id"] in ids:
             return "duplicate account id"
         ids.add(acc["id"])
@@ -404,7 +456,68 @@ class AccountStore:
         self.update(change)
 
     def get_key(self, account_id):
-        return _find(self.read(), account_id)["api_key"]
+        """The API key of an ``api_key`` account (``400 not_an_api_key`` for a CARTO 3 one)."""
+        account = _find(self.read(), account_id)
+        if kind_of(account) != API_KEY:
+            raise CredentialsError(
+                400,
+                "not_an_api_key",
+                "The account %s is a CARTO 3 login, not an API key." % account_id,
+            )
+        return account["api_key"]
+
+    def account(self, account_id):
+        """The stored account, secrets included (for the server's own use: renewals, the key)."""
+        return _find(self.read(), account_id)
+
+    def add_carto3_account(self, kind, label, api_base_url, token, expires_at, **fields):
+        """Store a CARTO 3 login (``kind`` OAUTH or M2M) with its first token. ``fields``: ``org``
+        (OAUTH), ``client_id`` and ``client_secret`` (M2M), ``user_info``."""
+        account = {
+            "id": new_account_id(),
+            "kind": kind,
+            "label": label,
+            "username": None,
+            "base_url": None,
+            "api_base_url": api_base_url,
+            "access_token": token,
+            "expires_at": expires_at,
+            "user_info": fields.pop("user_info", None),
+            "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"
+            ),
+        }
+        account.update(fields)
+
+        def change(data):
+            data["accounts"].append(account)
+            if data["default_account"] is None and len(data["accounts"]) == 1:
+                data["default_account"] = account["id"]
+            return public_view(account)
+
+        return self.update(change)
+
+    def set_token(self, account_id, token, expires_at, api_base_url=None, refused=False):
+        """A new access token (a renewal or a new login) for the CARTO 3 account ``account_id``;
+        ``refused``: CARTO refused the M2M client (the token is left as it was)."""
+
+        def change(data):
+            account = _find(data, account_id)
+            if kind_of(account) not in CARTO3_KINDS:
+                raise CredentialsError(
+                    400, "not_carto3", "The account %s is not a CARTO 3 login." % account_id
+                )
+            if refused:
+                account["refused"] = True
+                return public_view(account)
+            account.pop("refused", None)
+            account["access_token"] = token
+            account["expires_at"] = expires_at
+            if api_base_url:
+                account["api_base_url"] = api_base_url
+            return public_view(account)
+
+        return self.update(change)
 
     def set_default(self, account_id):
         def change(data):

@@ -217,7 +217,7 @@ async def check_fetch_host(base_url, timeout=10.0):
         loop = asyncio.get_running_loop()
         try:
             addresses = await asyncio.wait_for(
-                loop.run_in_executor(_get_executor(), _resolve, host, port), timeout
+                loop.run_in_executor(get_executor(), _resolve, host, port), timeout
             )
         except asyncio.TimeoutError:
             addresses = ()
@@ -260,7 +260,7 @@ class _CheckedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _CheckedHTTPSConnection
 
 
-class _PeerCheckingAdapter(HTTPAdapter):
+class PeerCheckingAdapter(HTTPAdapter):
     """Refuses (``ForbiddenHost``) a direct connection whose peer is link-local or metadata."""
 
     def init_poolmanager(self, *args, **kwargs):
@@ -280,13 +280,18 @@ def _failure(code, message):
     return {"ok": False, "code": code, "message": message}
 
 
+# The HTTP status of a failed call to CARTO when it fails a request (POST validate answers 200 with
+# ok: false instead): the input's fault is 400, CARTO's or the network's 502, silence 504.
+FAILURE_STATUS = {"timeout": 504, "unreachable": 502, "not_carto": 502, "server_error": 502}
+
+
 # CARTO can be slow or unreachable: its calls get their own threads rather than the loop's
 # default executor, which jupyter_server uses for its own work.
 _executor = None
 _MAX_ANSWER_BYTES = 1024 * 1024
 
 
-def _get_executor():
+def get_executor():
     global _executor
     if _executor is None:
         _executor = concurrent.futures.ThreadPoolExecutor(
@@ -306,8 +311,8 @@ def _fetch_me(base_url, username, api_key, timeout, check_peer=True):
     """
     with requests.Session() as session:
         if check_peer:
-            session.mount("http://", _PeerCheckingAdapter())
-            session.mount("https://", _PeerCheckingAdapter())
+            session.mount("http://", PeerCheckingAdapter())
+            session.mount("https://", PeerCheckingAdapter())
         return _get_me(session, base_url, username, api_key, timeout)
 
 
@@ -329,7 +334,7 @@ def _get_me(session, base_url, username, api_key, timeout):
         return response.status_code, response.headers, body
 
 
-def _network_failure(err, host, timeout):
+def network_failure(err, host, timeout):
     # A timeout while reading the answer reaches us as a ConnectionError wrapping urllib3's.
     if isinstance(err, requests.exceptions.Timeout) or caused_by(err, "ReadTimeoutError"):
         return _failure("timeout", "%s did not answer within %g seconds." % (host, timeout))
@@ -362,12 +367,12 @@ async def check_live(base_url, api_key, timeout=10.0, username=None, allow_link_
     loop = asyncio.get_running_loop()
     try:
         code, headers, raw = await loop.run_in_executor(
-            _get_executor(), _fetch_me, base_url, username, api_key, timeout, not allow_link_local
+            get_executor(), _fetch_me, base_url, username, api_key, timeout, not allow_link_local
         )
     except ForbiddenHost as err:
         return forbidden_host_failure(base_url, str(err))
     except requests.exceptions.RequestException as err:
-        return _network_failure(err, host, timeout)
+        return network_failure(err, host, timeout)
 
     if code in (401, 403):
         return _failure("bad_key", "CARTO at %s rejected this API key (HTTP %d)." % (host, code))

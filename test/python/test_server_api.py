@@ -21,7 +21,19 @@ CAROL_KEY = "carol-key-0003"
 DAVE_KEY = "dave-key-0004"
 # A key that only ever travels to the server in a file; the log checks look for it too.
 IMPORTED_KEY = "imported-secret-key-7f3a"
-ACCOUNT_FIELDS = {"id", "label", "username", "base_url", "public", "user_info", "created_at"}
+ACCOUNT_FIELDS = {
+    "id",
+    "kind",
+    "label",
+    "username",
+    "base_url",
+    "api_base_url",
+    "expires_at",
+    "public",
+    "status",
+    "user_info",
+    "created_at",
+}
 
 
 @pytest.fixture
