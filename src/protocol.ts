@@ -14,6 +14,13 @@ export const COMM_TARGET = 'carto.credentials';
 /** Bumped only for incompatible changes; receivers ignore other versions. */
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * The version of a `set_credentials` push carrying a CARTO 3 account (or `login_required`):
+ * kernels with an older package ignore it and fall back, while API-key pushes stay version 1
+ * (docs/contracts.md §4).
+ */
+export const CARTO3_PROTOCOL_VERSION = 2;
+
 const text = (max: number) =>
   z.string().check(z.minLength(1), z.maxLength(max));
 
@@ -37,6 +44,19 @@ export const pushedAccountSchema = z.strictObject({
   api_key: ruled('api_key')
 });
 
+/** A CARTO 3 login (carto-auth's modes `oauth` / `m2m`) with its current access token. */
+export const pushedCarto3AccountSchema = z.strictObject({
+  id: text(200),
+  label: text(200),
+  kind: z.enum(['oauth', 'm2m']),
+  api_base_url: ruled('base_url'),
+  access_token: z
+    .string()
+    .check(z.minLength(1), z.maxLength(8192), z.regex(/^[\x21-\x7e]+$/)),
+  /** Absolute Unix epoch seconds (UTC). */
+  expires_at: z.number().check(z.int(), z.nonnegative())
+});
+
 export const grantStateSchema = z.enum([
   'granted',
   'public',
@@ -44,13 +64,29 @@ export const grantStateSchema = z.enum([
   'no_account'
 ]);
 
-export const setCredentialsSchema = z.strictObject({
-  version: z.literal(PROTOCOL_VERSION),
+const setCredentialsFields = {
   type: z.literal('set_credentials'),
   session_path: z.string().check(z.maxLength(4096)),
-  kernel_id: z.string().check(z.maxLength(200)),
+  kernel_id: z.string().check(z.maxLength(200))
+};
+
+/** Version 1: an API-key account (or none). */
+export const setCredentialsSchema = z.strictObject({
+  version: z.literal(PROTOCOL_VERSION),
+  ...setCredentialsFields,
   state: grantStateSchema,
   account: z.nullable(pushedAccountSchema)
+});
+
+/**
+ * Version 2: a CARTO 3 account, or `login_required` (the notebook's CARTO 3 login expired;
+ * no account).
+ */
+export const setCarto3CredentialsSchema = z.strictObject({
+  version: z.literal(CARTO3_PROTOCOL_VERSION),
+  ...setCredentialsFields,
+  state: z.enum(['granted', 'not_granted', 'no_account', 'login_required']),
+  account: z.nullable(pushedCarto3AccountSchema)
 });
 
 export const codeCredentialsSchema = z.strictObject({
@@ -79,8 +115,9 @@ export const registerCredentialsSchema = z.strictObject({
 });
 
 /** Everything the frontend may send to the kernel. */
-export const frontendMessageSchema = z.discriminatedUnion('type', [
-  setCredentialsSchema
+export const frontendMessageSchema = z.union([
+  setCredentialsSchema,
+  setCarto3CredentialsSchema
 ]);
 
 /** Everything the kernel may send to the frontend. */
@@ -91,7 +128,11 @@ export const kernelMessageSchema = z.discriminatedUnion('type', [
 
 export type GrantState = z.infer<typeof grantStateSchema>;
 export type PushedAccount = z.infer<typeof pushedAccountSchema>;
+export type PushedCarto3Account = z.infer<typeof pushedCarto3AccountSchema>;
 export type SetCredentialsMessage = z.infer<typeof setCredentialsSchema>;
+export type SetCarto3CredentialsMessage = z.infer<
+  typeof setCarto3CredentialsSchema
+>;
 export type CodeCredentials = z.infer<typeof codeCredentialsSchema>;
 export type KernelMessage = z.infer<typeof kernelMessageSchema>;
 

@@ -10,6 +10,62 @@ import {
 } from '../src/protocol';
 
 describe('protocol', () => {
+  describe('set_credentials version 2 (CARTO 3)', () => {
+    const carto3 = {
+      version: 2,
+      type: 'set_credentials',
+      session_path: 'work/map.ipynb',
+      kernel_id: 'k1',
+      state: 'granted',
+      account: {
+        id: 'acc-1',
+        label: 'alice (M2M)',
+        kind: 'm2m',
+        api_base_url: 'https://gcp-us-east1.api.carto.com',
+        access_token: 'eyJ.token.sig',
+        expires_at: 1795359534
+      }
+    };
+
+    it('carries a CARTO 3 account with its token and absolute expiry', () => {
+      expect(frontendMessageSchema.safeParse(carto3).success).toBe(true);
+      const expired = { ...carto3, state: 'login_required', account: null };
+      expect(frontendMessageSchema.safeParse(expired).success).toBe(true);
+    });
+
+    it('keeps versions apart: no CARTO 3 account in version 1, no API key in version 2', () => {
+      expect(
+        frontendMessageSchema.safeParse({ ...carto3, version: 1 }).success
+      ).toBe(false);
+      expect(
+        frontendMessageSchema.safeParse({
+          ...carto3,
+          account: {
+            id: 'a',
+            label: 'a',
+            username: 'a',
+            base_url: 'https://a.carto.com/',
+            api_key: 'k'
+          }
+        }).success
+      ).toBe(false);
+      expect(
+        frontendMessageSchema.safeParse({ ...carto3, state: 'public' }).success
+      ).toBe(false);
+    });
+
+    it.each([
+      ['a token with a space', { access_token: 'a b' }],
+      ['a fractional expiry', { expires_at: 1.5 }],
+      ['a negative expiry', { expires_at: -1 }],
+      ['a non-http API base URL', { api_base_url: 'ftp://x' }],
+      ['an unknown kind', { kind: 'saml' }]
+    ])('refuses %s', (_, change) => {
+      const message = { ...carto3, account: { ...carto3.account, ...change } };
+      expect(frontendMessageSchema.safeParse(message).success).toBe(false);
+    });
+  });
+
   it('accepts a credentials_changed message and its unset form', () => {
     const set = {
       version: 1,
