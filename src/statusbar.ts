@@ -147,7 +147,9 @@ export class CartoStatusItem extends Widget {
     this.node.title = title;
     this.node.setAttribute(
       'aria-label',
-      this._trans.__('%1 Open the CARTO credentials panel.', title)
+      // The visible text first, so the name contains what is seen (WCAG 2.5.3, axe's
+      // label-content-name-mismatch), then the longer explanation.
+      this._trans.__('%1. %2 Open the CARTO credentials panel.', text, title)
     );
     this.node.dataset.state = status.state;
     for (const state of [
