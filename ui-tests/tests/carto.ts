@@ -259,3 +259,75 @@ export async function screenshot(
   await target.screenshot({ path: file });
   return file;
 }
+
+/** Open the CARTO sidebar panel and wait for its login form. */
+export async function openCartoPanel(
+  page: IJupyterLabPageFixture
+): Promise<void> {
+  await page.sidebar.openTab(PANEL_ID);
+  await page
+    .locator(`${FORM} .jp-CartoCredentials-usernameInput`)
+    .waitFor({ state: 'visible' });
+}
+
+/** Log in from the panel's form (or public only) and wait until the form is no longer busy. */
+export async function logInFromPanel(
+  page: IJupyterLabPageFixture,
+  username: string,
+  key: string,
+  { publicOnly = false } = {}
+): Promise<void> {
+  await page.fill(`${FORM} .jp-CartoCredentials-usernameInput`, username);
+  if (publicOnly) {
+    await page.check(`${FORM} .jp-CartoCredentials-publicCheckbox`);
+  } else {
+    await page.fill(`${FORM} .jp-CartoCredentials-keyInput`, key);
+  }
+  await page.click(`${FORM} .jp-CartoCredentials-loginButton`);
+  await expect(page.locator(FORM)).not.toHaveAttribute('aria-busy', 'true');
+}
+
+/** Upload an empty Python notebook to `notebookPath`: not created here, so access is asked. */
+export async function uploadNotebook(
+  page: IJupyterLabPageFixture,
+  notebookPath: string
+): Promise<void> {
+  const notebook = {
+    cells: [],
+    metadata: {
+      kernelspec: {
+        name: 'python3',
+        display_name: 'Python 3',
+        language: 'python'
+      }
+    },
+    nbformat: 4,
+    nbformat_minor: 5
+  };
+  expect(
+    await page.contents.uploadContent(
+      JSON.stringify(notebook),
+      'text',
+      notebookPath
+    )
+  ).toBe(true);
+}
+
+/**
+ * Switch JupyterLab's theme with its own command (`apputils:change-theme`) and wait until the
+ * page shows it (`data-jp-theme-name` on the body).
+ */
+export async function setTheme(
+  page: IJupyterLabPageFixture,
+  theme: 'JupyterLab Light' | 'JupyterLab Dark'
+): Promise<void> {
+  await page.evaluate(async name => {
+    await window.jupyterapp.commands.execute('apputils:change-theme', {
+      theme: name
+    });
+  }, theme);
+  await expect(page.locator('body')).toHaveAttribute(
+    'data-jp-theme-name',
+    theme
+  );
+}
