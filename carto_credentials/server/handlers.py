@@ -411,6 +411,14 @@ class OAuthCallbackHandler(JupyterHandler):
             self.set_status(err.status)
             self.finish(_page("CARTO login failed", err.message, close=False))
             return
+        except Exception:
+            # Not tornado's "Uncaught exception GET <uri>": the URI holds the login code.
+            self.log.error("carto-credentials: the CARTO 3 login callback failed", exc_info=True)
+            self.set_status(500)
+            self.finish(
+                _page("CARTO login failed", "The login failed; see the server log.", close=False)
+            )
+            return
         self.finish(
             _page(
                 "Logged in to CARTO",
@@ -465,6 +473,6 @@ def handlers(base_url, store, settings, offloader, tokens):
         (route("kernel-bootstrap"), KernelBootstrapHandler, kwargs),
         (route("oauth/start"), OAuthStartHandler, kwargs),
         (route("oauth/exchange"), OAuthExchangeHandler, kwargs),
-        (route(r"oauth/logins/(?P<state>[A-Za-z0-9_-]{1,100})"), OAuthLoginHandler, kwargs),
+        (route(r"oauth/logins/(?P<state>[^/]+)"), OAuthLoginHandler, kwargs),
         (route("oauth/callback"), OAuthCallbackHandler, {"tokens": tokens}),
     ]

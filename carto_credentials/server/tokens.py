@@ -11,6 +11,7 @@ verifier never reaches a file, a log or the browser.
 
 import asyncio
 import dataclasses
+import functools
 import time
 
 from .. import rules
@@ -171,14 +172,16 @@ class Tokens:
             return account, False
         label = login.label or _oauth_label(user_info, api_base_url)
         account = await self.in_store(
-            self.store.add_carto3_account,
-            OAUTH,
-            label,
-            api_base_url,
-            token,
-            expires_at,
-            org=login.org,
-            user_info=user_info,
+            functools.partial(
+                self.store.add_carto3_account,
+                OAUTH,
+                label,
+                api_base_url,
+                token,
+                expires_at,
+                org=login.org,
+                user_info=user_info,
+            )
         )
         self.log.info("carto-credentials: added CARTO 3 account %s (OAuth)", account["id"])
         return account, True
@@ -209,14 +212,16 @@ class Tokens:
         token, expires_at = await self._client_token(credentials)
         label = label or "%s (M2M)" % credentials["client_id"]
         account = await self.in_store(
-            self.store.add_carto3_account,
-            M2M,
-            label[:_MAX_LABEL],
-            credentials["api_base_url"],
-            token,
-            expires_at,
-            client_id=credentials["client_id"],
-            client_secret=credentials["client_secret"],
+            functools.partial(
+                self.store.add_carto3_account,
+                M2M,
+                label[:_MAX_LABEL],
+                credentials["api_base_url"],
+                token,
+                expires_at,
+                client_id=credentials["client_id"],
+                client_secret=credentials["client_secret"],
+            )
         )
         self.log.info("carto-credentials: added CARTO 3 account %s (M2M)", account["id"])
         return account

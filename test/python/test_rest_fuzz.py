@@ -21,7 +21,8 @@ from urllib.parse import quote
 import pytest
 from conftest import carto_server_config
 
-from carto_credentials.server import validate
+from carto_credentials.server import carto3, validate
+from carto_credentials.server.errors import CredentialsError
 
 SEED = int(os.environ.get("CARTO_FUZZ_SEED", "20261130"))
 CASES = int(os.environ.get("CARTO_FUZZ_CASES", "3000"))
@@ -37,6 +38,10 @@ ROUTES = {
     "grants": ("GET", "PUT", "DELETE"),
     "import": ("GET", "POST"),
     "boot": ("GET",),
+    "oauth_start": ("POST",),
+    "oauth_exchange": ("POST",),
+    "oauth_login": ("GET",),
+    "oauth_callback": ("GET",),
 }
 
 
@@ -47,7 +52,11 @@ def jp_base_url():
 
 @pytest.fixture
 def jp_server_config():
-    return carto_server_config(validate_timeout=1.0, io_timeout=5.0)
+    return carto_server_config(validate_timeout=1.0, io_timeout=5.0, oauth_client_id="fuzz-client")
+
+
+# Access tokens the fake CARTO 3 token endpoint handed out: none may reach the log.
+ISSUED_TOKENS = []
 
 
 @pytest.fixture
@@ -62,6 +71,22 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(validate, "_fetch_me", fake_fetch)
     monkeypatch.setattr(validate, "_resolve", lambda host, port: (), raising=False)
+
+    def fake_token(token_url, form, timeout):
+        # CARTO 3's token endpoint: a client secret or a login code starting with "good" works.
+        secret = form.get("client_secret") or form.get("code") or ""
+        if secret.startswith("good"):
+            token = "good-token-%08x" % random.getrandbits(32)
+            ISSUED_TOKENS.append(token)
+            return token, int(time.time()) + 3600
+        kind = "bad_client" if form["grant_type"] == "client_credentials" else "bad_code"
+        raise CredentialsError(400, kind, "CARTO refused it.")
+
+    def fake_discover(accounts_url, token, timeout, allow_http, check_peer=True):
+        return "https://api.example", {"tenant_domain": "tenant.example"}
+
+    monkeypatch.setattr(carto3, "request_token", fake_token)
+    monkeypatch.setattr(carto3, "discover_api_base_url", fake_discover)
 
 
 # --- the generator ---------------------------------------------------------------------------
@@ -145,6 +170,7 @@ class Fuzzer:
     def __init__(self, seed):
         self.rnd = random.Random(seed)
         self.account_ids = []
+        self.states = []
         self.sent_keys = set()
 
     def key(self):
@@ -213,7 +239,39 @@ class Fuzzer:
             }
         if route == "import" and method == "POST":
             return rnd.choice([{}, {"path": "/nonexistent/creds.json"}])
+        if route == "accounts" and method == "POST" and rnd.random() < 0.3:
+            body = {"kind": "m2m"}
+            if rnd.random() < 0.7:
+                body["credentials"] = {
+                    "api_base_url": rnd.choice(TEXTS[32:40]),
+                    "client_id": rnd.choice(["c1", "client-abc", " ", ""]),
+                    "client_secret": self.key(),
+                }
+            else:
+                body["path"] = rnd.choice(["/nonexistent/m2m.json", "/etc/passwd", "m2m.json"])
+            return body
+        if route == "oauth_start" and method == "POST":
+            body = {"flow": rnd.choice(["paste", "redirect", "implicit"])}
+            if rnd.random() < 0.4:
+                body["org"] = rnd.choice(["org-demo", "", "a b", "x" * 300])
+            if rnd.random() < 0.4:
+                body["api_base_url"] = rnd.choice(TEXTS[32:40])
+            if rnd.random() < 0.2 and self.account_ids:
+                body["account_id"] = rnd.choice(self.account_ids)
+            return body
+        if route == "oauth_exchange" and method == "POST":
+            code = rnd.choice(["good-code", "bad-code", "https://app/t?code=good1", "a b", ""])
+            return {"state": self.state(), "code": code}
         return None
+
+    @staticmethod
+    def quoted(text):
+        return quote(text.encode("utf-8", "surrogatepass"), safe="")
+
+    def state(self):
+        if self.states and self.rnd.random() < 0.7:
+            return self.rnd.choice(self.states)
+        return self.rnd.choice(["", "x", "%00", "s" * 150, self.text()])
 
     def mutate(self, body):
         rnd = self.rnd
@@ -321,8 +379,23 @@ class Fuzzer:
             "grants": "grants",
             "import": "import",
             "boot": "kernel-bootstrap",
+            "oauth_start": "oauth/start",
+            "oauth_exchange": "oauth/exchange",
+            "oauth_login": "oauth/logins/" + (self.quoted(self.state()) or "x"),
+            "oauth_callback": "oauth/callback",
         }[route]
-        if route == "grants" or rnd.random() < 0.1:
+        if route == "oauth_callback":
+            path += "?" + "&".join(
+                "%s=%s" % (name, self.quoted(value))
+                for name, value in [
+                    ("state", self.state()),
+                    rnd.choice(
+                        [("code", "good-code"), ("code", "bad"), ("error", "access_denied")]
+                    ),
+                ]
+                if rnd.random() < 0.8
+            )
+        if route == "grants" or (route != "oauth_callback" and rnd.random() < 0.1):
             path += self.query()
         template = self.template(method, route)
         if template is not None and rnd.random() < 0.5:
@@ -331,9 +404,14 @@ class Fuzzer:
             body = self.mutate(template)
         else:
             body = self.value() if rnd.random() < 0.5 else None
-        if isinstance(body, dict) and isinstance(body.get("api_key"), str):
-            if body["api_key"].startswith(("good-key-", "fuzz-key-")):
-                self.sent_keys.add(body["api_key"])
+        if isinstance(body, dict):
+            credentials = body.get("credentials")
+            secrets = [body.get("api_key")]
+            if isinstance(credentials, dict):
+                secrets.append(credentials.get("client_secret"))
+            for secret in secrets:
+                if isinstance(secret, str) and secret.startswith(("good-key-", "fuzz-key-")):
+                    self.sent_keys.add(secret)
         raw = self.raw_body(body)
         if method in ("GET", "HEAD", "OPTIONS", "DELETE") and rnd.random() < 0.7:
             raw = None
@@ -387,6 +465,8 @@ async def test_rest_fuzz(carto_rest, carto_store_path, no_network, caplog, jp_ro
                 assert isinstance(error.get("message"), str) and error["message"], where
         elif answer.status == 201 and answer.json and "id" in answer.json:
             fuzz.account_ids.append(answer.json["id"])
+        elif method == "POST" and path == "oauth/start" and answer.status == 200:
+            fuzz.states.append(answer.json["state"])
         elif method == "DELETE" and answer.status == 204 and path.startswith("accounts/"):
             gone = path[len("accounts/") :]
             if gone in fuzz.account_ids:
@@ -405,3 +485,6 @@ async def test_rest_fuzz(carto_rest, carto_store_path, no_network, caplog, jp_ro
     assert "Traceback" not in logged
     for key in fuzz.sent_keys:
         assert key not in logged, key
+    assert ISSUED_TOKENS, "no CARTO 3 login or M2M client succeeded"
+    for token in ISSUED_TOKENS:
+        assert token not in logged, token
