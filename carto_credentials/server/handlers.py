@@ -64,7 +64,7 @@ class CredentialsHandler(APIHandler):
 
     def initialize(self, store, settings, offloader, tokens):
         self.store = store
-        self.cc = settings
+        self.carto_config = settings
         self.offloader = offloader
         self.tokens = tokens
 
@@ -98,21 +98,16 @@ class CredentialsHandler(APIHandler):
         return bodies.parse(self.request.body or b"", schema)
 
     def allow_http(self, body):
-        return bool(body.get("allow_non_https")) and not self.cc.forbid_non_https
+        return bool(body.get("allow_non_https")) and not self.carto_config.forbid_non_https
 
-    async def check(self, username, base_url, api_key, allow_http):
-        """Validation as in ``POST validate``: input errors and CARTO's answer in one result."""
-        try:
-            validate.check_api_key(api_key)
-            username, base_url = validate.resolve_account(username, base_url, allow_http)
-        except CredentialsError as err:
-            return {"ok": False, "code": err.code, "message": err.message}, username, base_url
+    async def check_live(self, username, base_url, api_key):
+        """CARTO's answer for a login already checked against the rules (``validate``)."""
         result = await validate.check_live(
             base_url,
             api_key,
-            timeout=self.cc.validate_timeout,
+            timeout=self.carto_config.validate_timeout,
             username=username,
-            allow_link_local=self.cc.allow_link_local_hosts,
+            allow_link_local=self.carto_config.allow_link_local_hosts,
         )
         self.log.info(
             "carto-credentials: validated user %s at %s: %s",
@@ -120,7 +115,7 @@ class CredentialsHandler(APIHandler):
             base_url,
             "ok" if result["ok"] else result["code"],
         )
-        return result, username, base_url
+        return result
 
 
 class AccountsHandler(CredentialsHandler):
@@ -142,7 +137,7 @@ class AccountsHandler(CredentialsHandler):
         )
         user_info = None
         if body.get("validate", True):
-            result, _, _ = await self.check(username, base_url, api_key, self.allow_http(body))
+            result = await self.check_live(username, base_url, api_key)
             if not result["ok"]:
                 raise CredentialsError(
                     validate.FAILURE_STATUS.get(result["code"], 400),
@@ -222,10 +217,16 @@ class ValidateHandler(CredentialsHandler):
     @endpoint
     async def post(self):
         body = self.body(bodies.VALIDATE)
-        result, _, _ = await self.check(
-            body.get("username"), body.get("base_url"), body["api_key"], self.allow_http(body)
-        )
-        self.send_json(result)
+        # Input that breaks the rules is an answer here (ok: false), not a refused request.
+        try:
+            api_key = validate.check_api_key(body["api_key"])
+            username, base_url = validate.resolve_account(
+                body.get("username"), body.get("base_url"), self.allow_http(body)
+            )
+        except CredentialsError as err:
+            self.send_json({"ok": False, "code": err.code, "message": err.message})
+            return
+        self.send_json(await self.check_live(username, base_url, api_key))
 
 
 class GrantsHandler(CredentialsHandler):
@@ -276,11 +277,11 @@ class GrantsHandler(CredentialsHandler):
 class ImportHandler(CredentialsHandler):
     @endpoint
     async def get(self):
-        path = self.cc.cartoframes_creds_path()
+        path = self.carto_config.cartoframes_creds_path()
         answer = {"available": False, "path": path, "username": None, "base_url": None}
         try:
             creds = await self.offloader.run(
-                path, importer.read_creds, path, self.cc.forbid_non_https
+                path, importer.read_creds, path, self.carto_config.forbid_non_https
             )
         except CredentialsError:
             pass
@@ -291,8 +292,10 @@ class ImportHandler(CredentialsHandler):
     @endpoint
     async def post(self):
         body = self.body(bodies.IMPORT)
-        path = importer.resolve_path(body.get("path"), self.cc.cartoframes_creds_path())
-        creds = await self.offloader.run(path, importer.read_creds, path, self.cc.forbid_non_https)
+        path = importer.resolve_path(body.get("path"), self.carto_config.cartoframes_creds_path())
+        creds = await self.offloader.run(
+            path, importer.read_creds, path, self.carto_config.forbid_non_https
+        )
         label = "%s (CARTOframes)" % (creds["username"] or creds["base_url"])
         account = await self.in_store(
             self.store.add_account,
@@ -325,7 +328,7 @@ class OAuthStartHandler(CredentialsHandler):
             api_base_url = api_base_url or account["api_base_url"]
         login, url = self.tokens.start_login(
             body["flow"],
-            self.cc.oauth_redirect_uri or self.callback_uri(),
+            self.carto_config.oauth_redirect_uri or self.callback_uri(),
             org=body.get("org"),
             api_base_url=api_base_url,
             label=_label(body),
