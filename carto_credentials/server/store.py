@@ -397,12 +397,15 @@ class AccountStore:
     def update(self, change):
         """Run ``change(data)`` on a fresh read inside the lock and write the result back.
 
-        ``change`` returns the value to hand back to the caller; raising leaves the file untouched.
+        ``change`` returns the value to hand back to the caller; raising leaves the file untouched,
+        and so does a change that changes nothing (no rewrite, no new mtime for readers to see).
         """
         with self._locked():
             data = self._load(quarantine=True)
+            before = copy.deepcopy(data)
             result = change(data)
-            self._write(data)
+            if data != before:
+                self._write(data)
             return result
 
     # --- operations -------------------------------------------------------------------------

@@ -349,3 +349,15 @@ def test_unreadable_or_unwritable_store_says_what_to_do(store, monkeypatch, wher
         "accounts.json",
         "accounts.json.lock",
     ]
+
+
+def test_a_change_that_changes_nothing_does_not_rewrite_the_store(tmp_path):
+    s = AccountStore(str(tmp_path / "accounts.json"))
+    s.set_grant("a.ipynb", "allow")
+    before = os.stat(s.path)
+    s.set_grant("a.ipynb", "allow")
+    s.remove_grant("never-granted.ipynb")
+    after = os.stat(s.path)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    s.set_grant("a.ipynb", "deny")
+    assert os.stat(s.path).st_ino != before.st_ino  # written: a new file replaced the old one
