@@ -96,7 +96,8 @@ export class AccountList extends Widget {
         actions.appendChild(
           this._button(
             trans.__('Make default'),
-            trans.__('Make %1 the default account', displayName(account)),
+            // Starts with the visible text, so the name contains what is seen (WCAG 2.5.3).
+            trans.__('Make default: %1', displayName(account)),
             'jp-CartoCredentials-makeDefault',
             () => this._model.setDefault(account.id)
           )
