@@ -80,18 +80,24 @@ async function expectNoViolations(
     .toBeGreaterThan(0);
 }
 
+// Before the page loads, so the panel starts from an empty store whatever ran before.
+test.beforeEach(async ({ request }) => {
+  await emptyStore(request);
+});
+
 for (const theme of THEMES) {
   test(`has no WCAG 2.1 AA violation in ${theme}`, async ({
     page,
-    request,
     tmpPath
   }) => {
     test.slow();
-    await emptyStore(request);
     await setTheme(page, theme);
     await openCartoPanel(page);
 
     await test.step('the empty panel', async () => {
+      await expect(
+        page.locator(`${PANEL} .jp-CartoCredentials-empty`)
+      ).toBeVisible();
       await expectNoViolations(page, PANEL, `the empty panel (${theme})`);
     });
 
@@ -103,11 +109,18 @@ for (const theme of THEMES) {
       await expectNoViolations(page, PANEL, `the error alert (${theme})`);
     });
 
-    await test.step('the signed-in panel', async () => {
+    await test.step('the signed-in panel, with a second, public account', async () => {
       await logInFromPanel(page, 'alice', DEMO_USERS.alice);
       await expect(
         page.locator(`${PANEL} .jp-CartoCredentials-signedIn`)
       ).toBeVisible();
+      await logInFromPanel(page, 'bob', '', { publicOnly: true });
+      await expect(
+        page.locator(`${PANEL} .jp-CartoCredentials-account`)
+      ).toHaveCount(2);
+      await expect(
+        page.locator(`${PANEL} .jp-CartoCredentials-badge`)
+      ).toContainText(['Default', 'Public data only']);
       await expectNoViolations(page, PANEL, `the signed-in panel (${theme})`);
     });
 
