@@ -121,8 +121,8 @@ def redirect_target(headers, secret):
     return shown
 
 
-def _is_timeout(exc):
-    """Whether ``exc`` means CARTO did not answer in time.
+def is_timeout(exc):
+    """Whether ``exc`` means CARTO did not answer in time (the kernel's and the server's one test).
 
     requests raises ``Timeout`` for connect and read timeouts, except a read timeout while the
     body streams in, which reaches us as a ``ConnectionError`` wrapping urllib3's
@@ -159,7 +159,7 @@ def caused_by(exc, *names):
 
 def _raise_network(failure, shown, secret):
     reason = scrub(failure, secret).rstrip(" .") or type(failure).__name__
-    if _is_timeout(failure):
+    if is_timeout(failure):
         raise errors.CartoTimeoutError(
             f"CARTO did not answer in time at {shown} ({reason})."
         ) from None

@@ -24,7 +24,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .. import rules
-from .._http import USER_AGENT, auth_for, caused_by, redirect_target
+from .._http import USER_AGENT, auth_for, caused_by, is_timeout, redirect_target
 from .errors import CredentialsError
 
 MAX_URL_LENGTH = rules.MAX_LENGTHS["base_url"]
@@ -335,8 +335,7 @@ def _get_me(session, base_url, username, api_key, timeout):
 
 
 def network_failure(err, host, timeout):
-    # A timeout while reading the answer reaches us as a ConnectionError wrapping urllib3's.
-    if isinstance(err, requests.exceptions.Timeout) or caused_by(err, "ReadTimeoutError"):
+    if is_timeout(err):
         return _failure("timeout", "%s did not answer within %g seconds." % (host, timeout))
     if isinstance(err, requests.exceptions.SSLError):
         return _failure(
