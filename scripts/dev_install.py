@@ -5,7 +5,8 @@ In each environment the checkout is put on the path (like ``pip install -e``) an
 wheel's ``shared-data`` table (pyproject.toml) is linked under the environment's prefix, exactly where
 ``pip install jupyterlab-carto-credentials`` puts it: the labextension, the server-extension switch and
 the IPython startup file. ``.venv`` gets a kernelspec ``python3-ipykernel6`` for the second
-environment. Idempotent: pip runs only when the pins changed.
+environment, and CARTO 3 (``.venv-carto3``, kernelspec ``python3-carto3``: carto-auth and pydeck-carto)
+and CARTOframes kernel environments. Idempotent: pip runs only when the pins changed.
 
 Run with the ``python3`` first on PATH (3.11): ``python3 scripts/dev_install.py``.
 """
@@ -34,6 +35,10 @@ BARE_SPEC_NAME = "python3-bare"
 # this package, as after ``pip install jupyterlab-carto-credentials`` there.
 CARTOFRAMES_VENV = ROOT / ".venv-cartoframes"
 CARTOFRAMES_OURS_VENV = ROOT / ".venv-cartoframes-ours"
+# CARTO 3 (issue 11): the real carto-auth 0.2.0 and pydeck-carto from PyPI with this package, as a
+# user's CARTO 3 kernel environment (ipykernel 7.4, no ipywidgets), kernelspec "python3-carto3".
+CARTO3_VENV = ROOT / ".venv-carto3"
+CARTO3_SPEC_NAME = "python3-carto3"
 
 
 def python_of(venv: Path) -> Path:
@@ -141,6 +146,12 @@ def main() -> None:
     overlay(CARTOFRAMES_OURS_VENV, CARTOFRAMES_VENV)
     develop(CARTOFRAMES_OURS_VENV)
     install_kernelspec("python3-cartoframes", CARTOFRAMES_OURS_VENV, "CARTOframes 1.2.5")
+    carto3 = REQUIREMENTS / "kernel-carto3.txt"
+    pip_install(CARTO3_VENV, ["-r", str(carto3)], [carto3])
+    develop(CARTO3_VENV)
+    install_kernelspec(
+        CARTO3_SPEC_NAME, CARTO3_VENV, "Python 3 (CARTO 3: carto-auth, pydeck-carto)"
+    )
     print(f"development install ready in {LAB_VENV} (kernel environment {KERNEL6_VENV})")
 
 
