@@ -9,6 +9,7 @@ try:
 except ImportError:  # a source checkout that was never built
     __version__ = "dev"
 
+from . import _status_html  # noqa: F401  (gives Credentials its masked _repr_html_)
 from .credentials import Credentials
 from .defaults import (
     get_default_credentials,

@@ -379,8 +379,9 @@ def _with_map_notice(content):
 _installed = {}  # id(kernel) -> SendFilter
 
 
-def install(kernel):
-    """Mask known keys in everything ``kernel`` sends; called by ``kernel.register_target``.
+def install(kernel, owns_comm):
+    """Mask known keys in everything ``kernel`` sends; called by ``kernel.register_target``, which
+    passes its ``owns_comm(comm_id)`` (messages on the channel's own comms are not masked).
 
     Returns whether the filter is in place. Never raises into a kernel start.
     """
@@ -391,7 +392,6 @@ def install(kernel):
     if id(kernel) in _installed:
         return True
     from . import _ipykernel_compat
-    from .kernel import owns_comm
 
     def make(original, session):
         return SendFilter(original, session, owns_comm)

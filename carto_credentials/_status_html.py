@@ -5,14 +5,14 @@ The key itself never appears: only ``default_public`` (not a secret) or a masked
 
 from html import escape
 
+from . import credentials as _credentials
 from . import kernel
 from .credentials import DEFAULT_PUBLIC, mask_key
+from .defaults import code_default
 
 
 def _origin(credentials):
     """Where these credentials stand in this kernel's precedence chain, without waiting."""
-    from .defaults import code_default
-
     if credentials == code_default():
         return "default, set by code in this kernel"
     pushed, _ = kernel.pushed_credentials(wait=False)
@@ -44,3 +44,6 @@ def credentials_html(credentials):
         'color:var(--jp-ui-font-color1)"><strong>CARTO credentials</strong>'
         f"<table>{cells}</table></div>"
     )
+
+
+_credentials.set_html_renderer(credentials_html)

@@ -18,7 +18,6 @@ from . import _http, errors, paths, rules
 from ._log import user_log
 from ._masking import mask_key, remember
 
-DEFAULT_CREDS_FILENAME = "creds.json"
 DEFAULT_PUBLIC = rules.PUBLIC_API_KEY
 ME_SERVICE = "api/v3/me"
 # CARTO's route, and what cartoframes 1.2.5 sends through carto-python 1.11.3 and the
@@ -271,10 +270,21 @@ class Credentials:
     __str__ = __repr__
 
     def _repr_html_(self):
-        # Not in cartoframes: a rich, masked status (account, server, state) in notebooks.
-        from ._status_html import credentials_html
+        # Not in cartoframes: a rich, masked status (account, server, state) in notebooks. The
+        # presentation layer (``_status_html``, imported by the package) supplies the renderer:
+        # a value does not import the layers above it.
+        if _html_renderer is None:
+            return None
+        return _html_renderer(self)
 
-        return credentials_html(self)
+
+_html_renderer = None
+
+
+def set_html_renderer(render):
+    """Set the function ``Credentials._repr_html_`` calls (``_status_html`` sets it on import)."""
+    global _html_renderer
+    _html_renderer = render
 
 
 def _write_private(path, text):

@@ -47,7 +47,8 @@ class _Bridge:
             self.kernel_id = None
             self.waited = False
             self.wait_timed_out = False
-            self.announcements = {}
+            self.replayed_messages = {}
+            self.code_default = None
         self.applied.clear()
 
 
@@ -79,7 +80,7 @@ def register_target(kernel=None):
     try:
         from . import _masking  # known keys are masked in everything the kernel sends
 
-        _masking.install(kernel)
+        _masking.install(kernel, owns_comm)
     except Exception as exc:
         log.warning("Could not install the output masking: %s", type(exc).__name__)
     return True
@@ -101,7 +102,7 @@ def _current_kernel():
 # -- frontend -> kernel ------------------------------------------------------------------------
 
 
-class Push:
+class SetCredentials:
     """A validated ``set_credentials`` message (the key is only inside ``credentials``)."""
 
     __slots__ = ("state", "credentials", "account_id", "session_path", "kernel_id")
@@ -139,7 +140,7 @@ def _string(data, key, max_length, min_length=0, nullable=False):
 
 
 def parse_set_credentials(data):
-    """Check a ``set_credentials`` message by hand and return a ``Push``.
+    """Check a ``set_credentials`` message by hand and return a ``SetCredentials``.
 
     Raises ``MalformedMessage`` (whose text names the problem, never a value).
     """
@@ -160,7 +161,7 @@ def parse_set_credentials(data):
     if state in (NOT_GRANTED, NO_ACCOUNT):
         if account is not None:
             raise MalformedMessage(f"`account` must be null for state {state}")
-        return Push(state, None, None, session_path, kernel_id)
+        return SetCredentials(state, None, None, session_path, kernel_id)
     if not isinstance(account, dict):
         raise MalformedMessage("`account` is not an object")
     _check_keys(account, _ACCOUNT_KEYS, "`account`")
@@ -187,7 +188,7 @@ def parse_set_credentials(data):
         )
     except (ValueError, TypeError):
         raise MalformedMessage("invalid `account.base_url`") from None
-    return Push(state, credentials, account_id, session_path, kernel_id)
+    return SetCredentials(state, credentials, account_id, session_path, kernel_id)
 
 
 def _apply(data, kind):
@@ -219,13 +220,11 @@ def _on_open(comm, open_msg):
     with _bridge.lock:
         if _bridge.state == NOT_GRANTED:
             return
-        announced = list(_bridge.announcements.values())
-    from .defaults import code_default
-
-    current = code_default()
+        replayed = list(_bridge.replayed_messages.values())
+        current = _bridge.code_default
     if current is not None:
         _send(comm, changed_message(current))
-    for message in announced:
+    for message in replayed:
         _send(comm, message)
 
 
@@ -296,21 +295,23 @@ def changed_message(credentials):
 
 
 def notify_code_default(credentials):
-    """Tell every open comm that code set (or, with ``None``, unset) the default."""
+    """Tell every open comm that code set (or, with ``None``, unset) the default; a comm opened
+    later is told on open (``defaults`` calls this on every set and unset)."""
     with _bridge.lock:
+        _bridge.code_default = credentials
         comms = list(_bridge.comms)
     message = changed_message(credentials)
     for comm in comms:
         _send(comm, message)
 
 
-def announce(key, message):
+def send_to_every_frontend(key, message):
     """Send ``message`` on every open comm now, and on every comm opened later (a second tab,
-    a reconnect); a later ``announce`` with the same ``key`` replaces it. Returns how many comms
+    a reconnect); a later call with the same ``key`` replaces it. Returns how many comms
     it reached now. Used by the map widgets to register credentials set in code by reference.
     """
     with _bridge.lock:
-        _bridge.announcements[key] = message
+        _bridge.replayed_messages[key] = message
         comms = list(_bridge.comms)
     for comm in comms:
         _send(comm, message)
@@ -404,7 +405,3 @@ def _is_ours(msg_type, content):
         with _bridge.lock:
             return content.get("comm_id") in {c.comm_id for c in _bridge.comms}
     return False
-
-
-def _reset_for_tests():
-    _bridge.reset()

@@ -82,7 +82,7 @@ def send_credentials_to_frontend(credentials):
     """
     credentials = as_credentials(credentials)
     ref = credentials_ref(credentials)
-    kernel.announce(ref, register_message(ref, credentials))
+    kernel.send_to_every_frontend(ref, register_message(ref, credentials))
     return ref
 
 

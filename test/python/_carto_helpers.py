@@ -45,10 +45,10 @@ def isolated(tmp_path, monkeypatch):
     for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         monkeypatch.delenv(proxy, raising=False)
     defaults._code_default = None
-    kernel._reset_for_tests()
+    kernel._bridge.reset()
     yield tmp_path
     defaults._code_default = None
-    kernel._reset_for_tests()
+    kernel._bridge.reset()
 
 
 class FakeCarto:

@@ -166,7 +166,7 @@ def _state():
             bridge.account_id,
             bridge.session_path,
             bridge.kernel_id,
-            dict(bridge.announcements),
+            dict(bridge.replayed_messages),
             defaults.code_default(),
         )
 

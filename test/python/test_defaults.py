@@ -416,7 +416,7 @@ def test_an_undecided_or_allowed_notebook_without_a_push_gets_the_store_default(
     _store_with_grants({"work/map.ipynb": "deny", "b.ipynb": "allow"})
     no_push("/srv/notebooks/work/other.ipynb")  # undecided (policy ask): other front ends work
     assert get_default_credentials() == STORED
-    kernel._reset_for_tests()
+    kernel._bridge.reset()
     kernel.register_target(FakeKernel())
     no_push("/srv/notebooks/b.ipynb")
     assert get_default_credentials() == STORED

@@ -193,7 +193,9 @@ def test_no_key_is_replayed_to_a_comm_opened_after_not_granted(fake, how):
     not_granted; comms already open still get live broadcasts."""
     first = fake.comm_manager.open(push_message())
     set_default_credentials("bob", "bob-key")
-    kernel.announce("rt-1", {"version": 1, "type": "register_credentials", "ref": "rt-1"})
+    kernel.send_to_every_frontend(
+        "rt-1", {"version": 1, "type": "register_credentials", "ref": "rt-1"}
+    )
     if how == "earlier_push":
         first.receive(push_message(state="not_granted"))
         later = fake.comm_manager.open({"version": 9})  # malformed open: state unchanged
