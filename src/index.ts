@@ -7,13 +7,14 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, IToolbarWidgetRegistry } from '@jupyterlab/apputils';
 import { IConsoleTracker } from '@jupyterlab/console';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, type NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
+import { Panel } from '@lumino/widgets';
 
 import { addToPalette, CommandIDs, registerCommands } from './commands';
 import { askGrant } from './grantDialog';
@@ -36,6 +37,8 @@ export { ICartoCredentials } from './tokens';
 export { CommandIDs } from './commands';
 
 const PLUGIN_ID = 'jupyterlab-carto-credentials:plugin';
+/** The toolbar item's name in `jupyter.lab.toolbars` (schema/plugin.json). */
+const TOOLBAR_ITEM = 'carto-account';
 
 /** The shared context: accounts from the server-side store, preferences from the settings. */
 const credentialsPlugin: JupyterFrontEndPlugin<ICartoCredentials> = {
@@ -164,40 +167,53 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-/** The account selector in every notebook's toolbar. */
+/**
+ * The account selector in every notebook's toolbar, through the toolbar registry: its place comes
+ * from `jupyter.lab.toolbars` in our schema, so users move or hide it from Settings like core items
+ * (JupyterLab and Notebook 7 build the notebook toolbar from that registry).
+ */
 const toolbarPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-carto-credentials:notebook-toolbar',
   description:
     "Adds a selector of the notebook's CARTO account to its toolbar.",
   autoStart: true,
-  requires: [ICartoCredentials, INotebookTracker],
+  requires: [ICartoCredentials, IToolbarWidgetRegistry],
   optional: [ITranslator],
   activate: (
     app: JupyterFrontEnd,
     credentials: ICartoCredentials,
-    notebooks: INotebookTracker,
+    toolbarRegistry: IToolbarWidgetRegistry,
     translator: ITranslator | null
   ): void => {
     const trans = (translator ?? nullTranslator).load(
       'jupyterlab_carto_credentials'
     );
     const model = CartoCredentialsModel.from(credentials);
-    notebooks.widgetAdded.connect((_, panel) => {
-      void Promise.all([panel.context.ready, import('./toolbar')]).then(
-        ([, { NotebookAccountSelector }]) => {
-          if (panel.isDisposed) {
-            return;
+    toolbarRegistry.addFactory<NotebookPanel>(
+      'Notebook',
+      TOOLBAR_ITEM,
+      panel => {
+        // The registry wants a widget now; the selector's code loads on first use.
+        const host = new Panel();
+        host.addClass('jp-CartoCredentials-notebookAccountHost');
+        void Promise.all([panel.context.ready, import('./toolbar')]).then(
+          ([, { NotebookAccountSelector }]) => {
+            if (host.isDisposed || panel.isDisposed) {
+              return;
+            }
+            host.addWidget(
+              new NotebookAccountSelector({
+                model,
+                trans,
+                path: () => panel.context.path,
+                metadata: () => panel.content.model
+              })
+            );
           }
-          const selector = new NotebookAccountSelector({
-            model,
-            trans,
-            path: () => panel.context.path,
-            metadata: () => panel.content.model
-          });
-          panel.toolbar.insertItem(10, 'cartoAccount', selector);
-        }
-      );
-    });
+        );
+        return host;
+      }
+    );
   }
 };
 

@@ -1,6 +1,11 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
+
+import { ToolbarWidgetRegistry } from '@jupyterlab/apputils';
 import { framePromise } from '@jupyterlab/testing';
 import { Widget } from '@lumino/widgets';
 
+import plugins from '../src/index';
 import { METADATA_KEY } from '../src/metadata';
 import { NotebookAccountSelector } from '../src/toolbar';
 import { FakeMetadata, loadedModel, trans } from './uiHarness';
@@ -83,5 +88,48 @@ describe('NotebookAccountSelector', () => {
     const { selector } = await setup();
     expect(selector.node.innerHTML).not.toMatch(/secret-key/);
     selector.dispose();
+  });
+});
+
+describe('the notebook toolbar item', () => {
+  it('is declared in jupyter.lab.toolbars, so Settings can move or hide it', () => {
+    const schema = JSON.parse(
+      readFileSync(join(__dirname, '..', 'schema', 'plugin.json'), 'utf8')
+    );
+    expect(schema['jupyter.lab.toolbars']).toEqual({
+      Notebook: [{ name: 'carto-account', rank: 50 }]
+    });
+  });
+
+  it("is built by the toolbar registry's Notebook factory", async () => {
+    const plugin = plugins.find(
+      p => p.id === 'jupyterlab-carto-credentials:notebook-toolbar'
+    )!;
+    const { model } = await loadedModel();
+    const registry = new ToolbarWidgetRegistry({
+      defaultFactory: () => new Widget()
+    });
+    await plugin.activate({} as never, model, registry, null);
+    const metadata = new FakeMetadata();
+    const notebook = {
+      isDisposed: false,
+      context: { ready: Promise.resolve(), path: 'n.ipynb' },
+      content: { model: metadata }
+    };
+    const host = registry.createWidget('Notebook', notebook as never, {
+      name: 'carto-account'
+    });
+    Widget.attach(host, document.body);
+    // The selector's module loads on first use.
+    await new Promise(resolve => setTimeout(resolve, 0));
+    await framePromise();
+    const select = host.node.querySelector<HTMLSelectElement>(
+      '.jp-CartoCredentials-notebookAccount select'
+    )!;
+    expect(select).not.toBeNull();
+    select.value = 'acc-b';
+    select.dispatchEvent(new Event('change'));
+    expect(model.notebookAccountId('n.ipynb')).toBe('acc-b');
+    host.dispose();
   });
 });
