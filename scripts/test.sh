@@ -12,6 +12,7 @@ step "Lint: ruff (Python), stylelint, prettier, eslint"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 npm run --silent lint:check
+npm run --silent lint:cycles
 
 step "Unit tests: jest"
 npx jest --ci

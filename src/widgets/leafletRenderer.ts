@@ -5,7 +5,7 @@
 import 'leaflet/dist/leaflet.css';
 import * as L from 'leaflet';
 
-import type { IDrawnLayer, IMapRenderer } from './renderer';
+import type { IDrawnLayer, IMapRenderer } from './rendererTypes';
 
 export class LeafletRenderer implements IMapRenderer {
   constructor(container: HTMLElement) {

@@ -1,22 +1,13 @@
 /**
- * What the view needs from a map library; the Leaflet implementation is loaded lazily.
+ * The map renderer for the view; the Leaflet implementation is loaded lazily.
  */
-import type { FeatureCollection } from './sqlApi';
+import type { RendererFactory } from './rendererTypes';
 
-export interface IDrawnLayer {
-  readonly data: FeatureCollection;
-  readonly color: string;
-}
-
-export interface IMapRenderer {
-  /** Replace every layer and fit the view to the data. */
-  draw(layers: ReadonlyArray<IDrawnLayer>): void;
-  /** The container changed size. */
-  resize(): void;
-  dispose(): void;
-}
-
-export type RendererFactory = (container: HTMLElement) => IMapRenderer;
+export type {
+  IDrawnLayer,
+  IMapRenderer,
+  RendererFactory
+} from './rendererTypes';
 
 /** Layer colours, distinct on light and dark themes. */
 export const LAYER_COLORS = [
