@@ -10,6 +10,7 @@ except ImportError:  # a source checkout that was never built
     __version__ = "dev"
 
 from . import _status_html  # noqa: F401  (gives Credentials its masked _repr_html_)
+from .carto3 import carto_auth
 from .credentials import Credentials
 from .defaults import (
     get_default_credentials,
@@ -39,6 +40,7 @@ __all__ = [
     "unset_default_credentials",
     "resolve_credentials",
     "sql",
+    "carto_auth",
     "CartoCredentialsError",
     "NoCredentialsError",
     "InvalidCredentialsError",

@@ -56,17 +56,20 @@ def auth_for(username, api_key):
     return (username if isinstance(username, str) else "", api_key)
 
 
-def request_json(method, url, params, auth=None, timeout=30.0, session=None):
+def request_json(method, url, params, auth=None, timeout=30.0, session=None, bearer=None):
     """Send ``params`` (query for GET, form body for POST) and return the decoded JSON answer.
 
     ``auth`` is ``auth_for(username, api_key)``: the key goes in the Basic header. ``timeout`` is
     in seconds, for connecting and for each read. Raises the ``errors`` subclass that matches the
     failure (a redirect is a ``CartoAPIError``); messages show ``url`` (which never holds the
-    key) and never contain the key.
+    key) and never contain the key. ``bearer``: a CARTO 3 access token, sent as ``Authorization:
+    Bearer`` instead (and scrubbed as the key is).
     """
-    secret = auth[1] if auth else None
+    secret = bearer or (auth[1] if auth else None)
     shown = redact_url(url)
-    status, headers, body = _send(session, method, url, params, auth, timeout, secret, shown)
+    status, headers, body = _send(
+        session, method, url, params, auth, timeout, secret, shown, bearer
+    )
     if 300 <= status < 400:
         raise errors.CartoAPIError(
             f"The server at {shown} answered with a redirect (HTTP {status}) to "
@@ -87,8 +90,10 @@ def _shared_session():
         return _session
 
 
-def _send(session, method, url, params, auth, timeout, secret, shown):
+def _send(session, method, url, params, auth, timeout, secret, shown, bearer=None):
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    if bearer is not None:
+        headers["Authorization"] = "Bearer " + bearer
     kwargs = {"params": params} if method == "GET" else {"data": params}
     if auth is not None:
         kwargs["auth"] = auth

@@ -18,8 +18,10 @@ back a tail that could be the start of a key until the next message, so a key sp
 writes is still masked. With no known key a message costs one global lookup.
 
 Known keys: every ``Credentials`` built in this process (pushed, code-set, environment, store,
-``creds.json``, explicit), plus ``CARTO_API_KEY`` and the keys of the account store and of
-``creds.json``, read at install and re-read (when changed) before each cell.
+``creds.json``, explicit), every CARTO 3 access token pushed or handed out (``kernel``,
+``carto3``), plus ``CARTO_API_KEY`` and the keys, access tokens and M2M client secrets of the
+account store and the key of ``creds.json``, read at install and re-read (when changed) before
+each cell.
 ``CARTO_CREDENTIALS_MASK_OUTPUTS=0`` in the kernel's environment turns the filter off.
 """
 
@@ -222,9 +224,14 @@ def refresh_sources():
             remember(key)
 
 
+# What a stored account holds that outputs must not show: API keys, CARTO 3 access tokens and
+# M2M client secrets.
+_STORE_SECRETS = ("api_key", "access_token", "client_secret")
+
+
 def _store_keys(data):
     accounts = data.get("accounts") if isinstance(data, dict) else None
-    return [a.get("api_key") for a in accounts or () if isinstance(a, dict)]
+    return [a.get(field) for a in accounts or () if isinstance(a, dict) for field in _STORE_SECRETS]
 
 
 def _creds_keys(data):

@@ -221,6 +221,8 @@ def _from_account_store(data):
     default_id = data.get("default_account")
     for account in data.get("accounts") or ():
         if account.get("id") == default_id:
+            if (account.get("kind") or "api_key") != "api_key":
+                return None  # a CARTO 3 login: no API key (carto_credentials.carto_auth() uses it)
             return _account_credentials(account, paths.store_path())
     return None
 

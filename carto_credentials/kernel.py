@@ -12,18 +12,25 @@ Nothing here imports ipykernel, and nothing outside ``_ipykernel_compat`` touche
 internals: the module is imported in every kernel.
 """
 
+import collections
 import logging
 import os
+import re
 import threading
 
 from . import rules
+from ._masking import remember
 from .credentials import DEFAULT_PUBLIC, Credentials
 
 TARGET = "carto.credentials"
 PROTOCOL_VERSION = 1
+# set_credentials of a CARTO 3 account (docs/contracts.md §4): API-key pushes stay version 1.
+CARTO3_PROTOCOL_VERSION = 2
 PUSH_WAIT_SECONDS = 2.0
 GRANTED, PUBLIC, NOT_GRANTED, NO_ACCOUNT = "granted", "public", "not_granted", "no_account"
+LOGIN_REQUIRED = "login_required"
 STATES = (GRANTED, PUBLIC, NOT_GRANTED, NO_ACCOUNT)
+CARTO3_STATES = (GRANTED, NOT_GRANTED, NO_ACCOUNT, LOGIN_REQUIRED)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +49,8 @@ class _Bridge:
             self.comms = []
             self.pushed = None
             self.state = None
+            self.version = None  # of the last push applied
+            self.carto3 = None  # a Carto3Login (version 2 pushes)
             self.account_id = None
             self.session_path = None
             self.kernel_id = None
@@ -103,16 +112,76 @@ def _current_kernel():
 
 
 class SetCredentials:
-    """A validated ``set_credentials`` message (the key is only inside ``credentials``)."""
+    """A validated ``set_credentials`` message (the key is only inside ``credentials``, a CARTO 3
+    token only inside ``carto3``)."""
 
-    __slots__ = ("state", "credentials", "account_id", "session_path", "kernel_id")
+    __slots__ = (
+        "state",
+        "credentials",
+        "account_id",
+        "session_path",
+        "kernel_id",
+        "version",
+        "carto3",
+    )
 
-    def __init__(self, state, credentials, account_id, session_path, kernel_id):
+    def __init__(
+        self, state, credentials, account_id, session_path, kernel_id, version=1, carto3=None
+    ):
+        self.version = version
+        self.carto3 = carto3
         self.state = state
         self.credentials = credentials
         self.account_id = account_id
         self.session_path = session_path
         self.kernel_id = kernel_id
+
+
+class Carto3Login:
+    """A CARTO 3 login (carto-auth's modes ``oauth`` / ``m2m``) and its access token;
+    ``expires_at``: Unix epoch seconds (UTC); ``expired``: it needs a new login. Its repr never
+    shows the token."""
+
+    __slots__ = (
+        "account_id",
+        "label",
+        "kind",
+        "api_base_url",
+        "access_token",
+        "expires_at",
+        "expired",
+    )
+
+    def __init__(
+        self, account_id, label, kind, api_base_url, access_token, expires_at, expired=False
+    ):
+        self.account_id = account_id
+        self.label = label
+        self.kind = kind
+        self.api_base_url = api_base_url
+        self.access_token = access_token
+        self.expires_at = expires_at
+        self.expired = expired
+
+    def expired_copy(self):
+        return Carto3Login(
+            self.account_id,
+            self.label,
+            self.kind,
+            self.api_base_url,
+            self.access_token,
+            self.expires_at,
+            expired=True,
+        )
+
+    def __repr__(self):
+        return "Carto3Login(%r, kind=%r, api_base_url=%r, expires_at=%r, expired=%r)" % (
+            self.label,
+            self.kind,
+            self.api_base_url,
+            self.expires_at,
+            self.expired,
+        )
 
 
 class MalformedMessage(ValueError):
@@ -147,11 +216,16 @@ def parse_set_credentials(data):
     if not isinstance(data, dict):
         raise MalformedMessage("not an object")
     version = data.get("version")
-    if type(version) not in (int, float) or version != PROTOCOL_VERSION:
+    if type(version) not in (int, float) or version not in (
+        PROTOCOL_VERSION,
+        CARTO3_PROTOCOL_VERSION,
+    ):
         raise MalformedMessage("unknown version")
     if data.get("type") != "set_credentials":
         raise MalformedMessage("unknown type")
     _check_keys(data, _PUSH_KEYS, "message")
+    if version == CARTO3_PROTOCOL_VERSION:
+        return _parse_carto3(data)
     state = data.get("state")
     if state not in STATES:
         raise MalformedMessage("unknown state")
@@ -191,13 +265,67 @@ def parse_set_credentials(data):
     return SetCredentials(state, credentials, account_id, session_path, kernel_id)
 
 
+_CARTO3_ACCOUNT_KEYS = {"id", "label", "kind", "api_base_url", "access_token", "expires_at"}
+_TOKEN = re.compile(r"^[\x21-\x7e]{1,8192}$")
+_MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _parse_carto3(data):
+    """The version 2 ``set_credentials`` (a CARTO 3 account, or ``login_required``)."""
+    state = data.get("state")
+    if state not in CARTO3_STATES:
+        raise MalformedMessage("unknown state")
+    session_path = _string(data, "session_path", 4096)
+    kernel_id = _string(data, "kernel_id", 200)
+    account = data.get("account")
+    if state != GRANTED:
+        if account is not None:
+            raise MalformedMessage(f"`account` must be null for state {state}")
+        return SetCredentials(state, None, None, session_path, kernel_id, CARTO3_PROTOCOL_VERSION)
+    if not isinstance(account, dict):
+        raise MalformedMessage("`account` is not an object")
+    _check_keys(account, _CARTO3_ACCOUNT_KEYS, "`account`")
+    account_id = _string(account, "id", 200, 1)
+    label = _string(account, "label", 200, 1)
+    if account.get("kind") not in ("oauth", "m2m"):
+        raise MalformedMessage("`account.kind` is not oauth or m2m")
+    token = account.get("access_token")
+    if not isinstance(token, str) or not _TOKEN.match(token):
+        raise MalformedMessage("`account.access_token` is not a valid token")
+    expires_at = account.get("expires_at")
+    if isinstance(expires_at, float) and expires_at.is_integer():
+        expires_at = int(expires_at)
+    if type(expires_at) is not int or not 0 <= expires_at <= _MAX_SAFE_INTEGER:
+        raise MalformedMessage("`account.expires_at` is not epoch seconds")
+    try:
+        api_base_url = rules.normalise_base_url(account.get("api_base_url"), allow_http=True)
+    except rules.RuleError as err:
+        raise MalformedMessage("`account.api_base_url`: %s" % err.message) from None
+    login = Carto3Login(
+        account_id, label, account["kind"], api_base_url.rstrip("/"), token, expires_at
+    )
+    return SetCredentials(
+        state, None, account_id, session_path, kernel_id, CARTO3_PROTOCOL_VERSION, login
+    )
+
+
 def _apply(data, kind):
     try:
         push = parse_set_credentials(data)
     except MalformedMessage as exc:
         log.warning("Ignored a malformed %s on comm target %s: %s", kind, TARGET, exc)
         return False
+    if push.carto3 is not None:
+        remember(push.carto3.access_token)  # masked in everything the kernel sends (_masking)
     with _bridge.lock:
+        # A version 1 push is an API-key account (no CARTO 3 login), a version 2 one a CARTO 3
+        # login (no API key); login_required keeps the login known, marked expired.
+        if push.state == LOGIN_REQUIRED:
+            previous = _bridge.carto3
+            _bridge.carto3 = previous.expired_copy() if previous is not None else None
+        else:
+            _bridge.carto3 = push.carto3
+        _bridge.version = push.version
         _bridge.pushed = push.credentials
         _bridge.state = push.state
         _bridge.account_id = push.account_id
@@ -353,6 +481,18 @@ def pushed_credentials(wait=True):
         if _bridge.state is None:
             _bridge.wait_timed_out = True
         return _bridge.pushed, _bridge.state
+
+
+Carto3Push = collections.namedtuple("Carto3Push", "login state version session_path")
+
+
+def carto3_push(wait=True):
+    """``Carto3Push(login, state, version, session_path)`` of the last push (all ``None`` without
+    one): ``login`` is a ``Carto3Login`` after a version 2 push, else ``None``. Waits as
+    ``pushed_credentials`` does."""
+    pushed_credentials(wait=wait)
+    with _bridge.lock:
+        return Carto3Push(_bridge.carto3, _bridge.state, _bridge.version, _bridge.session_path)
 
 
 def missing_push_hint():
