@@ -13,6 +13,9 @@ def _carto_credentials_startup():
         from carto_credentials import _cartoframes
 
         _cartoframes.install()  # cartoframes.auth follows these credentials once imported
+        from carto_credentials import _carto_auth_hook
+
+        _carto_auth_hook.install()  # carto-auth's CartoAuth.from_* share the CARTO 3 login
     except Exception:
         pass
 
