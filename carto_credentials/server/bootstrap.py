@@ -33,6 +33,8 @@ def _carto_credentials_bootstrap(package_dir):
     kernel.register_target()
     import carto_credentials._cartoframes as cartoframes_hook
     cartoframes_hook.install()
+    import carto_credentials._carto_auth_hook as carto_auth_hook
+    carto_auth_hook.install()
 try:
     _carto_credentials_bootstrap(__PACKAGE_DIR__)
 except Exception:

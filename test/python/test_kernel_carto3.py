@@ -18,6 +18,7 @@ import copy
 import hashlib
 import json
 import os
+import subprocess
 import threading
 import time
 import urllib.parse
@@ -567,3 +568,23 @@ def test_real_kernel_carto_dw_credentials_from_the_local_carto3_api(real, carto_
     )
     assert "DW " in ok(out) and "NO BIGQUERY True" in out["stdout"]
     assert token not in out["raw"]
+
+
+def test_the_silent_bootstrap_installs_the_carto_auth_hook_too(tmp_path):
+    if not os.path.exists(CARTO3_PYTHON):
+        pytest.skip(f"{CARTO3_PYTHON} is missing: run python3 scripts/dev_install.py")
+    from carto_credentials.server.bootstrap import bootstrap_code
+
+    probe = (
+        bootstrap_code()
+        + "\nimport sys, carto_auth\n"
+        + "from carto_credentials import _carto_auth_hook as hook\n"
+        + "print(any(isinstance(f, hook._Finder) for f in sys.meta_path),\n"
+        + "      carto_auth.CartoAuth.__dict__.get(hook._MARK, False))\n"
+    )
+    env = isolated_env(tmp_path, startup=False)
+    out = subprocess.run(
+        [CARTO3_PYTHON, "-c", probe], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "True"]
