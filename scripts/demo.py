@@ -92,6 +92,24 @@ def prepare(api_url):
         write_settings(
             dirs["settings"], notification, {"fetchNews": "false", "checkForUpdates": False}
         )
+    # CARTO 3 logins against the local API (tools/carto_api/carto3.py): its authorize and token
+    # endpoints, discovery, its public PKCE client (the paste flow, code page /auth/token) and the
+    # client an administrator registers for the redirect flow (callback on 127.0.0.1).
+    api = api_url.rstrip("/")
+    (dirs["config"] / "jupyter_server_config.json").write_text(
+        json.dumps(
+            {
+                "CartoCredentials": {
+                    "oauth_url": api,
+                    "accounts_url": api,
+                    "oauth_public_client_id": "local-carto-auth-public-client",
+                    "oauth_public_redirect_uri": api + "/auth/token",
+                    "oauth_client_id": "jupyterlab-local",
+                }
+            },
+            indent=2,
+        )
+    )
     welcome = dirs["notebooks"] / "Welcome to CARTO credentials.ipynb"
     if not welcome.exists():
         welcome.write_text(json.dumps(WELCOME, indent=1))

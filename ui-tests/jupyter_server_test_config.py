@@ -23,3 +23,14 @@ c.LabApp.workspaces_dir = os.path.join(root, "workspaces")
 c.LabApp.extension_manager = "readonly"
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+
+# CARTO 3 against the local API the galata config starts (tools/carto_api/carto3.py): its
+# authorize/token endpoints, accounts/config discovery, its public PKCE client (the paste flow,
+# whose code page is /auth/token) and the client an administrator registers for the redirect
+# flow (its callback is this server's carto-credentials/oauth/callback on 127.0.0.1).
+_carto_api = os.environ["CARTO_UI_API_URL"].rstrip("/")
+c.CartoCredentials.oauth_url = _carto_api
+c.CartoCredentials.accounts_url = _carto_api
+c.CartoCredentials.oauth_public_client_id = "local-carto-auth-public-client"
+c.CartoCredentials.oauth_public_redirect_uri = _carto_api + "/auth/token"
+c.CartoCredentials.oauth_client_id = "jupyterlab-local"
