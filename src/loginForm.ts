@@ -9,7 +9,7 @@ import { Widget } from '@lumino/widgets';
 
 import { loginErrorMessage } from './messages';
 import { CartoCredentialsModel } from './model';
-import { AccountStoreError, INewAccount } from './rest';
+import { INewAccount, storeErrorCode } from './rest';
 import { PUBLIC_API_KEY, RuleField, problemWith } from './rules';
 import { ICartoCredentials } from './tokens';
 
@@ -364,10 +364,7 @@ namespace Private {
 
   /** Which field a server-side failure is about, to focus and mark it. */
   export function fieldFor(reason: unknown): Field | null {
-    if (!(reason instanceof AccountStoreError)) {
-      return null;
-    }
-    switch (reason.code) {
+    switch (storeErrorCode(reason)) {
       case 'bad_key':
       case 'bad_key_format':
         return 'key';

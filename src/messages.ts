@@ -4,17 +4,18 @@
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 
-import { AccountStoreError } from './rest';
+import { storeErrorCode } from './rest';
 
 /** The sentence to show for a failed login, validation or import. */
 export function loginErrorMessage(
   error: unknown,
   trans: TranslationBundle
 ): string {
-  if (!(error instanceof AccountStoreError)) {
+  const code = storeErrorCode(error);
+  if (code === null) {
     return trans.__('Something went wrong while talking to the server.');
   }
-  switch (error.code) {
+  switch (code) {
     case 'bad_key':
       return trans.__(
         'CARTO rejected this API key. Copy it again from your CARTO dashboard (Settings › API keys).'
@@ -53,6 +54,6 @@ export function loginErrorMessage(
       );
     default:
       // The server's messages never contain a key (docs/contracts.md §2).
-      return error.message;
+      return (error as Error).message;
   }
 }

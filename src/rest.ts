@@ -69,16 +69,36 @@ export interface INewAccount {
   allow_non_https?: boolean;
 }
 
-/** A failed call, with the server's machine code and human message. */
-export class AccountStoreError extends Error {
+/**
+ * A failed call: JupyterLab's `ServerConnection.ResponseError` (the response is kept), plus the
+ * server's machine code (`docs/contracts.md` §2) that the UI turns into a sentence. When the server
+ * cannot be reached at all, calls reject with `ServerConnection.NetworkError` instead.
+ */
+export class AccountStoreError extends ServerConnection.ResponseError {
   constructor(
     readonly code: string,
     message: string,
-    readonly status: number
+    response: Response
   ) {
-    super(message);
+    super(response, message);
     this.name = 'AccountStoreError';
   }
+
+  /** The HTTP status of the answer. */
+  get status(): number {
+    return this.response.status;
+  }
+}
+
+/**
+ * The machine code of a failed store call: the server's code, `network` when the Jupyter server
+ * could not be reached, `null` for anything else.
+ */
+export function storeErrorCode(error: unknown): string | null {
+  if (error instanceof AccountStoreError) {
+    return error.code;
+  }
+  return error instanceof ServerConnection.NetworkError ? 'network' : null;
 }
 
 /** The operations the model needs; tests provide a fake. */
@@ -169,16 +189,12 @@ export class RestAccountStore implements IAccountStore {
     if (body !== undefined) {
       init.body = JSON.stringify(body);
     }
-    let response: Response;
-    try {
-      response = await ServerConnection.makeRequest(url, init, this._settings);
-    } catch (reason) {
-      throw new AccountStoreError(
-        'network',
-        'The Jupyter server could not be reached.',
-        0
-      );
-    }
+    // An unreachable server rejects with ServerConnection.NetworkError, passed on as it is.
+    const response = await ServerConnection.makeRequest(
+      url,
+      init,
+      this._settings
+    );
     const payload: unknown =
       response.status === 204 ? null : await response.json().catch(() => null);
     if (!response.ok) {
@@ -187,12 +203,12 @@ export class RestAccountStore implements IAccountStore {
         ? new AccountStoreError(
             parsed.data.error.code,
             parsed.data.error.message,
-            response.status
+            response
           )
         : new AccountStoreError(
             'server',
             `The CARTO credentials server extension answered ${response.status}. Is it installed and enabled?`,
-            response.status
+            response
           );
     }
     if (schema === null) {
@@ -203,7 +219,7 @@ export class RestAccountStore implements IAccountStore {
       throw new AccountStoreError(
         'bad_answer',
         'The CARTO credentials server extension sent an answer this page does not understand.',
-        response.status
+        response
       );
     }
     return parsed.data;

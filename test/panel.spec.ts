@@ -1,3 +1,4 @@
+import { ServerConnection } from '@jupyterlab/services';
 import { framePromise } from '@jupyterlab/testing';
 import { nullTranslator } from '@jupyterlab/translation';
 import { PromiseDelegate } from '@lumino/coreutils';
@@ -320,11 +321,16 @@ describe('CartoCredentialsPanel', () => {
       'explains %s and keeps what was typed',
       async (code, message, field) => {
         const h = (current = await setup());
-        h.store.createError = new AccountStoreError(
-          code,
-          'Server said: bad input',
-          400
-        );
+        h.store.createError =
+          code === 'network'
+            ? new ServerConnection.NetworkError(
+                new TypeError('Failed to fetch')
+              )
+            : new AccountStoreError(
+                code,
+                'Server said: bad input',
+                new Response(null, { status: 400 })
+              );
         type(
           h.$<HTMLInputElement>('.jp-CartoCredentials-usernameInput'),
           'alice'
@@ -355,7 +361,11 @@ describe('CartoCredentialsPanel', () => {
 
     it('clears the error after a later success', async () => {
       const h = (current = await setup());
-      h.store.createError = new AccountStoreError('bad_key', 'no', 401);
+      h.store.createError = new AccountStoreError(
+        'bad_key',
+        'no',
+        new Response(null, { status: 401 })
+      );
       type(
         h.$<HTMLInputElement>('.jp-CartoCredentials-usernameInput'),
         'alice'
