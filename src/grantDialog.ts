@@ -6,6 +6,9 @@ import { TranslationBundle } from '@jupyterlab/translation';
 
 import type { GrantDecision } from './rest';
 
+/** The Deny button's action: closing the dialog also answers a cancel button, in any language. */
+const DENY = 'jp-CartoCredentials-deny';
+
 export async function askGrant(
   path: string,
   accountLabel: string,
@@ -19,7 +22,7 @@ export async function askGrant(
       accountLabel
     ),
     buttons: [
-      Dialog.cancelButton({ label: trans.__('Deny') }),
+      Dialog.cancelButton({ label: trans.__('Deny'), actions: [DENY] }),
       Dialog.okButton({ label: trans.__('Allow') })
     ],
     hasClose: true
@@ -28,5 +31,5 @@ export async function askGrant(
     return 'allow';
   }
   // Closing the dialog decides nothing: the notebook is asked again next time.
-  return result.button.label === trans.__('Deny') ? 'deny' : null;
+  return result.button.actions.includes(DENY) ? 'deny' : null;
 }
