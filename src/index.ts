@@ -12,7 +12,12 @@ import { IConsoleTracker } from '@jupyterlab/console';
 import { INotebookTracker, type NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
-import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import {
+  ITranslator,
+  nullTranslator,
+  TranslationBundle
+} from '@jupyterlab/translation';
+import { Token } from '@lumino/coreutils';
 import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
 import { Panel } from '@lumino/widgets';
 
@@ -29,32 +34,60 @@ import { SessionWatcher } from './sessions';
 /* eslint-enable jupyter/prefer-lazy-imports */
 import { parseSettings } from './settings';
 import { CartoStatusItem } from './statusbar';
-import { ICartoCredentials } from './tokens';
+import { ICartoAccountStore, ICartoCredentials } from './tokens';
 import { setWidgetServices } from './widgets/services';
 import { MODULE_NAME, MODULE_VERSION } from './widgets/version';
 
-export { ICartoCredentials } from './tokens';
+export { ICartoAccountStore, ICartoCredentials } from './tokens';
 export { CommandIDs } from './commands';
 
 const PLUGIN_ID = 'jupyterlab-carto-credentials:plugin';
 /** The toolbar item's name in `jupyter.lab.toolbars` (schema/plugin.json). */
 const TOOLBAR_ITEM = 'carto-account';
 
-/** The shared context: accounts from the server-side store, preferences from the settings. */
+/** This extension's translation bundle, shared by its plugins (not public). */
+const ICartoTranslation = new Token<TranslationBundle>(
+  'jupyterlab-carto-credentials:translation',
+  "The CARTO credentials extension's translation bundle."
+);
+
+/** The account store: the server extension's REST API; another plugin may provide its own. */
+const accountStorePlugin: JupyterFrontEndPlugin<ICartoAccountStore> = {
+  id: 'jupyterlab-carto-credentials:account-store',
+  description:
+    "Provides the CARTO account store: the Jupyter server's /carto-credentials/ REST API.",
+  autoStart: true,
+  provides: ICartoAccountStore,
+  activate: (app: JupyterFrontEnd): ICartoAccountStore =>
+    new RestAccountStore(app.serviceManager.serverSettings)
+};
+
+/** This extension's translations, loaded once for every plugin. */
+const translationPlugin: JupyterFrontEndPlugin<TranslationBundle> = {
+  id: 'jupyterlab-carto-credentials:translation',
+  description: "Loads the CARTO credentials extension's translations.",
+  autoStart: true,
+  provides: ICartoTranslation,
+  optional: [ITranslator],
+  activate: (_: JupyterFrontEnd, translator: ITranslator | null) =>
+    (translator ?? nullTranslator).load('jupyterlab_carto_credentials')
+};
+
+/** The shared context: accounts from the account store, preferences from the settings. */
 const credentialsPlugin: JupyterFrontEndPlugin<ICartoCredentials> = {
   id: PLUGIN_ID,
   description:
     'Provides the shared CARTO login (accounts, default, per-notebook choice).',
   autoStart: true,
   provides: ICartoCredentials,
+  requires: [ICartoAccountStore],
   optional: [ISettingRegistry],
   activate: (
     app: JupyterFrontEnd,
+    store: ICartoAccountStore,
     registry: ISettingRegistry | null
   ): ICartoCredentials => {
-    const model = new CartoCredentialsModel({
-      store: new RestAccountStore(app.serviceManager.serverSettings)
-    });
+    const model = new CartoCredentialsModel({ store });
     app.serviceManager.contents.fileChanged.connect((_, change) => {
       if (change.type === 'delete' && change.oldValue?.path) {
         model.forgetDeleted(change.oldValue.path);
@@ -91,18 +124,15 @@ const bridgePlugin: JupyterFrontEndPlugin<void> = {
   description:
     'Pushes the right CARTO credentials to every notebook and console kernel.',
   autoStart: true,
-  requires: [ICartoCredentials],
-  optional: [INotebookTracker, IConsoleTracker, ITranslator],
+  requires: [ICartoCredentials, ICartoTranslation],
+  optional: [INotebookTracker, IConsoleTracker],
   activate: (
     app: JupyterFrontEnd,
     credentials: ICartoCredentials,
+    trans: TranslationBundle,
     notebooks: INotebookTracker | null,
-    consoles: IConsoleTracker | null,
-    translator: ITranslator | null
+    consoles: IConsoleTracker | null
   ): void => {
-    const trans = (translator ?? nullTranslator).load(
-      'jupyterlab_carto_credentials'
-    );
     const model = CartoCredentialsModel.from(credentials);
     const watcher = new SessionWatcher(model, (path, label) =>
       askGrant(path, label, trans)
@@ -127,19 +157,16 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-carto-credentials:panel',
   description: 'Adds the CARTO sidebar (log in, accounts) and its commands.',
   autoStart: true,
-  requires: [ICartoCredentials],
-  optional: [ITranslator, ILayoutRestorer, ICommandPalette, INotebookTracker],
+  requires: [ICartoCredentials, ICartoTranslation],
+  optional: [ILayoutRestorer, ICommandPalette, INotebookTracker],
   activate: (
     app: JupyterFrontEnd,
     credentials: ICartoCredentials,
-    translator: ITranslator | null,
+    trans: TranslationBundle,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     notebooks: INotebookTracker | null
   ): void => {
-    const trans = (translator ?? nullTranslator).load(
-      'jupyterlab_carto_credentials'
-    );
     const model = CartoCredentialsModel.from(credentials);
     const panel = new CartoCredentialsPanel({ model, trans });
     app.shell.add(panel, 'left', { rank: 850 });
@@ -177,17 +204,13 @@ const toolbarPlugin: JupyterFrontEndPlugin<void> = {
   description:
     "Adds a selector of the notebook's CARTO account to its toolbar.",
   autoStart: true,
-  requires: [ICartoCredentials, IToolbarWidgetRegistry],
-  optional: [ITranslator],
+  requires: [ICartoCredentials, ICartoTranslation, IToolbarWidgetRegistry],
   activate: (
     app: JupyterFrontEnd,
     credentials: ICartoCredentials,
-    toolbarRegistry: IToolbarWidgetRegistry,
-    translator: ITranslator | null
+    trans: TranslationBundle,
+    toolbarRegistry: IToolbarWidgetRegistry
   ): void => {
-    const trans = (translator ?? nullTranslator).load(
-      'jupyterlab_carto_credentials'
-    );
     const model = CartoCredentialsModel.from(credentials);
     toolbarRegistry.addFactory<NotebookPanel>(
       'Notebook',
@@ -222,21 +245,18 @@ const statusBarPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-carto-credentials:status-bar',
   description: "Shows the current notebook's CARTO account in the status bar.",
   autoStart: true,
-  requires: [ICartoCredentials],
-  optional: [IStatusBar, INotebookTracker, ITranslator],
+  requires: [ICartoCredentials, ICartoTranslation],
+  optional: [IStatusBar, INotebookTracker],
   activate: (
     app: JupyterFrontEnd,
     credentials: ICartoCredentials,
+    trans: TranslationBundle,
     statusBar: IStatusBar | null,
-    notebooks: INotebookTracker | null,
-    translator: ITranslator | null
+    notebooks: INotebookTracker | null
   ): void => {
     if (!statusBar) {
       return;
     }
-    const trans = (translator ?? nullTranslator).load(
-      'jupyterlab_carto_credentials'
-    );
     const model = CartoCredentialsModel.from(credentials);
     const item = new CartoStatusItem({
       model,
@@ -286,21 +306,18 @@ const widgetsPlugin: JupyterFrontEndPlugin<void> = {
   description:
     'Registers the CARTO map widget, which resolves keys from the shared login at render time.',
   autoStart: true,
-  requires: [ICartoCredentials],
-  optional: [IJupyterWidgetRegistry, ITranslator],
+  requires: [ICartoCredentials, ICartoTranslation],
+  optional: [IJupyterWidgetRegistry],
   activate: (
     _: JupyterFrontEnd,
     credentials: ICartoCredentials,
-    registry: IJupyterWidgetRegistry | null,
-    translator: ITranslator | null
+    trans: TranslationBundle,
+    registry: IJupyterWidgetRegistry | null
   ): void => {
     if (!registry) {
       return;
     }
-    setWidgetServices({
-      credentials,
-      trans: (translator ?? nullTranslator).load('jupyterlab_carto_credentials')
-    });
+    setWidgetServices({ credentials, trans });
     registry.registerWidget({
       name: MODULE_NAME,
       version: MODULE_VERSION,
@@ -311,6 +328,8 @@ const widgetsPlugin: JupyterFrontEndPlugin<void> = {
 };
 
 export default [
+  accountStorePlugin,
+  translationPlugin,
   credentialsPlugin,
   bridgePlugin,
   panelPlugin,

@@ -5,6 +5,8 @@
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 
+import type { IAccountStore } from './rest';
+
 /**
  * One authenticated CARTO context, shared by the sidebar, every kernel and every map widget.
  */
@@ -88,4 +90,16 @@ export namespace ICartoCredentials {
 export const ICartoCredentials = new Token<ICartoCredentials>(
   'jupyterlab-carto-credentials:ICartoCredentials',
   'The shared CARTO login: accounts, the default account, per-notebook choices and effective credentials.'
+);
+
+/**
+ * Where accounts, keys and grants are kept: by default the server extension's REST API
+ * (`docs/contracts.md` §2). Another extension can provide its own store by disabling
+ * `jupyterlab-carto-credentials:account-store` and providing this token.
+ */
+export type ICartoAccountStore = IAccountStore;
+
+export const ICartoAccountStore = new Token<ICartoAccountStore>(
+  'jupyterlab-carto-credentials:ICartoAccountStore',
+  'The CARTO account store (accounts, keys, default account, notebook grants) behind the shared login.'
 );

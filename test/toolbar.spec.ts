@@ -109,7 +109,7 @@ describe('the notebook toolbar item', () => {
     const registry = new ToolbarWidgetRegistry({
       defaultFactory: () => new Widget()
     });
-    await plugin.activate({} as never, model, registry, null);
+    await plugin.activate({} as never, model, trans, registry);
     const metadata = new FakeMetadata();
     const notebook = {
       isDisposed: false,
