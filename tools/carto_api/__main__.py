@@ -7,6 +7,7 @@ import sys
 import tempfile
 import threading
 
+from .carto3 import DEFAULT_M2M_TOKEN_LIFETIME, DEFAULT_OAUTH_TOKEN_LIFETIME
 from .server import DEFAULT_SLOW_SECONDS, CartoApiServer
 
 
@@ -30,11 +31,27 @@ def main(argv=None):
         default=DEFAULT_SLOW_SECONDS,
         help="how long requests for the user 'slowpoke' sleep",
     )
+    parser.add_argument(
+        "--oauth-token-lifetime",
+        type=int,
+        default=DEFAULT_OAUTH_TOKEN_LIFETIME,
+        help="seconds a CARTO 3 OAuth (browser login) access token lives",
+    )
+    parser.add_argument(
+        "--m2m-token-lifetime",
+        type=int,
+        default=DEFAULT_M2M_TOKEN_LIFETIME,
+        help="seconds a CARTO 3 machine-to-machine access token lives",
+    )
     parser.add_argument("--verbose", action="store_true", help="log requests (keys redacted)")
     args = parser.parse_args(argv)
 
     server = CartoApiServer(
-        (args.host, args.port), slow_seconds=args.slow_seconds, quiet=not args.verbose
+        (args.host, args.port),
+        slow_seconds=args.slow_seconds,
+        quiet=not args.verbose,
+        oauth_token_lifetime=args.oauth_token_lifetime,
+        m2m_token_lifetime=args.m2m_token_lifetime,
     )
     port = server.server_address[1]
 

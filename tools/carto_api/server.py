@@ -14,12 +14,15 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import catalog, data, sql, sql_api
+from . import carto3, catalog, data, sql, sql_api
 
 _USER_PREFIX = re.compile(r"^/user/(?P<name>[^/]+)(?P<rest>/.*)?$")
 # Stands for the key of a malformed Basic header: no user has it, so the answer is 401.
 _BAD_BASIC_KEY = "\x00malformed-basic-auth"
-_KEY_IN_TEXT = re.compile(r"((?:api_key|map_key)=)[^&\s]*")
+# Keys, and CARTO 3's login codes, tokens, secrets and verifiers (carto3.py), never reach a log line.
+_KEY_IN_TEXT = re.compile(
+    r"((?:api_key|map_key|code|code_verifier|client_secret|access_token|token|password)=)[^&\s]*"
+)
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -32,7 +35,8 @@ DEFAULT_SLOW_SECONDS = 5.0
 
 
 def redact(text):
-    """The text with every ``api_key=`` value replaced, for log lines."""
+    """The text with every ``api_key=`` (and ``code=``, ``access_token=``…) value replaced, for
+    log lines."""
     return _KEY_IN_TEXT.sub(r"\1***", text)
 
 
@@ -173,7 +177,9 @@ class CartoApiHandler(BaseHTTPRequestHandler):
         try:
             params, key_in = self._params()
             self.server.record(self.command, path, user_name, params, key_in)
-            if route == "/api/v3/me":
+            if user_name is None and carto3.handles(route or "/"):
+                carto3.handle(self, route, params)
+            elif route == "/api/v3/me":
                 self._me(user_name, params)
             elif route == "/api/v2/sql":
                 self._sql(user_name, params)
@@ -189,6 +195,8 @@ class CartoApiHandler(BaseHTTPRequestHandler):
                 raise _api_error(404, "Not found: %s" % rest)
         except _HttpError as err:
             self._send(err.status, err.body, err.content_type)
+        except carto3.HttpError as err:
+            self._send(err.status, err.body, err.content_type, err.headers)
 
     def _resolve(self, user_name, params, error):
         """(user, level) with level "owner" or "public", applying the test hooks."""
@@ -326,8 +334,17 @@ class CartoApiServer(ThreadingHTTPServer):
     # which a map or 20 parallel logins easily exceed.
     request_queue_size = 128
 
-    def __init__(self, address, slow_seconds=DEFAULT_SLOW_SECONDS, quiet=True):
+    def __init__(
+        self,
+        address,
+        slow_seconds=DEFAULT_SLOW_SECONDS,
+        quiet=True,
+        oauth_token_lifetime=None,
+        m2m_token_lifetime=None,
+    ):
         super().__init__(address, CartoApiHandler)
+        # CARTO 3 logins: codes and tokens this server issued (carto3.py).
+        self.carto3 = carto3.Carto3State(oauth_token_lifetime, m2m_token_lifetime)
         self.slow_seconds = slow_seconds
         self.quiet = quiet
         self.stopping = threading.Event()
@@ -371,9 +388,16 @@ class CartoApiServer(ThreadingHTTPServer):
             self._thread.join(5)
 
 
-def start_server(host="127.0.0.1", port=0, slow_seconds=DEFAULT_SLOW_SECONDS, quiet=True):
-    """Start the API in a background thread; returns ``(server, base_url)``."""
-    server = CartoApiServer((host, port), slow_seconds=slow_seconds, quiet=quiet).start()
+def start_server(
+    host="127.0.0.1", port=0, slow_seconds=DEFAULT_SLOW_SECONDS, quiet=True, **lifetimes
+):
+    """Start the API in a background thread; returns ``(server, base_url)``.
+
+    ``lifetimes``: ``oauth_token_lifetime``, ``m2m_token_lifetime`` (seconds) of CARTO 3 tokens.
+    """
+    server = CartoApiServer(
+        (host, port), slow_seconds=slow_seconds, quiet=quiet, **lifetimes
+    ).start()
     return server, server.base_url
 
 
