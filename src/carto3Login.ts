@@ -13,7 +13,8 @@
  * Stable DOM hooks for browser tests:
  * - section `.jp-CartoCredentials-carto3`; options `.jp-CartoCredentials-carto3Options`
  *   (organisation `.jp-CartoCredentials-orgInput`, API base URL `.jp-CartoCredentials-apiBaseUrlInput`)
- * - buttons `.jp-CartoCredentials-carto3Login`, `.jp-CartoCredentials-carto3Cancel`
+ * - buttons `.jp-CartoCredentials-carto3Login`, `.jp-CartoCredentials-carto3PasteLogin` (the
+ *   paste flow on demand), `.jp-CartoCredentials-carto3Cancel`
  * - paste form `.jp-CartoCredentials-pasteForm`, input `.jp-CartoCredentials-codeInput`, button
  *   `.jp-CartoCredentials-codeSubmit`; CARTO's page link `.jp-CartoCredentials-authorizeLink`
  * - M2M form `.jp-CartoCredentials-m2mForm`: file `.jp-CartoCredentials-m2mFile`, path
@@ -97,12 +98,15 @@ export class Carto3LoginSection extends Widget {
    * Call it from a click (it opens the window at once). With `accountId`, log that account in
    * again.
    */
-  async logIn(accountId?: string): Promise<StoredAccount | null> {
+  async logIn(
+    accountId?: string,
+    flow: 'redirect' | 'paste' = 'redirect'
+  ): Promise<StoredAccount | null> {
     if (this.busy) {
       return null;
     }
     const win = this._openWindow();
-    const request: IOAuthStart = { flow: 'redirect', ...this._options() };
+    const request: IOAuthStart = { flow, ...this._options() };
     if (accountId) {
       request.account_id = accountId;
     }
@@ -112,7 +116,7 @@ export class Carto3LoginSection extends Widget {
     this._update();
     let started;
     try {
-      if (this._redirectAvailable) {
+      if (flow === 'redirect' && this._redirectAvailable) {
         try {
           started = await this._store.startLogin(request);
         } catch (reason) {
@@ -479,7 +483,10 @@ export class Carto3LoginSection extends Widget {
       'jp-CartoCredentials-apiBaseUrlInput',
       'url'
     );
-    this._apiBaseUrl.placeholder = 'https://gcp-us-east1.api.carto.com';
+    this._apiBaseUrl.placeholder = trans.__(
+      'e.g. %1',
+      'https://gcp-us-east1.api.carto.com'
+    );
 
     this._loginButton = document.createElement('button');
     this._loginButton.type = 'button';
@@ -487,6 +494,16 @@ export class Carto3LoginSection extends Widget {
       'jp-CartoCredentials-carto3Login jp-mod-styled jp-mod-accept';
     this._loginButton.textContent = trans.__('Log in with CARTO');
     this._loginButton.addEventListener('click', () => void this.logIn());
+    // The paste flow on demand: when CARTO cannot come back to this server (a proxy).
+    this._pasteButton = document.createElement('button');
+    this._pasteButton.type = 'button';
+    this._pasteButton.className =
+      'jp-CartoCredentials-carto3PasteLogin jp-mod-styled';
+    this._pasteButton.textContent = trans.__('Log in with a code instead');
+    this._pasteButton.addEventListener(
+      'click',
+      () => void this.logIn(undefined, 'paste')
+    );
 
     // Where the user pastes CARTO's code (paste flow only).
     this._pasteForm = document.createElement('form');
@@ -543,7 +560,10 @@ export class Carto3LoginSection extends Widget {
       'jp-CartoCredentials-m2mPath',
       'text'
     );
-    this._m2mPath.placeholder = '/home/me/m2m-credentials.json';
+    this._m2mPath.placeholder = trans.__(
+      'e.g. %1',
+      '/home/me/m2m-credentials.json'
+    );
     this._m2mLabel = Private.field(
       fieldset,
       trans.__('Label, optional'),
@@ -575,6 +595,7 @@ export class Carto3LoginSection extends Widget {
       intro,
       options,
       this._loginButton,
+      this._pasteButton,
       this._progress,
       this._link,
       this._pasteForm,
@@ -612,6 +633,7 @@ export class Carto3LoginSection extends Widget {
     const pending = this._pending;
     const busy = this.busy;
     this._loginButton.disabled = busy;
+    this._pasteButton.disabled = busy;
     this._m2mSubmit.disabled = this._working;
     this._pasteForm.hidden = pending?.flow !== 'paste';
     this._codeSubmit.disabled = this._working;
@@ -655,6 +677,7 @@ export class Carto3LoginSection extends Widget {
   private _org!: HTMLInputElement;
   private _apiBaseUrl!: HTMLInputElement;
   private _loginButton!: HTMLButtonElement;
+  private _pasteButton!: HTMLButtonElement;
   private _cancelButton!: HTMLButtonElement;
   private _pasteForm!: HTMLFormElement;
   private _code!: HTMLInputElement;

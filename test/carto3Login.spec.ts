@@ -315,6 +315,18 @@ describe('Carto3LoginSection', () => {
     expect((await section.submitCode())?.id).toBe('acc-oauth');
   });
 
+  it('"Log in with a code instead" goes straight to the paste flow', async () => {
+    harness = setup();
+    const { store, $ } = harness;
+    $('.jp-CartoCredentials-carto3PasteLogin').click();
+    await flush();
+    expect(store.starts.map(s => s.flow)).toEqual(['paste']);
+    expect($('.jp-CartoCredentials-pasteForm').hidden).toBe(false);
+    expect(
+      $<HTMLButtonElement>('.jp-CartoCredentials-carto3PasteLogin').disabled
+    ).toBe(true);
+  });
+
   it('shows a link to CARTO when the browser blocked the window', async () => {
     harness = setup({ blockPopups: true });
     const { $ } = harness;
