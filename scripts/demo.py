@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 sys.path.insert(0, str(ROOT))
 
-from tools.carto_api import start_server, stop  # noqa: E402
+from tools.carto_api import carto3, start_server, stop  # noqa: E402
 
 DEMO = ROOT / ".demo"
 LAB_PORT = int(os.environ.get("CARTO_DEMO_LAB_PORT", "8888"))
@@ -116,6 +116,22 @@ def prepare(api_url):
     return dirs
 
 
+def write_m2m_file(path, api_url):
+    """alice's CARTO 3 machine-to-machine credentials file (carto-auth's format), mode 0600."""
+    client_id = carto3.ALICE_M2M_CLIENT_ID
+    content = {
+        "api_base_url": api_url.rstrip("/"),
+        "client_id": client_id,
+        "client_secret": carto3.M2M_CLIENTS[client_id]["secret"],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(content, f, indent=2)
+    os.chmod(path, 0o600)  # the file may predate this run with other permissions
+    return path
+
+
 def _stop_on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
@@ -125,6 +141,7 @@ def main():
     token = secrets.token_hex(16)
     server, api_url = start_server(port=API_PORT)
     dirs = prepare(api_url)
+    m2m_file = write_m2m_file(DEMO / "carto3" / "alice-m2m.json", api_url)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "IPYTHON", "JPY_"))},
         "JUPYTER_CONFIG_DIR": str(dirs["config"]),
@@ -165,6 +182,11 @@ def main():
     username alice   API key alice-demo-key-0001   tables alice_stores, alice_customers, alice_grid_10k
     username bob     API key bob-demo-key-0002     tables bob_parks, bob_private_notes
   The server field is prefilled as {api_url}user/<username>/ (demo settings allow http on 127.0.0.1).
+
+  CARTO 3 (the same local API plays auth.carto.com, the accounts service and the API base URL
+  {api_url.rstrip("/")}):
+    browser login (OAuth PKCE)   alice / alice-demo-password   bob / bob-demo-password
+    M2M credentials for alice    {m2m_file} (mode 0600)
 
   Ctrl-C stops both servers.
 """,
