@@ -12,11 +12,26 @@ const userInfoSchema = z.looseObject({
   avatar_url: z.optional(z.string())
 });
 
+/** `api_key`: CARTO 2 / on-premises; `oauth` / `m2m`: CARTO 3 logins (docs/contracts.md §4). */
+export const accountKindSchema = z.enum(['api_key', 'oauth', 'm2m']);
+export type AccountKind = z.infer<typeof accountKindSchema>;
+
 export const storedAccountSchema = z.object({
   id: z.string(),
   label: z.string(),
+  /** Absent from servers older than CARTO 3 support: `api_key`. */
+  kind: z.optional(accountKindSchema),
   username: z.nullable(z.string()),
-  base_url: z.string(),
+  /** CARTO 3 accounts have none (`null`, read as ''): they have `api_base_url`. */
+  base_url: z.pipe(
+    z.nullable(z.string()),
+    z.transform(value => value ?? '')
+  ),
+  api_base_url: z.optional(z.nullable(z.string())),
+  /** A CARTO 3 token's expiry, absolute Unix epoch seconds (UTC). */
+  expires_at: z.optional(z.nullable(z.number())),
+  /** `login_required`: a CARTO 3 login that expired or whose renewal was refused. */
+  status: z.optional(z.enum(['ok', 'login_required'])),
   public: z.boolean(),
   user_info: z.optional(z.nullable(userInfoSchema)),
   provisioned: z.optional(z.boolean())
