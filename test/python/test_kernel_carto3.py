@@ -549,25 +549,27 @@ def _client_credentials_token(base_url, client_id, client_secret):
 
 
 def test_real_kernel_carto_dw_credentials_from_the_local_carto3_api(real, carto_api):
-    carto3_api = pytest.importorskip("tools.carto_api.carto3")
+    from tools.carto_api import carto3 as local_carto3
+
     _, base_url = carto_api
-    client_id, client_secret = carto3_api.M2M_CLIENTS_DEMO_ALICE
-    token = _client_credentials_token(base_url, client_id, client_secret)
+    client_id = local_carto3.ALICE_M2M_CLIENT_ID
+    secret = local_carto3.M2M_CLIENTS[client_id]["secret"]
+    token = _client_credentials_token(base_url, client_id, secret)
     real.fresh()
-    real.open_comm(carto3_push(kind="m2m", token=token, api_base_url=base_url.rstrip("/")))
+    real.open_comm(carto3_push(kind="m2m", token=token, api_base_url=base_url))
     out = run_all(
         real,
-        FINGERPRINT
-        + "import carto_credentials\n"
-        + "project, dw = carto_credentials.carto_auth().get_carto_dw_credentials()\n"
-        + "print('DW', project, fp(dw))\n"
-        + "try:\n"
-        + "    carto_credentials.carto_auth().get_carto_dw_client()\n"
-        + "except ImportError as e:\n"
-        + "    print('NO BIGQUERY', 'carto-auth[carto-dw]' in str(e))\n",
+        "import carto_credentials\n"
+        "project, dw = carto_credentials.carto_auth().get_carto_dw_credentials()\n"
+        "print('DW', project)\n"
+        "print(dw)\n"
+        "try:\n"
+        "    carto_credentials.carto_auth().get_carto_dw_client()\n"
+        "except ImportError as e:\n"
+        "    print('NO BIGQUERY', 'carto-auth[carto-dw]' in str(e))\n",
     )
-    assert "DW " in ok(out) and "NO BIGQUERY True" in out["stdout"]
-    assert token not in out["raw"]
+    assert "DW carto-dw-ac-alice" in ok(out) and "NO BIGQUERY True" in out["stdout"]
+    assert token not in out["raw"] and "local-dw-token-" not in out["raw"]  # both masked
 
 
 def test_the_silent_bootstrap_installs_the_carto_auth_hook_too(tmp_path):
