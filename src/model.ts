@@ -57,7 +57,7 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
   }
 
   get accounts(): ReadonlyArray<ICartoCredentials.IAccount> {
-    return [...this._accounts, ...this._runtimeAccounts.values()];
+    return [...this._accounts, ...this._codeAccountsByKernel.values()];
   }
 
   get defaultAccountId(): string | null {
@@ -229,9 +229,9 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
 
   unregisterKernel(kernelId: string): void {
     this._kernelPaths.delete(kernelId);
-    this._runtimeRefs.delete(kernelId);
-    if (this._runtimeAccounts.delete(kernelId)) {
-      this._runtime.delete(kernelId);
+    this._layerCredentialsByKernel.delete(kernelId);
+    if (this._codeAccountsByKernel.delete(kernelId)) {
+      this._codeCredentialsByKernel.delete(kernelId);
       this._changed.emit({ type: 'runtime', kernelId });
     }
   }
@@ -242,11 +242,11 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     credentials: CodeCredentials | null
   ): void {
     if (credentials === null) {
-      this._runtime.delete(kernelId);
-      this._runtimeAccounts.delete(kernelId);
+      this._codeCredentialsByKernel.delete(kernelId);
+      this._codeAccountsByKernel.delete(kernelId);
     } else {
-      this._runtime.set(kernelId, credentials);
-      this._runtimeAccounts.set(kernelId, {
+      this._codeCredentialsByKernel.set(kernelId, credentials);
+      this._codeAccountsByKernel.set(kernelId, {
         id: Private.runtimeId(kernelId),
         label: credentials.username ?? credentials.base_url,
         username: credentials.username,
@@ -269,10 +269,10 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     ref: string,
     credentials: CodeCredentials
   ): void {
-    let refs = this._runtimeRefs.get(kernelId);
+    let refs = this._layerCredentialsByKernel.get(kernelId);
     if (!refs) {
       refs = new Map();
-      this._runtimeRefs.set(kernelId, refs);
+      this._layerCredentialsByKernel.set(kernelId, refs);
     }
     refs.set(ref, credentials);
     this._changed.emit({
@@ -363,7 +363,7 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
   ): Promise<ICartoCredentials.IResolved | null> {
     if (target.ref !== undefined) {
       const code = target.kernelId
-        ? this._runtimeRefs.get(target.kernelId)?.get(target.ref)
+        ? this._layerCredentialsByKernel.get(target.kernelId)?.get(target.ref)
         : undefined;
       return code ? Private.fromCode(target.ref, code) : null;
     }
@@ -374,7 +374,7 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
       ? [target.kernelId]
       : [...this._kernelPaths].filter(([, p]) => p === path).map(([id]) => id);
     for (const kernelId of kernelIds) {
-      const code = this._runtime.get(kernelId);
+      const code = this._codeCredentialsByKernel.get(kernelId);
       if (code) {
         return Private.fromCode(Private.runtimeId(kernelId), code);
       }
@@ -402,10 +402,10 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
   /** Every key this page knows, for masking outputs. */
   knownKeys(): string[] {
     const keys = [...this._keys.values()];
-    for (const code of this._runtime.values()) {
+    for (const code of this._codeCredentialsByKernel.values()) {
       keys.push(code.api_key);
     }
-    for (const refs of this._runtimeRefs.values()) {
+    for (const refs of this._layerCredentialsByKernel.values()) {
       for (const code of refs.values()) {
         keys.push(code.api_key);
       }
@@ -419,8 +419,8 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     }
     this._isDisposed = true;
     this._keys.clear();
-    this._runtime.clear();
-    this._runtimeRefs.clear();
+    this._codeCredentialsByKernel.clear();
+    this._layerCredentialsByKernel.clear();
     Signal.clearData(this);
   }
 
@@ -457,12 +457,18 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
   private readonly _keys = new Map<string, string>();
   private readonly _notebookChoices = new Map<string, string>();
   private readonly _kernelPaths = new Map<string, string>();
-  private readonly _runtime = new Map<string, CodeCredentials>();
-  private readonly _runtimeRefs = new Map<
+  /** Kernel id → the credentials code in that kernel set as its default. */
+  private readonly _codeCredentialsByKernel = new Map<
+    string,
+    CodeCredentials
+  >();
+  /** Kernel id → reference → the credentials code passed to a map layer. */
+  private readonly _layerCredentialsByKernel = new Map<
     string,
     Map<string, CodeCredentials>
   >();
-  private readonly _runtimeAccounts = new Map<
+  /** Kernel id → the keyless account shown for its code-set credentials. */
+  private readonly _codeAccountsByKernel = new Map<
     string,
     ICartoCredentials.IAccount
   >();
