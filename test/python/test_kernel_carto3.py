@@ -387,7 +387,7 @@ def real(tmp_path_factory):
         pytest.skip(f"{CARTO3_PYTHON} is missing: run python3 scripts/dev_install.py")
     tmp = tmp_path_factory.mktemp("carto3")
     k = Kernel(isolated_env(tmp), kernel_spec_manager(tmp, CARTO3_PYTHON))
-    k.home = tmp / "home"
+    k.home, k.data_dir = tmp / "home", tmp / "data"
     try:
         yield k
     finally:
@@ -533,6 +533,38 @@ def test_real_kernel_pydeck_carto_output_holds_no_token(real):
     assert "vectorQuerySource" in out["raw"]  # the layer JSON was displayed
     assert mask_key(TOKEN) in out["raw"]
     assert TOKEN not in out["raw"]
+
+
+def test_real_kernel_without_a_push_carto_auth_uses_the_stores_carto3_default(real):
+    # A headless run (nbconvert, papermill): no JupyterLab, the account store on this host.
+    from carto_credentials.server.store import M2M, AccountStore
+
+    real.fresh()
+    path = real.data_dir / "carto_credentials" / "accounts.json"
+    store = AccountStore(str(path))
+    store.add_carto3_account(
+        M2M,
+        "alice (M2M)",
+        API,
+        STORE_TOKEN,
+        int(time.time()) + 3600,
+        client_id="c",
+        client_secret=SECRET,
+    )
+    try:
+        out = run_all(
+            real,
+            FINGERPRINT
+            + "from carto_auth import CartoAuth\n"
+            + "o = CartoAuth.from_oauth()\n"
+            + "print('STORE', fp(o.get_access_token()), o.get_api_base_url())\n"
+            + "print(o.get_access_token())\n",
+        )
+        assert f"STORE {fingerprint(STORE_TOKEN)} {API}" in ok(out)
+        assert STORE_TOKEN not in out["raw"]
+        assert not (real.home / ".carto-auth").exists()
+    finally:
+        os.remove(path)
 
 
 def _client_credentials_token(base_url, client_id, client_secret):
