@@ -18,6 +18,7 @@ export class AccountList extends Widget {
     this._model = options.model;
     this._trans = options.trans;
     this._confirm = options.confirm ?? (a => confirmLogOut(a, this._trans));
+    this._relogin = options.relogin ?? null;
     this.addClass('jp-CartoCredentials-accountSection');
     const heading = document.createElement('h3');
     heading.className = 'jp-CartoCredentials-heading';
@@ -61,6 +62,9 @@ export class AccountList extends Widget {
     item.dataset.accountId = account.id;
     item.classList.toggle('jp-mod-default', isDefault);
     item.classList.toggle('jp-mod-runtime', account.isRuntime);
+    item.dataset.kind = account.kind ?? 'api_key';
+    const loginRequired = account.loginRequired === true;
+    item.classList.toggle('jp-mod-loginRequired', loginRequired);
 
     const text = document.createElement('div');
     text.className = 'jp-CartoCredentials-accountText';
@@ -81,6 +85,21 @@ export class AccountList extends Widget {
     if (account.isPublic) {
       badges.appendChild(this._badge(trans.__('Public data only')));
     }
+    if (account.kind === 'oauth') {
+      badges.appendChild(this._badge(trans.__('CARTO 3 login')));
+    } else if (account.kind === 'm2m') {
+      badges.appendChild(this._badge(trans.__('CARTO 3 M2M client')));
+    }
+    if (loginRequired) {
+      badges.appendChild(
+        this._badge(
+          account.kind === 'm2m'
+            ? trans.__('Refused by CARTO: add the client again')
+            : trans.__('Expired: log in again'),
+          'jp-mod-loginRequired'
+        )
+      );
+    }
     if (account.isRuntime) {
       badges.appendChild(
         this._badge(trans.__('Set by notebook code (read-only)'))
@@ -92,6 +111,19 @@ export class AccountList extends Widget {
     if (!account.isRuntime) {
       const actions = document.createElement('div');
       actions.className = 'jp-CartoCredentials-actions';
+      // An expired browser login is renewed by logging in again (an M2M client cannot be:
+      // CARTO refused its secret, so it is added again).
+      if (loginRequired && account.kind === 'oauth' && this._relogin) {
+        const relogin = this._relogin;
+        actions.appendChild(
+          this._button(
+            trans.__('Log in again'),
+            trans.__('Log in again: %1', displayName(account)),
+            'jp-CartoCredentials-relogin',
+            () => relogin(account)
+          )
+        );
+      }
       if (!isDefault) {
         actions.appendChild(
           this._button(
@@ -153,6 +185,8 @@ export class AccountList extends Widget {
   private readonly _confirm: (
     account: ICartoCredentials.IAccount
   ) => Promise<boolean>;
+  private readonly _relogin:
+    ((account: ICartoCredentials.IAccount) => Promise<void>) | null;
   private readonly _list: HTMLUListElement;
   private readonly _empty: HTMLElement;
   private readonly _error: HTMLElement;
@@ -164,5 +198,7 @@ export namespace AccountList {
     trans: TranslationBundle;
     /** Asks before logging out; a dialog by default. */
     confirm?: (account: ICartoCredentials.IAccount) => Promise<boolean>;
+    /** Starts a new browser login for an expired CARTO 3 account ("Log in again"). */
+    relogin?: (account: ICartoCredentials.IAccount) => Promise<void>;
   }
 }

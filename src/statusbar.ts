@@ -12,7 +12,12 @@ import { ICartoCredentials } from './tokens';
 
 /** What the item can say. */
 export type NotebookState =
-  'signed_in' | 'public' | 'not_granted' | 'no_account' | 'error';
+  | 'signed_in'
+  | 'public'
+  | 'not_granted'
+  | 'no_account'
+  | 'login_required'
+  | 'error';
 
 export interface INotebookStatus {
   readonly state: NotebookState;
@@ -29,6 +34,9 @@ export function notebookStatus(
     if (!account) {
       return { state: 'no_account', account: null };
     }
+    if (account.loginRequired) {
+      return { state: 'login_required', account };
+    }
     return { state: account.isPublic ? 'public' : 'signed_in', account };
   }
   const { account, missingId } = model.effectiveAccount(path);
@@ -40,6 +48,10 @@ export function notebookStatus(
   }
   if (account.isPublic) {
     return { state: 'public', account };
+  }
+  // An expired CARTO 3 login: what the user must do comes first, grant or not.
+  if (account.loginRequired) {
+    return { state: 'login_required', account };
   }
   return {
     state: model.accessFor(path) === 'allow' ? 'signed_in' : 'not_granted',
@@ -72,6 +84,14 @@ export function describeStatus(
         text: trans.__('CARTO: %1 (not granted)', label),
         title: trans.__(
           'This notebook has not been allowed to use the CARTO account %1.',
+          label
+        )
+      };
+    case 'login_required':
+      return {
+        text: trans.__('CARTO: %1 (log in again)', label),
+        title: trans.__(
+          'The CARTO 3 login %1 has expired: log in again from the CARTO panel. Until then this notebook gets no token.',
           label
         )
       };
@@ -157,6 +177,7 @@ export class CartoStatusItem extends Widget {
       'public',
       'not_granted',
       'no_account',
+      'login_required',
       'error'
     ]) {
       this.toggleClass(`jp-mod-${state}`, state === status.state);

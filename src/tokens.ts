@@ -41,7 +41,15 @@ export namespace ICartoCredentials {
     readonly id: string;
     readonly label: string;
     readonly username: string | null;
+    /** The server; for a CARTO 3 login, its API base URL. */
     readonly baseUrl: string;
+    /**
+     * `api_key` (also when absent); `oauth` / `m2m` for a CARTO 3 login, which has an access
+     * token instead of a key (`resolve` gives no API key for it).
+     */
+    readonly kind?: 'api_key' | 'oauth' | 'm2m';
+    /** A CARTO 3 login that expired or whose renewal was refused: it needs a new login. */
+    readonly loginRequired?: boolean;
     /** True for `default_public` (public datasets only). */
     readonly isPublic: boolean;
     /** Set by `set_default_credentials` in a kernel, not stored on the server. */
