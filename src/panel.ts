@@ -22,17 +22,22 @@
  *   `.jp-CartoCredentials-useProvisioned`
  * - notebook toolbar select: `.jp-CartoCredentials-notebookAccount select`
  * - status bar item: `.jp-CartoCredentials-status`
+ * - CARTO 3 section (loaded lazily, after the API-key form): see `carto3Login.ts`; an expired
+ *   login's "Log in again" button in the list: `.jp-CartoCredentials-relogin`
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { AccountList } from './accountList';
+import type { Carto3LoginSection } from './carto3Login';
 import { createAvatar, displayName } from './avatar';
 import { cartoIcon } from './icons';
 import { LoginForm } from './loginForm';
 import { loginErrorMessage } from './messages';
+import type { ICarto3Store } from './carto3Rest';
 import type { CartoCredentialsModel } from './model';
 import { ProvisionedAccounts } from './provisioned';
+import type { StoredAccount } from './rest';
 import { ICartoCredentials } from './tokens';
 
 export const PANEL_ID = 'jp-carto-credentials-panel';
@@ -59,7 +64,13 @@ export class CartoCredentialsPanel extends Panel {
     this.list = new AccountList({
       model: this._model,
       trans,
-      confirm: options.confirm
+      confirm: options.confirm,
+      relogin: options.carto3
+        ? async account => {
+            const section = await this.carto3Section;
+            await section?.logIn(account.id);
+          }
+        : undefined
     });
     this.provisioned = new ProvisionedAccounts({
       model: this._model,
@@ -75,6 +86,9 @@ export class CartoCredentialsPanel extends Panel {
     this.addWidget(heading);
     this.addWidget(this.form);
     this.addWidget(this.list);
+    this.carto3Section = options.carto3
+      ? this._loadCarto3(options.carto3)
+      : Promise.resolve(null);
     this.form.loggedIn.connect(this._onLoggedIn, this);
     this._model.changed.connect(this._onModelChanged, this);
     this._renderSummary();
@@ -85,6 +99,11 @@ export class CartoCredentialsPanel extends Panel {
   readonly form: LoginForm;
   readonly list: AccountList;
   readonly provisioned: ProvisionedAccounts;
+  /**
+   * The CARTO 3 section, once its code arrived (a chunk of its own, fetched when the panel is
+   * built: JupyterLab's start does not wait for it); `null` without a CARTO 3 store.
+   */
+  readonly carto3Section: Promise<Carto3LoginSection | null>;
 
   /** Offer CARTOframes' `creds.json` when the server found one this user has not added yet. */
   async checkImport(): Promise<void> {
@@ -116,6 +135,37 @@ export class CartoCredentialsPanel extends Panel {
     }
     this._model.changed.disconnect(this._onModelChanged, this);
     super.dispose();
+  }
+
+  private async _loadCarto3(
+    options: CartoCredentialsPanel.ICarto3Options
+  ): Promise<Carto3LoginSection | null> {
+    let module;
+    try {
+      module = await import('./carto3Login');
+    } catch (reason) {
+      console.warn(
+        'CARTO credentials: the CARTO 3 login did not load.',
+        reason
+      );
+      return null;
+    }
+    if (this.isDisposed) {
+      return null;
+    }
+    const section = new module.Carto3LoginSection({
+      store: options.store,
+      trans: this._trans,
+      accountAdded: options.accountAdded,
+      allowNonHttps: () => this._model.settings.allowNonHttps
+    });
+    section.loggedIn.connect((_, account) => {
+      this._lastSignedIn = account.id;
+      this._renderSummary();
+    });
+    // After the API-key form, before the account list.
+    this.insertWidget(this.widgets.indexOf(this.list), section);
+    return section;
   }
 
   private _onLoggedIn(_: LoginForm, account: ICartoCredentials.IAccount): void {
@@ -231,5 +281,13 @@ export namespace CartoCredentialsPanel {
     trans: TranslationBundle;
     /** Asks before logging out; a dialog by default. */
     confirm?: (account: ICartoCredentials.IAccount) => Promise<boolean>;
+    /** CARTO 3 logins (browser and M2M); without it the panel offers API keys only. */
+    carto3?: ICarto3Options;
+  }
+
+  export interface ICarto3Options {
+    store: ICarto3Store;
+    /** The model takes a new or renewed CARTO 3 login in (list, default, token to kernels). */
+    accountAdded: (account: StoredAccount, oauth: boolean) => Promise<void>;
   }
 }
