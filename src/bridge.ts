@@ -11,8 +11,13 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import type { CartoCredentialsModel } from './model';
 import {
+  CARTO3_PROTOCOL_VERSION,
   COMM_TARGET,
+  GrantState,
   PROTOCOL_VERSION,
+  PushedAccount,
+  PushedCarto3Account,
+  SetCarto3CredentialsMessage,
   SetCredentialsMessage,
   parseKernelMessage
 } from './protocol';
@@ -53,6 +58,48 @@ export interface ISessionContextLike {
   readonly kernelChanged: ISignal<unknown, { newValue: IKernelLike | null }>;
 }
 
+/** A `set_credentials` push: version 1 for API keys (or none), 2 for a CARTO 3 login. */
+export type OutgoingMessage =
+  SetCredentialsMessage | SetCarto3CredentialsMessage;
+
+/** What a kernel should receive, as the model tells it (`docs/contracts.md` §1, §4). */
+export type PushContent =
+  | { version?: 1; state: GrantState; account: PushedAccount | null }
+  | {
+      version: 2;
+      state: SetCarto3CredentialsMessage['state'];
+      account: PushedCarto3Account | null;
+    };
+
+/**
+ * The message for a push: a CARTO 3 login (or its `login_required`) is version 2, so kernels with
+ * an older package ignore it and fall back, and everything else stays version 1.
+ */
+export function setCredentialsMessage(
+  content: PushContent,
+  sessionPath: string,
+  kernelId: string
+): OutgoingMessage {
+  const fields = {
+    type: 'set_credentials' as const,
+    session_path: sessionPath,
+    kernel_id: kernelId
+  };
+  return content.version === CARTO3_PROTOCOL_VERSION
+    ? {
+        version: CARTO3_PROTOCOL_VERSION,
+        ...fields,
+        state: content.state,
+        account: content.account
+      }
+    : {
+        version: PROTOCOL_VERSION,
+        ...fields,
+        state: content.state,
+        account: content.account
+      };
+}
+
 export class KernelBridge implements IDisposable {
   constructor(options: KernelBridge.IOptions) {
     this._context = options.sessionContext;
@@ -63,7 +110,7 @@ export class KernelBridge implements IDisposable {
   }
 
   /** Emitted after each push reached the comm; for status displays and tests. */
-  get pushed(): ISignal<this, SetCredentialsMessage['state']> {
+  get pushed(): ISignal<this, OutgoingMessage['state']> {
     return this._pushed;
   }
 
@@ -80,7 +127,7 @@ export class KernelBridge implements IDisposable {
     const ticket = ++this._ticket;
     const path = this._context.path;
     this._model.registerKernel(kernel.id, path);
-    let payload;
+    let payload: PushContent;
     try {
       payload = await this._model.pushPayload(path);
     } catch (reason) {
@@ -98,14 +145,7 @@ export class KernelBridge implements IDisposable {
     ) {
       return;
     }
-    const message: SetCredentialsMessage = {
-      version: PROTOCOL_VERSION,
-      type: 'set_credentials',
-      session_path: path,
-      kernel_id: kernel.id,
-      state: payload.state,
-      account: payload.account
-    };
+    const message = setCredentialsMessage(payload, path, kernel.id);
     const fingerprint = JSON.stringify(message);
     const comm = this._comm;
     if (comm && !comm.isDisposed) {
@@ -132,7 +172,7 @@ export class KernelBridge implements IDisposable {
     Signal.clearData(this);
   }
 
-  private _open(kernel: IKernelLike, message: SetCredentialsMessage): void {
+  private _open(kernel: IKernelLike, message: OutgoingMessage): void {
     const comm = kernel.createComm(COMM_TARGET);
     // Set before any await: keeps this comm on the main shell, ordered with execute requests.
     comm.commsOverSubshells = CommsOverSubshells.Disabled;
@@ -268,9 +308,7 @@ export class KernelBridge implements IDisposable {
   private _lastSent: string | null = null;
   private _ticket = 0;
   private readonly _bootstrapped = new Set<string>();
-  private readonly _pushed = new Signal<this, SetCredentialsMessage['state']>(
-    this
-  );
+  private readonly _pushed = new Signal<this, OutgoingMessage['state']>(this);
   private _isDisposed = false;
 }
 
