@@ -10,18 +10,11 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { CartoCredentialsModel } from './model';
-import {
-  CARTO3_PROTOCOL_VERSION,
-  COMM_TARGET,
-  GrantState,
-  PROTOCOL_VERSION,
-  PushedAccount,
-  PushedCarto3Account,
-  SetCarto3CredentialsMessage,
-  SetCredentialsMessage,
-  parseKernelMessage
-} from './protocol';
+import { COMM_TARGET, parseKernelMessage } from './protocol';
+import { OutgoingMessage, PushContent, setCredentialsMessage } from './push';
 import type { ICartoCredentials } from './tokens';
+
+export { OutgoingMessage, PushContent, setCredentialsMessage } from './push';
 
 /** The slice of a comm the bridge uses (a real `Kernel.IComm` fits). */
 export interface ICommLike {
@@ -56,48 +49,6 @@ export interface ISessionContextLike {
   readonly path: string;
   readonly session: { readonly kernel: IKernelLike | null } | null;
   readonly kernelChanged: ISignal<unknown, { newValue: IKernelLike | null }>;
-}
-
-/** A `set_credentials` push: version 1 for API keys (or none), 2 for a CARTO 3 login. */
-export type OutgoingMessage =
-  SetCredentialsMessage | SetCarto3CredentialsMessage;
-
-/** What a kernel should receive, as the model tells it (`docs/contracts.md` §1, §4). */
-export type PushContent =
-  | { version?: 1; state: GrantState; account: PushedAccount | null }
-  | {
-      version: 2;
-      state: SetCarto3CredentialsMessage['state'];
-      account: PushedCarto3Account | null;
-    };
-
-/**
- * The message for a push: a CARTO 3 login (or its `login_required`) is version 2, so kernels with
- * an older package ignore it and fall back, and everything else stays version 1.
- */
-export function setCredentialsMessage(
-  content: PushContent,
-  sessionPath: string,
-  kernelId: string
-): OutgoingMessage {
-  const fields = {
-    type: 'set_credentials' as const,
-    session_path: sessionPath,
-    kernel_id: kernelId
-  };
-  return content.version === CARTO3_PROTOCOL_VERSION
-    ? {
-        version: CARTO3_PROTOCOL_VERSION,
-        ...fields,
-        state: content.state,
-        account: content.account
-      }
-    : {
-        version: PROTOCOL_VERSION,
-        ...fields,
-        state: content.state,
-        account: content.account
-      };
 }
 
 export class KernelBridge implements IDisposable {
