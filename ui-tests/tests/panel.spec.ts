@@ -5,14 +5,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { galata, IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { galata } from '@jupyterlab/galata';
 import type { APIRequestContext } from '@playwright/test';
 
 import {
   DEMO_USERS,
   FORM,
   PANEL,
-  PANEL_ID,
   STORE,
   TOOLBAR_SELECT,
   api,
@@ -22,7 +21,9 @@ import {
   emptyStore,
   expect,
   filesContaining,
+  logInFromPanel,
   newNotebook,
+  openCartoPanel,
   openNotebook,
   restartKernel,
   runCode,
@@ -46,29 +47,6 @@ test.use({
   }
 });
 
-async function openPanel(page: IJupyterLabPageFixture): Promise<void> {
-  await page.sidebar.openTab(PANEL_ID);
-  await page
-    .locator(`${FORM} .jp-CartoCredentials-usernameInput`)
-    .waitFor({ state: 'visible' });
-}
-
-async function logIn(
-  page: IJupyterLabPageFixture,
-  username: string,
-  key: string,
-  { publicOnly = false } = {}
-): Promise<void> {
-  await page.fill(`${FORM} .jp-CartoCredentials-usernameInput`, username);
-  if (publicOnly) {
-    await page.check(`${FORM} .jp-CartoCredentials-publicCheckbox`);
-  } else {
-    await page.fill(`${FORM} .jp-CartoCredentials-keyInput`, key);
-  }
-  await page.click(`${FORM} .jp-CartoCredentials-loginButton`);
-  await expect(page.locator(FORM)).not.toHaveAttribute('aria-busy', 'true');
-}
-
 async function accounts(request: APIRequestContext) {
   const answer = await callStore(request, 'GET', 'accounts');
   expect(answer.status).toBe(200);
@@ -83,8 +61,8 @@ test('shows a clear message for a bad key and changes nothing', async ({
   page,
   request
 }) => {
-  await openPanel(page);
-  await logIn(page, 'alice', 'not-the-right-key');
+  await openCartoPanel(page);
+  await logInFromPanel(page, 'alice', 'not-the-right-key');
   await expect(page.locator(`${FORM} .jp-CartoCredentials-error`)).toHaveText(
     /key/i
   );
@@ -100,8 +78,8 @@ test('logs in from the panel and says who is signed in', async ({
   page,
   request
 }) => {
-  await openPanel(page);
-  await logIn(page, 'alice', DEMO_USERS.alice);
+  await openCartoPanel(page);
+  await logInFromPanel(page, 'alice', DEMO_USERS.alice);
   await expect(
     page.locator(`${PANEL} .jp-CartoCredentials-signedIn`)
   ).toHaveText(/Alice|alice/);
@@ -124,7 +102,7 @@ test('a new notebook follows the login, its toolbar choice, public mode and rest
 }) => {
   // The whole story on one notebook and kernel: five steps, each running cells.
   test.slow();
-  await openPanel(page);
+  await openCartoPanel(page);
   const notebookPath = await newNotebook(page, tmpPath);
 
   await test.step("gives a new notebook's first cell the signed-in user", async () => {
@@ -135,7 +113,7 @@ test('a new notebook follows the login, its toolbar choice, public mode and rest
   });
 
   await test.step('switches this notebook to a second account from its toolbar, and the kernel follows', async () => {
-    await logIn(page, 'bob', DEMO_USERS.bob);
+    await logInFromPanel(page, 'bob', DEMO_USERS.bob);
     const bob = (await accounts(request)).accounts.find(
       (a: { username: string }) => a.username === 'bob'
     );
@@ -151,7 +129,7 @@ test('a new notebook follows the login, its toolbar choice, public mode and rest
   await test.step('uses public data only with default_public', async () => {
     const before = (await accounts(request)).accounts.length;
     await page.fill(`${FORM} .jp-CartoCredentials-baseUrlInput`, '');
-    await logIn(page, 'bob', '', { publicOnly: true });
+    await logInFromPanel(page, 'bob', '', { publicOnly: true });
     const all = (await accounts(request)).accounts;
     expect(all).toHaveLength(before + 1);
     const publicBob = all.find((a: { public: boolean }) => a.public);
@@ -243,7 +221,7 @@ test('gives a console opened here the default account without asking', async ({
 
 test('renders in the dark theme', async ({ page }) => {
   await page.theme.setDarkTheme();
-  await openPanel(page);
+  await openCartoPanel(page);
   const background = await page.evaluate(
     panel => getComputedStyle(document.querySelector(panel)!).backgroundColor,
     PANEL
