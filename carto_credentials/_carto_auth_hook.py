@@ -27,6 +27,7 @@ import sys
 import threading
 
 from . import carto3, rules
+from ._import_hook import AfterImportFinder
 
 TARGET_MODULE = "carto_auth.auth"
 _MARK = "_carto_credentials_patched"
@@ -34,55 +35,24 @@ _MARK = "_carto_credentials_patched"
 log = logging.getLogger(__name__)
 
 
-class _Finder:
-    """Meta path finder that only wraps the loader of ``carto_auth.auth``."""
+class _Finder(AfterImportFinder):
+    """Patches ``carto_auth.auth`` right after it is imported; carto-auth keeps working as it is
+    when that fails."""
 
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != TARGET_MODULE:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or isinstance(finder, _Finder):
-                continue
-            find_spec = getattr(finder, "find_spec", None)
-            if find_spec is None:
-                continue
-            spec = find_spec(fullname, path, target)
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _Loader(spec.loader)
-                return spec
-        return None
+    target = TARGET_MODULE
 
-    def invalidate_caches(self):
-        pass
-
-
-class _Loader:
-    """Delegates to carto-auth's own loader, then patches the module it ran."""
-
-    def __init__(self, loader):
-        self._loader = loader
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._loader.exec_module(module)
+    def patch(self, module):
         try:
             patch(module)
-        except Exception as exc:  # carto-auth keeps working as it is
+        except Exception as exc:
             log.warning("Could not share the CARTO 3 login with carto-auth: %s", type(exc).__name__)
-
-    def __getattr__(self, name):
-        return getattr(self._loader, name)
 
 
 def install():
     """Make carto-auth use the notebook's CARTO 3 login, now or when it is imported. Idempotent;
     never raises (a kernel start must not break)."""
     try:
-        if not any(isinstance(f, _Finder) for f in sys.meta_path):
-            sys.meta_path.insert(0, _Finder())
+        _Finder.install()
         module = sys.modules.get(TARGET_MODULE)
         if module is not None:
             patch(module)

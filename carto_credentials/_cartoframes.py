@@ -24,6 +24,7 @@ import sys
 import threading
 
 from . import defaults, kernel
+from ._import_hook import AfterImportFinder
 
 TARGET_MODULE = "cartoframes.auth.defaults"
 _MARK = "_carto_credentials_patched"
@@ -40,52 +41,20 @@ _cache = None
 # -- installation ---------------------------------------------------------------------------------
 
 
-class _Finder:
-    """Meta path finder that only wraps the loader of ``cartoframes.auth.defaults``."""
+class _Finder(AfterImportFinder):
+    """Patches ``cartoframes.auth.defaults`` right after it is imported."""
 
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != TARGET_MODULE:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or isinstance(finder, _Finder):
-                continue
-            find_spec = getattr(finder, "find_spec", None)
-            if find_spec is None:
-                continue
-            spec = find_spec(fullname, path, target)
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _Loader(spec.loader)
-                return spec
-        return None
+    target = TARGET_MODULE
 
-    def invalidate_caches(self):
-        pass
-
-
-class _Loader:
-    """Delegates to cartoframes' own loader, then patches the module it ran."""
-
-    def __init__(self, loader):
-        self._loader = loader
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._loader.exec_module(module)
+    def patch(self, module):
         patch(module)
-
-    def __getattr__(self, name):  # get_source, get_filename, is_package, ...
-        return getattr(self._loader, name)
 
 
 def install():
     """Make cartoframes follow this kernel's credentials, now or when it is imported. Idempotent;
     never raises (a kernel start must not break)."""
     try:
-        if not any(isinstance(f, _Finder) for f in sys.meta_path):
-            sys.meta_path.insert(0, _Finder())
+        _Finder.install()
         kernel.add_change_listener(_forget_cache)
         module = sys.modules.get(TARGET_MODULE)
         if module is not None and not getattr(module, _MARK, False):
