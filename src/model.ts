@@ -18,6 +18,7 @@ import {
   StoredAccount,
   ValidationResult
 } from './rest';
+import { KernelCredentials } from './kernelCredentials';
 import { PUBLIC_API_KEY } from './rules';
 import { DEFAULT_SETTINGS, ISettingsConfig } from './settings';
 import { ICartoCredentials } from './tokens';
@@ -57,7 +58,7 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
   }
 
   get accounts(): ReadonlyArray<ICartoCredentials.IAccount> {
-    return [...this._accounts, ...this._codeAccountsByKernel.values()];
+    return [...this._accounts, ...this._kernels.accounts];
   }
 
   get defaultAccountId(): string | null {
@@ -187,11 +188,7 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     if (choice !== undefined) {
       this._notebookChoices.set(newPath, choice);
     }
-    for (const [kernelId, path] of this._kernelPaths) {
-      if (path === oldPath) {
-        this._kernelPaths.set(kernelId, newPath);
-      }
-    }
+    this._kernels.rename(oldPath, newPath);
     // The answer given for a notebook follows it: renaming is no reason to ask again.
     const decision = this._grants.get(oldPath);
     if (decision !== undefined && !this._grants.has(newPath)) {
@@ -224,14 +221,11 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
 
   /** Tell the model which notebook a kernel serves, so `resolve({ kernelId })` works. */
   registerKernel(kernelId: string, path: string): void {
-    this._kernelPaths.set(kernelId, path);
+    this._kernels.register(kernelId, path);
   }
 
   unregisterKernel(kernelId: string): void {
-    this._kernelPaths.delete(kernelId);
-    this._layerCredentialsByKernel.delete(kernelId);
-    if (this._codeAccountsByKernel.delete(kernelId)) {
-      this._codeCredentialsByKernel.delete(kernelId);
+    if (this._kernels.unregister(kernelId)) {
       this._changed.emit({ type: 'runtime', kernelId });
     }
   }
@@ -241,25 +235,11 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     kernelId: string,
     credentials: CodeCredentials | null
   ): void {
-    if (credentials === null) {
-      this._codeCredentialsByKernel.delete(kernelId);
-      this._codeAccountsByKernel.delete(kernelId);
-    } else {
-      this._codeCredentialsByKernel.set(kernelId, credentials);
-      this._codeAccountsByKernel.set(kernelId, {
-        id: Private.runtimeId(kernelId),
-        label: credentials.username ?? credentials.base_url,
-        username: credentials.username,
-        baseUrl: credentials.base_url,
-        isPublic: credentials.api_key === PUBLIC_API_KEY,
-        isRuntime: true,
-        userInfo: null
-      });
-    }
+    this._kernels.setCodeCredentials(kernelId, credentials);
     this._changed.emit({
       type: 'runtime',
       kernelId,
-      path: this._kernelPaths.get(kernelId)
+      path: this._kernels.pathOf(kernelId)
     });
   }
 
@@ -269,16 +249,11 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     ref: string,
     credentials: CodeCredentials
   ): void {
-    let refs = this._layerCredentialsByKernel.get(kernelId);
-    if (!refs) {
-      refs = new Map();
-      this._layerCredentialsByKernel.set(kernelId, refs);
-    }
-    refs.set(ref, credentials);
+    this._kernels.setLayerCredentials(kernelId, ref, credentials);
     this._changed.emit({
       type: 'runtime',
       kernelId,
-      path: this._kernelPaths.get(kernelId)
+      path: this._kernels.pathOf(kernelId)
     });
   }
 
@@ -363,20 +338,20 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
   ): Promise<ICartoCredentials.IResolved | null> {
     if (target.ref !== undefined) {
       const code = target.kernelId
-        ? this._layerCredentialsByKernel.get(target.kernelId)?.get(target.ref)
+        ? this._kernels.layerCredentials(target.kernelId, target.ref)
         : undefined;
       return code ? Private.fromCode(target.ref, code) : null;
     }
     const path =
       target.path ??
-      (target.kernelId ? this._kernelPaths.get(target.kernelId) : undefined);
+      (target.kernelId ? this._kernels.pathOf(target.kernelId) : undefined);
     const kernelIds = target.kernelId
       ? [target.kernelId]
-      : [...this._kernelPaths].filter(([, p]) => p === path).map(([id]) => id);
+      : this._kernels.kernelsOf(path);
     for (const kernelId of kernelIds) {
-      const code = this._codeCredentialsByKernel.get(kernelId);
+      const code = this._kernels.codeCredentials(kernelId);
       if (code) {
-        return Private.fromCode(Private.runtimeId(kernelId), code);
+        return Private.fromCode(KernelCredentials.accountId(kernelId), code);
       }
     }
     if (path === undefined) {
@@ -401,15 +376,7 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
 
   /** Every key this page knows, for masking outputs. */
   knownKeys(): string[] {
-    const keys = [...this._keys.values()];
-    for (const code of this._codeCredentialsByKernel.values()) {
-      keys.push(code.api_key);
-    }
-    for (const refs of this._layerCredentialsByKernel.values()) {
-      for (const code of refs.values()) {
-        keys.push(code.api_key);
-      }
-    }
+    const keys = [...this._keys.values(), ...this._kernels.keys()];
     return keys.filter(key => key !== PUBLIC_API_KEY);
   }
 
@@ -419,8 +386,7 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     }
     this._isDisposed = true;
     this._keys.clear();
-    this._codeCredentialsByKernel.clear();
-    this._layerCredentialsByKernel.clear();
+    this._kernels.clear();
     Signal.clearData(this);
   }
 
@@ -456,22 +422,8 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
   private _grants = new Map<string, GrantDecision>();
   private readonly _keys = new Map<string, string>();
   private readonly _notebookChoices = new Map<string, string>();
-  private readonly _kernelPaths = new Map<string, string>();
-  /** Kernel id → the credentials code in that kernel set as its default. */
-  private readonly _codeCredentialsByKernel = new Map<
-    string,
-    CodeCredentials
-  >();
-  /** Kernel id → reference → the credentials code passed to a map layer. */
-  private readonly _layerCredentialsByKernel = new Map<
-    string,
-    Map<string, CodeCredentials>
-  >();
-  /** Kernel id → the keyless account shown for its code-set credentials. */
-  private readonly _codeAccountsByKernel = new Map<
-    string,
-    ICartoCredentials.IAccount
-  >();
+  /** Which notebook each kernel serves and what code in it set. */
+  private readonly _kernels = new KernelCredentials();
   private _bootstrap: Promise<string | null> | null = null;
   private readonly _ready = new PromiseDelegate<void>();
   private readonly _changed = new Signal<this, ICartoCredentials.IChange>(this);
@@ -526,9 +478,5 @@ namespace Private {
       apiKey: code.api_key,
       source: 'code'
     };
-  }
-
-  export function runtimeId(kernelId: string): string {
-    return `runtime-${kernelId}`;
   }
 }
