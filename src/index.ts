@@ -29,6 +29,7 @@ import { askGrant } from './grantDialog';
 import { CartoCredentialsModel } from './model';
 import { CartoCredentialsPanel } from './panel';
 import { OutputRedactor } from './redact';
+import { RestCarto3Store } from './carto3Rest';
 import { RestAccountStore } from './rest';
 import { SessionWatcher } from './sessions';
 /* eslint-enable jupyter/prefer-lazy-imports */
@@ -87,7 +88,14 @@ const credentialsPlugin: JupyterFrontEndPlugin<ICartoCredentials> = {
     store: ICartoAccountStore,
     registry: ISettingRegistry | null
   ): ICartoCredentials => {
-    const model = new CartoCredentialsModel({ store });
+    // CARTO 3 logins are routes of the same server extension: only with its REST store.
+    const model = new CartoCredentialsModel({
+      store,
+      carto3:
+        store instanceof RestAccountStore
+          ? new RestCarto3Store(app.serviceManager.serverSettings)
+          : undefined
+    });
     app.serviceManager.contents.fileChanged.connect((_, change) => {
       if (change.type === 'delete' && change.oldValue?.path) {
         model.forgetDeleted(change.oldValue.path);
@@ -168,7 +176,18 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     notebooks: INotebookTracker | null
   ): void => {
     const model = CartoCredentialsModel.from(credentials);
-    const panel = new CartoCredentialsPanel({ model, trans });
+    const carto3Store = model.carto3Store;
+    const panel = new CartoCredentialsPanel({
+      model,
+      trans,
+      carto3: carto3Store
+        ? {
+            store: carto3Store,
+            accountAdded: (account, oauth) =>
+              model.carto3AccountAdded(account, oauth)
+          }
+        : undefined
+    });
     app.shell.add(panel, 'left', { rank: 850 });
     restorer?.add(panel, 'carto-credentials');
     registerCommands(app.commands, {

@@ -9,7 +9,10 @@ import { PromiseDelegate } from '@lumino/coreutils';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { CodeCredentials, GrantState, PushedAccount } from './protocol';
+import type { PushContent } from './push';
+import type { Carto3Token, ICarto3Store } from './carto3Rest';
+import { Carto3Tokens, ITokenChange } from './carto3Tokens';
+import type { CodeCredentials } from './protocol';
 import {
   GrantDecision,
   IAccountStore,
@@ -23,11 +26,11 @@ import { PUBLIC_API_KEY } from './rules';
 import { DEFAULT_SETTINGS, ISettingsConfig } from './settings';
 import { ICartoCredentials } from './tokens';
 
-/** What a kernel should receive: see `docs/contracts.md` §1. */
-export interface IPushPayload {
-  state: GrantState;
-  account: PushedAccount | null;
-}
+/**
+ * What a kernel should receive: see `docs/contracts.md` §1; a CARTO 3 login (or its
+ * `login_required`) is `version: 2` (§4).
+ */
+export type IPushPayload = PushContent;
 
 /** Which account a notebook uses, and whether its own choice had to be replaced. */
 export interface IEffectiveAccount {
@@ -39,6 +42,16 @@ export interface IEffectiveAccount {
 export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
   constructor(options: CartoCredentialsModel.IOptions) {
     this._store = options.store;
+    this._carto3 = options.carto3 ?? null;
+    this._tokens = this._carto3
+      ? new Carto3Tokens({ store: this._carto3 })
+      : null;
+    this._tokens?.changed.connect(this._onTokenChanged, this);
+  }
+
+  /** The CARTO 3 routes (browser and M2M logins), when the server has them. */
+  get carto3Store(): ICarto3Store | null {
+    return this._carto3;
   }
 
   get ready(): Promise<void> {
@@ -83,6 +96,17 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
       this._store.grants()
     ]);
     this._accounts = list.accounts.map(Private.toAccount);
+    this._tokens?.retain(this._accounts.map(a => a.id));
+    // Logged in again elsewhere (another tab): an expiry remembered here is stale.
+    for (const account of this._accounts) {
+      if (
+        Private.isCarto3(account) &&
+        !account.loginRequired &&
+        this._tokens?.loginRequired(account.id)
+      ) {
+        this._tokens.forget(account.id);
+      }
+    }
     this._defaultId = list.default_account;
     this._grants = new Map(Object.entries(grants));
     for (const id of this._keys.keys()) {
@@ -93,10 +117,16 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     void this.kernelBootstrap();
     // Keys are fetched now, not when a kernel needs one, so that a push never waits on the
     // network between a user's choice and their next cell.
+    // CARTO 3 tokens likewise (which also schedules their renewal).
     await Promise.all(
       this._accounts
         .filter(account => !account.isPublic)
-        .map(account => this._key(account.id).catch(() => undefined))
+        .map(account =>
+          (Private.isCarto3(account)
+            ? this._carto3Token(account.id)
+            : this._key(account.id)
+          ).catch(() => undefined)
+        )
     );
     this._ready.resolve();
     this._changed.emit({ type: 'accounts' });
@@ -147,10 +177,27 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     return Private.toAccount(created);
   }
 
+  /**
+   * A CARTO 3 login was added, or an account logged in again (the panel's CARTO 3 section):
+   * read the accounts again, make it the default when there is none, and fetch its token anew,
+   * which pushes it to every kernel using it at once.
+   */
+  async carto3AccountAdded(
+    account: StoredAccount,
+    _oauth: boolean
+  ): Promise<void> {
+    await this._tokens?.reload(account.id).catch(() => undefined);
+    await this.refresh();
+    if (this._defaultId === null && this._findStored(account.id)) {
+      await this.setDefault(account.id);
+    }
+  }
+
   /** Log out: delete the account and its key from the store. */
   async removeAccount(id: string): Promise<void> {
     await this._store.remove(id);
     this._keys.delete(id);
+    this._tokens?.forget(id);
     await this.refresh();
   }
 
@@ -320,6 +367,23 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     if (!account.isPublic && this.accessFor(path) !== 'allow') {
       return { state: 'not_granted', account: null };
     }
+    if (Private.isCarto3(account)) {
+      const token = await this._carto3Token(account.id);
+      return token
+        ? {
+            version: 2,
+            state: 'granted',
+            account: {
+              id: account.id,
+              label: account.label,
+              kind: account.kind,
+              api_base_url: token.api_base_url,
+              access_token: token.access_token,
+              expires_at: token.expires_at
+            }
+          }
+        : { version: 2, state: 'login_required', account: null };
+    }
     const apiKey = await this._key(account.id);
     return {
       state: account.isPublic ? 'public' : 'granted',
@@ -358,7 +422,8 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
       return null;
     }
     const payload = await this.pushPayload(path);
-    if (!payload.account) {
+    // A CARTO 3 login has a token, not an API key: nothing for API-key consumers.
+    if (payload.version === 2 || !payload.account) {
       return null;
     }
     return {
@@ -376,7 +441,11 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
 
   /** Every key this page knows, for masking outputs. */
   knownKeys(): string[] {
-    const keys = [...this._keys.values(), ...this._kernels.keys()];
+    const keys = [
+      ...this._keys.values(),
+      ...this._kernels.keys(),
+      ...(this._tokens?.knownTokens() ?? [])
+    ];
     return keys.filter(key => key !== PUBLIC_API_KEY);
   }
 
@@ -386,6 +455,7 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     }
     this._isDisposed = true;
     this._keys.clear();
+    this._tokens?.dispose();
     this._kernels.clear();
     Signal.clearData(this);
   }
@@ -403,6 +473,30 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
     return key;
   }
 
+  /** The current token of a CARTO 3 account; `null` when it needs a new login. */
+  private async _carto3Token(id: string): Promise<Carto3Token | null> {
+    if (!this._tokens) {
+      throw new Error('This server has no CARTO 3 support.');
+    }
+    return this._tokens.current(id);
+  }
+
+  /**
+   * A token was renewed, a new login came, or a login expired: read the accounts again (their
+   * expiry and status), which pushes the current token, or `login_required`, to the kernels.
+   */
+  private _onTokenChanged(_: Carto3Tokens, change: ITokenChange): void {
+    if (!this._findStored(change.accountId)) {
+      return;
+    }
+    this.refresh().catch(reason =>
+      console.warn(
+        'CARTO credentials: accounts not read again after a token change.',
+        reason
+      )
+    );
+  }
+
   private _findStored(id: string | null): ICartoCredentials.IAccount | null {
     return id === null ? null : (this._accounts.find(a => a.id === id) ?? null);
   }
@@ -416,6 +510,9 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
   }
 
   private readonly _store: IAccountStore;
+  private readonly _carto3: ICarto3Store | null;
+  /** CARTO 3 tokens, in memory only, kept current. */
+  private readonly _tokens: Carto3Tokens | null;
   private _settings: ISettingsConfig = { ...DEFAULT_SETTINGS };
   private _accounts: ICartoCredentials.IAccount[] = [];
   private _defaultId: string | null = null;
@@ -433,6 +530,8 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
 export namespace CartoCredentialsModel {
   export interface IOptions {
     store: IAccountStore;
+    /** The server's CARTO 3 routes; without them CARTO 3 accounts get no token. */
+    carto3?: ICarto3Store;
   }
 
   /** This extension's own plugins get the full model behind the public token. */
@@ -447,13 +546,25 @@ export namespace CartoCredentialsModel {
 }
 
 namespace Private {
+  /** A CARTO 3 login (a token, no API key). */
+  export function isCarto3(
+    account: ICartoCredentials.IAccount
+  ): account is ICartoCredentials.IAccount & { kind: 'oauth' | 'm2m' } {
+    return account.kind === 'oauth' || account.kind === 'm2m';
+  }
+
   export function toAccount(stored: StoredAccount): ICartoCredentials.IAccount {
     const info = stored.user_info ?? null;
+    const kind = stored.kind ?? 'api_key';
     return {
       id: stored.id,
       label: stored.label,
       username: stored.username,
-      baseUrl: stored.base_url,
+      // A CARTO 3 login's server is its API base URL.
+      baseUrl:
+        kind === 'api_key' ? stored.base_url : (stored.api_base_url ?? ''),
+      kind,
+      loginRequired: stored.status === 'login_required',
       isPublic: stored.public,
       isRuntime: false,
       userInfo: info

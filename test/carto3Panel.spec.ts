@@ -70,4 +70,53 @@ describe('the panel with CARTO 3', () => {
     expect(panel.node.querySelector('.jp-CartoCredentials-carto3')).toBeNull();
     panel.dispose();
   });
+
+  it('"Log in again" on an expired CARTO 3 login starts a browser login for that account', async () => {
+    const store = new FakeStore();
+    store.accounts.push({
+      id: 'acc-o',
+      kind: 'oauth',
+      label: 'alice@example.com',
+      username: null,
+      base_url: '',
+      api_base_url: 'https://api.example.com',
+      expires_at: 1,
+      status: 'login_required',
+      public: false,
+      user_info: null,
+      api_key: ''
+    });
+    store.defaultId = 'acc-o';
+    const carto3 = new RecordingCarto3Store();
+    const model = new CartoCredentialsModel({ store, carto3 });
+    await model.refresh();
+    const panel = new CartoCredentialsPanel({
+      model,
+      trans,
+      carto3: {
+        store: carto3,
+        accountAdded: (account, oauth) =>
+          model.carto3AccountAdded(account, oauth)
+      }
+    });
+    Widget.attach(panel, document.body);
+    const section = await panel.carto3Section;
+    // No real window in tests.
+    jest.spyOn(window, 'open').mockReturnValue(null);
+    const item = panel.node.querySelector<HTMLElement>(
+      'li[data-account-id="acc-o"]'
+    )!;
+    expect(item.dataset.kind).toBe('oauth');
+    expect(
+      item.querySelector('.jp-CartoCredentials-accountServer')?.textContent
+    ).toBe('https://api.example.com');
+    item
+      .querySelector<HTMLButtonElement>('.jp-CartoCredentials-relogin')!
+      .click();
+    await settle();
+    expect(carto3.starts).toEqual([{ flow: 'redirect', account_id: 'acc-o' }]);
+    expect(section!.busy).toBe(true);
+    section!.cancel();
+    panel.dispose();
+  });
 });
