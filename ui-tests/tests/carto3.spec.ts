@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 
 import {
@@ -21,6 +22,7 @@ import {
   newNotebook,
   openCartoPanel,
   runCode,
+  screenshot,
   test
 } from './carto';
 
@@ -141,6 +143,41 @@ test.describe('CARTO 3 logins', () => {
     );
     expect(output.trim()).toBe(`${API_BASE_URL} True`);
     await page.notebook.save();
+  });
+
+  test('the CARTO 3 section has no WCAG 2.1 AA violation with the code field and an error shown', async ({
+    page
+  }) => {
+    await openCartoPanel(page);
+    const popupOpened = page.waitForEvent('popup');
+    await page.click(`${SECTION} .jp-CartoCredentials-carto3PasteLogin`);
+    await (await popupOpened).close();
+    // Enter in the code field submits it (a form): a wrong code is refused by CARTO.
+    const field = page.locator(`${SECTION} .jp-CartoCredentials-codeInput`);
+    await field.fill('not-a-code');
+    await field.press('Enter');
+    const error = page.locator(`${SECTION} .jp-CartoCredentials-error`);
+    await expect(error).toContainText('CARTO refused this code');
+    await expect(field).toHaveAttribute('aria-invalid', 'true');
+    await page
+      .locator(`${SECTION} .jp-CartoCredentials-carto3Options summary`)
+      .click();
+    await screenshot(page.locator(PANEL), 'carto3-panel');
+    // JupyterLab's 0-px-high body would make axe skip every contrast check (see a11y.spec.ts).
+    await page.evaluate(() => {
+      document.body.style.height = '100vh';
+    });
+    const { violations } = await new AxeBuilder({ page })
+      .include(SECTION)
+      .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+      .analyze();
+    expect(
+      violations.flatMap(v =>
+        v.nodes.map(n => `${v.id}: ${v.help} at ${n.target.join(' ')}`)
+      )
+    ).toEqual([]);
+    await page.click(`${SECTION} .jp-CartoCredentials-carto3Cancel`);
+    await expect(page.locator(SECTION)).toHaveAttribute('aria-busy', 'false');
   });
 
   test('no token or client secret in saved notebooks, settings, workspaces or the console', async ({
