@@ -68,6 +68,8 @@ export class CartoCredentialsPanel extends Panel {
       relogin: options.carto3
         ? async account => {
             const section = await this.carto3Section;
+            // Its progress, code field and errors show there: bring it into view.
+            section?.node.scrollIntoView?.({ block: 'nearest' });
             await section?.logIn(account.id);
           }
         : undefined
