@@ -187,8 +187,9 @@ export class Carto3Tokens implements IDisposable {
       previous.token.expires_at === token.expires_at;
     if (unchanged && renewAt <= now) {
       // The server had nothing newer (an OAuth token): ask again when it expires, and learn then
-      // that a new login is needed.
-      renewAt = expiresMs + 1000;
+      // that a new login is needed; never sooner than a retry, so a page whose clock runs ahead
+      // of the server's does not ask in a loop.
+      renewAt = Math.max(expiresMs + 1000, now + RETRY_MS);
     }
     return { token, renewAt };
   }

@@ -103,6 +103,17 @@ describe('Carto3Tokens', () => {
     expect(changes).toHaveLength(1);
   });
 
+  it('asks at most every 30 s when the page clock runs ahead of the server', async () => {
+    const server = new FakeTokenServer(() => Date.now() - 2 * 3600 * 1000);
+    server.renewable = false;
+    const tokens = new Carto3Tokens({ store: server });
+    await tokens.current('o');
+    await jest.advanceTimersByTimeAsync(60 * 1000);
+    // The first token, one immediate check, then one every 30 s: no loop.
+    expect(server.requests).toBeLessThanOrEqual(4);
+    tokens.dispose();
+  });
+
   it('announces a reload (a new login) even to the same token', async () => {
     const { tokens, changes } = setUp();
     await tokens.current('m');
