@@ -39,6 +39,18 @@ export interface IEffectiveAccount {
   missingId: string | null;
 }
 
+/** A map layer's CARTO 3 login (`carto3Login`); the token only when `status` is `ok`. */
+export type Carto3LayerLogin =
+  | {
+      status: 'ok';
+      accountId: string;
+      label: string;
+      apiBaseUrl: string;
+      accessToken: string;
+    }
+  | { status: 'login_required' | 'not_carto3' | 'not_granted'; label: string }
+  | { status: 'no_account' | 'unknown_account' };
+
 export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
   constructor(options: CartoCredentialsModel.IOptions) {
     this._store = options.store;
@@ -437,6 +449,44 @@ export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
           ? 'notebook'
           : 'default'
     };
+  }
+
+  /**
+   * The CARTO 3 login a map layer of a kernel's notebook draws with (`docs/kernel-api.md`, Maps):
+   * the account it names by id, else the notebook's account, under the notebook's grant; its
+   * token comes from the in-memory token cache (fetched again before expiry). Never put the
+   * answer in a signal, a log or widget state.
+   */
+  async carto3Login(target: {
+    kernelId: string;
+    accountId?: string | null;
+  }): Promise<Carto3LayerLogin> {
+    const path = this._kernels.pathOf(target.kernelId);
+    if (path === undefined) {
+      return { status: 'no_account' };
+    }
+    const account = target.accountId
+      ? this._findStored(target.accountId)
+      : this.effectiveAccount(path).account;
+    if (!account) {
+      return { status: target.accountId ? 'unknown_account' : 'no_account' };
+    }
+    if (!Private.isCarto3(account)) {
+      return { status: 'not_carto3', label: account.label };
+    }
+    if (this.accessFor(path) !== 'allow') {
+      return { status: 'not_granted', label: account.label };
+    }
+    const token = await this._carto3Token(account.id);
+    return token
+      ? {
+          status: 'ok',
+          accountId: account.id,
+          label: account.label,
+          apiBaseUrl: token.api_base_url,
+          accessToken: token.access_token
+        }
+      : { status: 'login_required', label: account.label };
   }
 
   /** Every key this page knows, for masking outputs. */
