@@ -552,3 +552,173 @@ def test_without_ipywidgets_the_widgets_say_what_to_install():
         check=True,
     ).stdout
     assert "needs ipywidgets 8 in this kernel's environment" in out
+
+
+# -- CARTO 3 sources (issue 11 part 4) ------------------------------------------------------------
+
+C3_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLW9mLWFsaWNlLTAwMDE"
+C3_API = "https://gcp-us-east1.api.carto.com"
+
+
+def carto3_push(state="granted"):
+    import time
+
+    account = None
+    if state == "granted":
+        account = {
+            "id": "acc-0123456789abcdef",
+            "label": "alice (M2M)",
+            "kind": "m2m",
+            "api_base_url": C3_API,
+            "access_token": C3_TOKEN,
+            "expires_at": int(time.time()) + 3600,
+        }
+    return {
+        "version": 2,
+        "type": "set_credentials",
+        "session_path": "work/map.ipynb",
+        "kernel_id": "k-1",
+        "state": state,
+        "account": account,
+    }
+
+
+@pytest.fixture
+def carto3_frontend():
+    """JupyterLab connected and the notebook's account a CARTO 3 (M2M) login."""
+    fake_kernel = FakeKernel()
+    kernel.register_target(fake_kernel)
+    return fake_kernel.comm_manager.open(carto3_push())
+
+
+def source_states(opened, m):
+    comm = [c for c in map_comms(opened) if c.comm_id == m.model_id][0]
+    states = []
+    for ref in comm.state["layers"]:
+        states.append(comm_of(opened, comm_of(opened, ref).state["source"]).state)
+    return states
+
+
+OWN_KEYS = ("source", "is_query", "credentials_ref", "connection", "account_ref")
+
+
+def test_a_carto3_layer_holds_the_connection_and_account_reference_only(
+    widget_comms, carto3_frontend
+):
+    import ipywidgets
+
+    from carto_credentials import carto_auth
+
+    m = Map(
+        [
+            Layer("SELECT * FROM demo_points", connection="carto_dw"),
+            Layer("carto-demo-data.demo_tables.stores", connection="carto-dw", account="acc-b"),
+            Layer("SELECT 1", connection="carto_dw", credentials=carto_auth()),
+        ]
+    )
+    states = source_states(widget_comms, m)
+    assert [{k: s[k] for k in OWN_KEYS} for s in states] == [
+        {
+            "source": "SELECT * FROM demo_points",
+            "is_query": True,
+            "credentials_ref": None,
+            "connection": "carto_dw",
+            "account_ref": None,
+        },
+        {
+            "source": "carto-demo-data.demo_tables.stores",
+            "is_query": False,
+            "credentials_ref": None,
+            "connection": "carto-dw",
+            "account_ref": "acc-b",
+        },
+        {
+            "source": "SELECT 1",
+            "is_query": True,
+            "credentials_ref": None,
+            "connection": "carto_dw",
+            "account_ref": None,
+        },
+    ]
+    # Nothing was registered with JupyterLab: the front end has the login already.
+    assert [x for x in carto3_frontend.sent if x.get("type") == "register_credentials"] == []
+    manager_state = ipywidgets.Widget.get_manager_state()
+    for text in (everything(widget_comms), json.dumps(manager_state, default=str)):
+        assert C3_TOKEN not in text and "access_token" not in text
+    assert repr(m.layers[1]) == (
+        "Layer(Source('carto-demo-data.demo_tables.stores', connection='carto-dw', "
+        "account='acc-b'))"
+    )
+
+
+def test_api_key_layers_keep_their_state_with_null_carto3_keys(widget_comms, frontend):
+    m = Map(Layer("bob_parks", credentials=BOB))
+    (state,) = source_states(widget_comms, m)
+    assert state["connection"] is None and state["account_ref"] is None
+    assert state["credentials_ref"] == widgets.credentials_ref(BOB)
+
+
+def test_assigning_a_query_keeps_the_layers_connection_and_account(widget_comms, carto3_frontend):
+    layer = Layer("SELECT 1", connection="carto_dw", account="acc-b")
+    layer.source = "SELECT 2"
+    assert (layer.source.source, layer.source.connection, layer.source.account_ref) == (
+        "SELECT 2",
+        "carto_dw",
+        "acc-b",
+    )
+    wrapped = Layer(Source("t", connection="carto_dw"), connection="carto-dw")
+    assert wrapped.source.connection == "carto-dw"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"connection": "carto_dw", "credentials": BOB}, "never with credentials given in code"),
+        (
+            {"connection": "carto_dw", "credentials": {"username": "bob", "api_key": KEY_B}},
+            "leave out `credentials`",
+        ),
+        ({"connection": "carto_dw", "credentials": BOB, "account": "acc-b"}, "not both"),
+        ({"account": "acc-b"}, "give the layer's `connection` too"),
+        ({"connection": ""}, "name of a CARTO 3 connection"),
+        ({"connection": "carto dw"}, "name of a CARTO 3 connection"),
+        ({"connection": "../v2"}, "name of a CARTO 3 connection"),
+        ({"connection": 3}, "name of a CARTO 3 connection"),
+        ({"connection": "carto_dw", "account": "acc b"}, "id of a CARTO 3 account"),
+        ({"connection": "carto_dw", "account": 7}, "id of a CARTO 3 account"),
+    ],
+)
+def test_wrong_carto3_combinations_are_refused_with_what_to_do(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Layer("SELECT 1", **kwargs)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Source("SELECT 1", **kwargs)
+
+
+def test_a_token_given_in_code_never_reaches_the_widget(widget_comms, carto3_frontend):
+    class CartoAuth:  # carto-auth's own object holds its token: refused, not sent anywhere
+        _access_token = C3_TOKEN
+
+    with pytest.raises(ValueError, match="never with credentials given in code") as info:
+        Layer("SELECT 1", connection="carto_dw", credentials=CartoAuth())
+    assert C3_TOKEN not in str(info.value)
+    assert widget_comms == []
+
+
+def test_a_carto3_layer_of_the_notebooks_login_needs_one(widget_comms, frontend):
+    # The notebook's account is an API-key one (version 1 push): no CARTO 3 login.
+    from carto_credentials import carto3
+
+    with pytest.raises(carto3.Carto3LoginError, match="log in to CARTO 3 from the CARTO panel"):
+        Map(Layer("SELECT 1", connection="carto_dw"))
+    assert map_comms(widget_comms) == []
+    # A named account of the panel needs no login in the kernel: the front end resolves it.
+    Map(Layer("SELECT 1", connection="carto_dw", account="acc-0123456789abcdef"))
+
+
+def test_an_expired_carto3_login_still_makes_the_map(widget_comms):
+    # The map then says "log in again from the CARTO panel" (src/widgets/view.ts).
+    fake_kernel = FakeKernel()
+    kernel.register_target(fake_kernel)
+    fake_kernel.comm_manager.open(carto3_push("login_required"))
+    Map(Layer("SELECT 1", connection="carto_dw"))
