@@ -7,11 +7,14 @@
  * The PKCE verifier and the token exchange stay on the server: nothing here ever sees a verifier,
  * and a client secret only travels once, in the body of `POST accounts`.
  */
-import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import * as z from 'zod/mini';
 
-import { AccountStoreError, StoredAccount, storedAccountSchema } from './rest';
+import {
+  StoredAccount,
+  requestServerExtension,
+  storedAccountSchema
+} from './rest';
 
 /** An M2M client's credentials JSON, as CARTO's Developers page downloads it. */
 export const m2mCredentialsSchema = z.object({
@@ -48,8 +51,6 @@ export const carto3TokenSchema = z.object({
   expires_at: z.number().check(z.int(), z.nonnegative())
 });
 export type Carto3Token = z.infer<typeof carto3TokenSchema>;
-
-const apiErrorSchema = z.object({ error: errorBodySchema });
 
 /** A new M2M account: its credentials JSON, or the path of that file on the Jupyter server. */
 export type INewM2MAccount = (
@@ -124,47 +125,13 @@ export class RestCarto3Store implements ICarto3Store {
     );
   }
 
-  private async _call<T>(
+  private _call<T>(
     path: string,
     method: string,
     schema: z.ZodMiniType<T>,
     body?: unknown
   ): Promise<T> {
-    const url = URLExt.join(this._settings.baseUrl, 'carto-credentials', path);
-    const init: RequestInit = { method };
-    if (body !== undefined) {
-      init.body = JSON.stringify(body);
-    }
-    // An unreachable server rejects with ServerConnection.NetworkError, passed on as it is.
-    const response = await ServerConnection.makeRequest(
-      url,
-      init,
-      this._settings
-    );
-    const payload: unknown = await response.json().catch(() => null);
-    if (!response.ok) {
-      const failed = apiErrorSchema.safeParse(payload);
-      throw failed.success
-        ? new AccountStoreError(
-            failed.data.error.code,
-            failed.data.error.message,
-            response
-          )
-        : new AccountStoreError(
-            'server',
-            `The CARTO credentials server extension answered ${response.status}. Does it support CARTO 3 accounts?`,
-            response
-          );
-    }
-    const parsed = schema.safeParse(payload);
-    if (!parsed.success) {
-      throw new AccountStoreError(
-        'bad_answer',
-        'The CARTO credentials server extension sent an answer this page does not understand.',
-        response
-      );
-    }
-    return parsed.data;
+    return requestServerExtension(this._settings, path, method, schema, body);
   }
 }
 

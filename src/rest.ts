@@ -193,50 +193,61 @@ export class RestAccountStore implements IAccountStore {
     return (await this._call('kernel-bootstrap', 'GET', bootstrapSchema)).code;
   }
 
-  private async _call<T>(
+  private _call<T>(
     path: string,
     method: string,
     schema: z.ZodMiniType<T> | null,
     body?: unknown
   ): Promise<T> {
-    const url = URLExt.join(this._settings.baseUrl, 'carto-credentials', path);
-    const init: RequestInit = { method };
-    if (body !== undefined) {
-      init.body = JSON.stringify(body);
-    }
-    // An unreachable server rejects with ServerConnection.NetworkError, passed on as it is.
-    const response = await ServerConnection.makeRequest(
-      url,
-      init,
-      this._settings
-    );
-    const payload: unknown =
-      response.status === 204 ? null : await response.json().catch(() => null);
-    if (!response.ok) {
-      const parsed = errorSchema.safeParse(payload);
-      throw parsed.success
-        ? new AccountStoreError(
-            parsed.data.error.code,
-            parsed.data.error.message,
-            response
-          )
-        : new AccountStoreError(
-            'server',
-            `The CARTO credentials server extension answered ${response.status}. Is it installed and enabled?`,
-            response
-          );
-    }
-    if (schema === null) {
-      return undefined as T;
-    }
-    const parsed = schema.safeParse(payload);
-    if (!parsed.success) {
-      throw new AccountStoreError(
-        'bad_answer',
-        'The CARTO credentials server extension sent an answer this page does not understand.',
-        response
-      );
-    }
-    return parsed.data;
+    return requestServerExtension(this._settings, path, method, schema, body);
   }
+}
+
+/**
+ * One request to the server extension (`{baseUrl}carto-credentials/{path}`), its answer checked
+ * with `schema` (`null`: no answer expected). Failures are `AccountStoreError`s carrying the
+ * server's error code and message; an unreachable server rejects with
+ * `ServerConnection.NetworkError`, passed on as it is.
+ */
+export async function requestServerExtension<T>(
+  settings: ServerConnection.ISettings,
+  path: string,
+  method: string,
+  schema: z.ZodMiniType<T> | null,
+  body?: unknown
+): Promise<T> {
+  const url = URLExt.join(settings.baseUrl, 'carto-credentials', path);
+  const init: RequestInit = { method };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+  }
+  const response = await ServerConnection.makeRequest(url, init, settings);
+  const payload: unknown =
+    response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) {
+    const parsed = errorSchema.safeParse(payload);
+    throw parsed.success
+      ? new AccountStoreError(
+          parsed.data.error.code,
+          parsed.data.error.message,
+          response
+        )
+      : new AccountStoreError(
+          'server',
+          `The CARTO credentials server extension answered ${response.status}. Is it installed and enabled?`,
+          response
+        );
+  }
+  if (schema === null) {
+    return undefined as T;
+  }
+  const parsed = schema.safeParse(payload);
+  if (!parsed.success) {
+    throw new AccountStoreError(
+      'bad_answer',
+      'The CARTO credentials server extension sent an answer this page does not understand.',
+      response
+    );
+  }
+  return parsed.data;
 }
