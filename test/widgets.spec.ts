@@ -3,7 +3,16 @@ import { nullTranslator } from '@jupyterlab/translation';
 
 import { WidgetModel } from '@jupyter-widgets/base';
 
+import type { Carto3Token, ICarto3Store } from '../src/carto3Rest';
+import { Carto3LayerLogin, CartoCredentialsModel } from '../src/model';
+import { AccountStoreError } from '../src/rest';
 import type { ICartoCredentials } from '../src/tokens';
+import {
+  carto3QueryEndpoint,
+  fetchCarto3Features,
+  parseGeometry,
+  rowsToFeatures
+} from '../src/widgets/carto3Sql';
 import * as widgetExports from '../src/widgets/exports';
 import {
   CartoLayerModel,
@@ -18,7 +27,8 @@ import {
   layerQuery,
   sqlEndpoint
 } from '../src/widgets/sqlApi';
-import { parseMapState } from '../src/widgets/state';
+import { parseLayerState, parseMapState } from '../src/widgets/state';
+import { FakeStore } from './fakes';
 import { CartoMapView } from '../src/widgets/view';
 
 const REF = 'rt-0123456789abcdef';
@@ -254,7 +264,10 @@ describe('CartoLayerModel and CartoSourceModel', () => {
     expect(mapState).toEqual({ layers: [layer], height: 300 });
     const map = new CartoMapModel(mapState, modelOptions(manager));
     expect(map.mapState).toEqual({
-      layers: [table('alice_stores', REF)],
+      // Read with the CARTO 3 keys, null for an API-key layer.
+      layers: [
+        { ...table('alice_stores', REF), connection: null, account_ref: null }
+      ],
       height: 300
     });
     expect(map.parts).toEqual([layer, source]);
@@ -306,9 +319,7 @@ describe('map state', () => {
     expect(layerQuery(table('alice_stores'))).toBe(
       'SELECT * FROM alice_stores'
     );
-    expect(
-      layerQuery({ source: 'SELECT 1', is_query: true, credentials_ref: null })
-    ).toBe('SELECT 1');
+    expect(layerQuery({ source: 'SELECT 1', is_query: true })).toBe('SELECT 1');
     expect(sqlEndpoint('https://h/user/a')).toBe('https://h/user/a/api/v2/sql');
     expect(sqlEndpoint('https://h/user/a/')).toBe(
       'https://h/user/a/api/v2/sql'
@@ -622,5 +633,505 @@ describe('CartoMapView and redirects', () => {
       /the server 127\.0\.0\.1:9 answered with a redirect to https:\/\/evil\.example\/sql: check the base URL, and use https\./
     );
     expect(view.el.outerHTML).not.toMatch(/demo-key/);
+  });
+});
+
+// -- CARTO 3 layers (issue 11 part 4) -------------------------------------------------------------
+
+const C3_API = 'https://gcp-us-east1.api.carto.com';
+const C3_TOKEN =
+  'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLW9mLWFsaWNlLTAwMDE';
+
+const carto3Layer = (
+  source: string,
+  connection = 'carto_dw',
+  account: string | null = null
+) => ({
+  source,
+  is_query: /^select/i.test(source),
+  credentials_ref: null,
+  connection,
+  account_ref: account
+});
+
+/** What CARTO 3's SQL API answers (the local API's shape: geography as GeoJSON text). */
+function carto3Rows(n: number): unknown {
+  return {
+    rows: Array.from({ length: n }, (_, i) => ({
+      cartodb_id: i,
+      name: `p${i}`,
+      geom: JSON.stringify({ type: 'Point', coordinates: [i, -i] })
+    })),
+    schema: [
+      { name: 'cartodb_id', type: 'number' },
+      { name: 'name', type: 'string' },
+      { name: 'geom', type: 'geography' }
+    ],
+    meta: { cacheHit: false }
+  };
+}
+
+class FakeCarto3Logins {
+  login: Carto3LayerLogin = {
+    status: 'ok',
+    accountId: 'acc-c3',
+    label: 'alice (M2M)',
+    apiBaseUrl: C3_API,
+    accessToken: C3_TOKEN
+  };
+  asked: Array<{ kernelId: string; accountId?: string | null }> = [];
+  async carto3Login(target: {
+    kernelId: string;
+    accountId?: string | null;
+  }): Promise<Carto3LayerLogin> {
+    this.asked.push(target);
+    return this.login;
+  }
+}
+
+/** WKB hex of a point, little- or big-endian, optionally PostGIS EWKB with an SRID. */
+function wkbPoint(x: number, y: number, little = true, srid?: number): string {
+  const size = srid === undefined ? 21 : 25;
+  const view = new DataView(new ArrayBuffer(size));
+  view.setUint8(0, little ? 1 : 0);
+  view.setUint32(1, srid === undefined ? 1 : 0x20000001, little);
+  let at = 5;
+  if (srid !== undefined) {
+    view.setUint32(at, srid, little);
+    at += 4;
+  }
+  view.setFloat64(at, x, little);
+  view.setFloat64(at + 8, y, little);
+  return Buffer.from(view.buffer).toString('hex');
+}
+
+describe('CARTO 3 layer state', () => {
+  it('holds a connection and an account reference, never a token', () => {
+    expect(parseLayerState(carto3Layer('SELECT 1'))).toEqual(
+      carto3Layer('SELECT 1')
+    );
+    expect(
+      parseLayerState(carto3Layer('p.d.t', 'carto-dw', 'acc-0123456789abcdef'))
+    ).toMatchObject({
+      connection: 'carto-dw',
+      account_ref: 'acc-0123456789abcdef'
+    });
+    // A kernel from before CARTO 3 support sends three keys: an API-key layer.
+    expect(parseLayerState(table('t'))).toEqual({
+      ...table('t'),
+      connection: null,
+      account_ref: null
+    });
+    for (const bad of [
+      { ...carto3Layer('SELECT 1'), access_token: C3_TOKEN },
+      { ...carto3Layer('SELECT 1'), api_base_url: C3_API },
+      { ...carto3Layer('SELECT 1'), credentials_ref: REF },
+      { ...table('t'), account_ref: 'acc-0123456789abcdef' },
+      carto3Layer('SELECT 1', '../v2/sql'),
+      carto3Layer('SELECT 1', 'carto_dw', 'acc a')
+    ]) {
+      expect(parseLayerState(bad)).toBeNull();
+    }
+  });
+});
+
+describe('fetchCarto3Features', () => {
+  const fetchWith = (query = 'SELECT * FROM demo_points') =>
+    fetchCarto3Features({
+      apiBaseUrl: C3_API + '/',
+      accessToken: C3_TOKEN,
+      connection: 'carto_dw',
+      query,
+      fetch: fakeFetch.fetch
+    });
+
+  it('queries the connection with the token in a Bearer header only', async () => {
+    fakeFetch.answer = () => fakeFetch.json(200, carto3Rows(3));
+    const data = await fetchWith();
+    expect(data.features).toHaveLength(3);
+    expect(data.features[1]).toEqual({
+      type: 'Feature',
+      geometry: { type: 'Point', coordinates: [1, -1] },
+      properties: { cartodb_id: 1, name: 'p1' }
+    });
+    const [request] = fakeFetch.requests;
+    const url = new URL(request.url);
+    expect(url.origin + url.pathname).toBe(`${C3_API}/v3/sql/carto_dw/query`);
+    expect([...url.searchParams.entries()]).toEqual([
+      ['q', 'SELECT * FROM demo_points']
+    ]);
+    expect(request.headers.get('Authorization')).toBe(`Bearer ${C3_TOKEN}`);
+    expect(request.url).not.toContain(C3_TOKEN);
+    expect(request.init).toMatchObject({
+      method: 'GET',
+      credentials: 'omit',
+      redirect: 'manual',
+      cache: 'no-store'
+    });
+    expect(request.init.body).toBeUndefined();
+  });
+
+  it('sends a long query in a JSON body, still without the token', async () => {
+    fakeFetch.answer = () => fakeFetch.json(200, carto3Rows(1));
+    const long = `SELECT * FROM demo_points WHERE name <> '${'x'.repeat(3000)}'`;
+    await fetchWith(long);
+    const [request] = fakeFetch.requests;
+    expect(request.url).toBe(`${C3_API}/v3/sql/carto_dw/query`);
+    expect(request.init.method).toBe('POST');
+    expect(JSON.parse(request.rawBody)).toEqual({ q: long });
+    expect(request.url + request.rawBody).not.toContain(C3_TOKEN);
+    expect(request.headers.get('Authorization')).toBe(`Bearer ${C3_TOKEN}`);
+  });
+
+  it('encodes the connection into the path', () => {
+    expect(carto3QueryEndpoint(C3_API, 'my conn/x')).toBe(
+      `${C3_API}/v3/sql/my%20conn%2Fx/query`
+    );
+  });
+
+  it.each([
+    [401, { error: 'Unauthorized: jwt expired', status: 401 }, 'auth'],
+    [404, { error: 'Connection not found: nope', status: 404 }, 'not_found'],
+    [400, { error: 'Syntax error near FROM', status: 400 }, 'query'],
+    [403, { error: ['Forbidden'] }, 'query'],
+    [500, { error: 'boom' }, 'server'],
+    [502, '<html>bad gateway</html>', 'server'],
+    [418, '<html>teapot</html>', 'not_carto']
+  ])('reports HTTP %d (%j) as its kind', async (status, body, kind) => {
+    fakeFetch.answer = () => fakeFetch.json(status, body);
+    await expect(fetchWith()).rejects.toMatchObject({ kind, status });
+  });
+
+  it('never shows a token CARTO echoes, and reports network, redirect and odd answers', async () => {
+    fakeFetch.answer = () =>
+      fakeFetch.json(400, { error: `bad token ${C3_TOKEN}`, status: 400 });
+    const echoed = await fetchWith().catch(e => e);
+    expect(echoed.detail).toBe('bad token ***');
+    fakeFetch.answer = () => {
+      throw new TypeError('Failed to fetch');
+    };
+    await expect(fetchWith()).rejects.toMatchObject({ kind: 'network' });
+    fakeFetch.answer = () =>
+      new Response(null, { status: 302, headers: { Location: '/x' } });
+    await expect(fetchWith()).rejects.toMatchObject({ kind: 'redirect' });
+    fakeFetch.answer = () => fakeFetch.json(200, { features: [] });
+    await expect(fetchWith()).rejects.toMatchObject({ kind: 'not_carto' });
+  });
+});
+
+describe('CARTO 3 rows to features', () => {
+  it('reads GeoJSON objects and text, and WKB hex (either byte order, EWKB SRID)', () => {
+    const point = { type: 'Point', coordinates: [-3.7, 40.4] };
+    expect(parseGeometry(point)).toEqual(point);
+    expect(parseGeometry(JSON.stringify(point))).toEqual(point);
+    for (const hex of [
+      wkbPoint(-3.7, 40.4),
+      wkbPoint(-3.7, 40.4, false),
+      wkbPoint(-3.7, 40.4, true, 4326).toUpperCase()
+    ]) {
+      expect(parseGeometry(hex)).toEqual(point);
+    }
+    // PostGIS: ST_GeomFromText('LINESTRING(0 0,1 1)', 4326) and a MULTIPOINT.
+    expect(
+      parseGeometry(
+        '0102000020E61000000200000000000000000000000000000000000000000000000000F03F000000000000F03F'
+      )
+    ).toEqual({
+      type: 'LineString',
+      coordinates: [
+        [0, 0],
+        [1, 1]
+      ]
+    });
+    expect(
+      parseGeometry(
+        '0104000000020000000101000000000000000000F03F0000000000000040010100000000000000000008400000000000001040'
+      )
+    ).toEqual({
+      type: 'MultiPoint',
+      coordinates: [
+        [1, 2],
+        [3, 4]
+      ]
+    });
+    for (const bad of [null, 3, 'POINT(1 2)', '{"type":', '0101', 'zz', {}]) {
+      expect(parseGeometry(bad)).toBeNull();
+    }
+  });
+
+  it('takes the geography column of the schema, else geom / the_geom, and skips empty rows', () => {
+    const rows = [
+      { where: '{"type":"Point","coordinates":[1,2]}', geom: 'not it', n: 1 },
+      { where: null, geom: 'x', n: 2 }
+    ];
+    expect(
+      rowsToFeatures(rows, [{ name: 'where', type: 'GEOGRAPHY' }]).features
+    ).toEqual([
+      {
+        type: 'Feature',
+        geometry: { type: 'Point', coordinates: [1, 2] },
+        properties: { geom: 'not it', n: 1 }
+      }
+    ]);
+    expect(
+      rowsToFeatures([{ the_geom: wkbPoint(5, 6), n: 1 }]).features[0].geometry
+    ).toEqual({ type: 'Point', coordinates: [5, 6] });
+    expect(rowsToFeatures([{ n: 1 }]).features).toEqual([]);
+  });
+});
+
+describe('CartoMapView with CARTO 3 layers', () => {
+  let logins: FakeCarto3Logins;
+  beforeEach(() => {
+    logins = new FakeCarto3Logins();
+    setWidgetServices({
+      credentials,
+      carto3: logins,
+      trans: nullTranslator.load('jupyterlab_carto_credentials'),
+      fetch: fakeFetch.fetch
+    });
+    fakeFetch.answer = r =>
+      r.url.includes('/v3/sql/')
+        ? fakeFetch.json(200, carto3Rows(4))
+        : fakeFetch.json(200, geojson(2));
+  });
+
+  it('draws a CARTO 3 layer next to an API-key one, the token in a Bearer header only', async () => {
+    const { view } = makeView([
+      carto3Layer('SELECT * FROM demo_points'),
+      table('alice_stores'),
+      carto3Layer('p.d.stores', 'carto-dw', 'acc-b')
+    ]);
+    await view.settled;
+    expect(logins.asked).toEqual([
+      { kernelId: 'k1', accountId: null },
+      { kernelId: 'k1', accountId: 'acc-b' }
+    ]);
+    expect(credentials.asked).toEqual([{ kernelId: 'k1' }]);
+    const urls = fakeFetch.requests.map(r => r.url);
+    expect(urls).toEqual([
+      `${C3_API}/v3/sql/carto_dw/query?q=SELECT+*+FROM+demo_points`,
+      'http://127.0.0.1:9/user/alice/api/v2/sql',
+      `${C3_API}/v3/sql/carto-dw/query?q=SELECT+*+FROM+p.d.stores`
+    ]);
+    expect(fakeFetch.requests.map(r => r.headers.get('Authorization'))).toEqual(
+      [
+        `Bearer ${C3_TOKEN}`,
+        basic('alice', 'alice-demo-key-0001'),
+        `Bearer ${C3_TOKEN}`
+      ]
+    );
+    for (const request of fakeFetch.requests) {
+      expect(request.url + request.rawBody).not.toContain(C3_TOKEN);
+    }
+    expect(FakeRenderer.drawn[0].map(l => l.data.features.length)).toEqual([
+      4, 2, 4
+    ]);
+    expect(view.el.outerHTML).not.toContain(C3_TOKEN);
+  });
+
+  it.each([
+    ['login_required', { status: 'login_required', label: 'alice (OAuth)' }],
+    ['HTTP 401', null]
+  ])(
+    'asks to log in again from the CARTO panel (%s), in an accessible status',
+    async (_, login) => {
+      if (login) {
+        logins.login = login as Carto3LayerLogin;
+      } else {
+        fakeFetch.answer = () =>
+          fakeFetch.json(401, {
+            error: 'Unauthorized: jwt expired',
+            status: 401
+          });
+      }
+      const { view } = makeView([carto3Layer('SELECT * FROM demo_points')]);
+      await view.settled;
+      const status = view.el.querySelector('[role="status"]') as HTMLElement;
+      expect(status.getAttribute('aria-live')).toBe('polite');
+      expect(status.textContent).toMatch(
+        /^Layer 1 \(SELECT \* FROM demo_points\): .*Log in again from the CARTO panel\.$/
+      );
+      expect(status.classList.contains('jp-mod-error')).toBe(true);
+      expect(view.el.outerHTML).not.toContain(C3_TOKEN);
+      expect(FakeRenderer.drawn).toEqual([]);
+    }
+  );
+
+  it.each([
+    [{ status: 'not_carto3', label: 'alice' }, /is not a CARTO 3 login/],
+    [{ status: 'not_granted', label: 'alice (M2M)' }, /not allowed to use/],
+    [{ status: 'unknown_account' }, /not in the CARTO panel/],
+    [{ status: 'no_account' }, /Log in to CARTO 3 from the CARTO panel/]
+  ])(
+    'says what to do when there is no usable login (%o)',
+    async (login, text) => {
+      logins.login = login as Carto3LayerLogin;
+      const { view } = makeView([carto3Layer('SELECT 1')]);
+      await view.settled;
+      expect(view.el.textContent).toMatch(text);
+      expect(fakeFetch.requests).toEqual([]);
+    }
+  );
+
+  it('explains a query error and an unknown connection', async () => {
+    fakeFetch.answer = r =>
+      r.url.includes('/nope/')
+        ? fakeFetch.json(404, {
+            error: 'Connection not found: nope',
+            status: 404
+          })
+        : fakeFetch.json(400, {
+            error: 'relation "x" does not exist',
+            status: 400
+          });
+    const { view } = makeView([
+      carto3Layer('SELECT * FROM x'),
+      carto3Layer('SELECT 1', 'nope')
+    ]);
+    await view.settled;
+    expect(view.el.textContent).toMatch(
+      /could not run the query on the connection carto_dw: relation "x" does not exist/
+    );
+    expect(view.el.textContent).toMatch(/check the connection name nope/);
+  });
+
+  it('does not fetch again when only the token was renewed, but does after a new login', async () => {
+    const { view } = makeView([carto3Layer('SELECT 1')]);
+    await view.settled;
+    expect(fakeFetch.requests).toHaveLength(1);
+    logins.login = {
+      ...(logins.login as object),
+      accessToken: 'renewed-token-0002'
+    } as Carto3LayerLogin;
+    credentials.changed.emit({ type: 'accounts' });
+    await view.settled;
+    expect(fakeFetch.requests).toHaveLength(1);
+    logins.login = { status: 'login_required', label: 'alice' };
+    credentials.changed.emit({ type: 'accounts' });
+    await view.settled;
+    expect(view.el.textContent).toMatch(/Log in again/);
+    logins.login = {
+      status: 'ok',
+      accountId: 'acc-c3',
+      label: 'alice',
+      apiBaseUrl: C3_API,
+      accessToken: 'new-login-token-0003'
+    };
+    credentials.changed.emit({ type: 'accounts' });
+    await view.settled;
+    expect(fakeFetch.requests).toHaveLength(2);
+    expect(fakeFetch.requests[1].headers.get('Authorization')).toBe(
+      'Bearer new-login-token-0003'
+    );
+  });
+
+  it('without a source of CARTO 3 logins, says to log in to CARTO 3', async () => {
+    setWidgetServices({
+      credentials,
+      trans: nullTranslator.load('jupyterlab_carto_credentials'),
+      fetch: fakeFetch.fetch
+    });
+    const { view } = makeView([carto3Layer('SELECT 1')]);
+    await view.settled;
+    expect(view.el.textContent).toMatch(/No CARTO 3 login is available/);
+  });
+});
+
+describe('CartoCredentialsModel.carto3Login', () => {
+  class TokenServer implements ICarto3Store {
+    requests = 0;
+    expired = false;
+    async token(id: string): Promise<Carto3Token> {
+      this.requests++;
+      if (this.expired) {
+        throw new AccountStoreError(
+          'login_required',
+          'log in again',
+          new Response(null, { status: 409 })
+        );
+      }
+      return {
+        access_token: `${id}-token`,
+        api_base_url: C3_API,
+        expires_at: Math.floor(Date.now() / 1000) + 3600
+      };
+    }
+    addM2M = () => Promise.reject(new Error('not used'));
+    startLogin = () => Promise.reject(new Error('not used'));
+    exchange = () => Promise.reject(new Error('not used'));
+    loginStatus = () => Promise.reject(new Error('not used'));
+  }
+
+  async function setup(defaultId: string) {
+    const store = new FakeStore();
+    store.add('acc-key', 'alice', 'alice-key');
+    for (const id of ['acc-c3', 'acc-other']) {
+      store.accounts.push({
+        id,
+        kind: 'm2m',
+        label: `${id} (M2M)`,
+        username: null,
+        base_url: '',
+        api_base_url: C3_API,
+        expires_at: null,
+        status: 'ok',
+        public: false,
+        user_info: null,
+        api_key: ''
+      });
+    }
+    store.defaultId = defaultId;
+    store.grantMap['nb.ipynb'] = 'allow';
+    const server = new TokenServer();
+    const model = new CartoCredentialsModel({ store, carto3: server });
+    await model.refresh();
+    model.registerKernel('k1', 'nb.ipynb');
+    return { model, server, store };
+  }
+
+  it("gives the notebook's or the named account's token from the cache", async () => {
+    const { model, server } = await setup('acc-c3');
+    const fetched = server.requests;
+    expect(await model.carto3Login({ kernelId: 'k1' })).toEqual({
+      status: 'ok',
+      accountId: 'acc-c3',
+      label: 'acc-c3 (M2M)',
+      apiBaseUrl: C3_API,
+      accessToken: 'acc-c3-token'
+    });
+    expect(
+      await model.carto3Login({ kernelId: 'k1', accountId: 'acc-other' })
+    ).toMatchObject({ status: 'ok', accessToken: 'acc-other-token' });
+    expect(server.requests).toBe(fetched); // the cache, not a second fetch
+    expect(
+      await model.carto3Login({ kernelId: 'k1', accountId: 'acc-key' })
+    ).toEqual({ status: 'not_carto3', label: 'alice' });
+    expect(
+      await model.carto3Login({ kernelId: 'k1', accountId: 'acc-gone' })
+    ).toEqual({ status: 'unknown_account' });
+    expect(await model.carto3Login({ kernelId: 'k9' })).toEqual({
+      status: 'no_account'
+    });
+    model.dispose();
+  });
+
+  it('withholds the token without a grant and says when a new login is needed', async () => {
+    const { model, server, store } = await setup('acc-c3');
+    model.registerKernel('k2', 'other.ipynb');
+    expect(await model.carto3Login({ kernelId: 'k2' })).toEqual({
+      status: 'not_granted',
+      label: 'acc-c3 (M2M)'
+    });
+    server.expired = true;
+    model.dispose();
+    const fresh = new CartoCredentialsModel({ store, carto3: server });
+    await fresh.refresh();
+    fresh.registerKernel('k1', 'nb.ipynb');
+    expect(await fresh.carto3Login({ kernelId: 'k1' })).toEqual({
+      status: 'login_required',
+      label: 'acc-c3 (M2M)'
+    });
+    fresh.dispose();
   });
 });

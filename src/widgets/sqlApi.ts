@@ -54,7 +54,9 @@ export class LayerLoadError extends Error {
 }
 
 /** The SQL a layer runs: its query, or every row of its table. */
-export function layerQuery(layer: LayerState): string {
+export function layerQuery(
+  layer: Pick<LayerState, 'source' | 'is_query'>
+): string {
   return layer.is_query ? layer.source : `SELECT * FROM ${layer.source}`;
 }
 

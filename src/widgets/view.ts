@@ -1,14 +1,18 @@
 /**
  * The map widget's view. At render time it resolves each layer's credentials from the shared
  * CARTO context (the notebook's account, or credentials that code registered by reference),
- * fetches GeoJSON from the SQL API (the key in an HTTP Basic header) and draws it. Keys stay in
- * memory: never in the DOM, never in a model. It re-fetches when the account in use changes, and
+ * fetches GeoJSON from the SQL API (the key in an HTTP Basic header) and draws it. A CARTO 3 layer
+ * (one with a `connection`) takes its account's access token from the model's token cache and
+ * queries `{api_base_url}/v3/sql/{connection}/query` with it in a Bearer header. Keys and tokens
+ * stay in memory: never in the DOM, never in a model. It re-fetches when the account in use changes, and
  * redraws when the map's layers, or any layer's or source's state, change.
  */
 import { DOMWidgetView, WidgetModel } from '@jupyter-widgets/base';
 
 import '../../style/widgets.css';
+import type { Carto3LayerLogin } from '../model';
 import type { ICartoCredentials } from '../tokens';
+import { fetchCarto3Features } from './carto3Sql';
 import type { CartoMapModel } from './model';
 import {
   IDrawnLayer,
@@ -17,9 +21,19 @@ import {
   RendererFactory,
   loadLeafletRenderer
 } from './renderer';
-import { IWidgetServices, widgetServices } from './services';
-import { LayerLoadError, fetchGeoJSON, layerQuery } from './sqlApi';
+import { IWidgetServices, carto3Logins, widgetServices } from './services';
+import {
+  FeatureCollection,
+  LayerLoadError,
+  fetchGeoJSON,
+  layerQuery
+} from './sqlApi';
 import type { LayerState } from './state';
+
+/** What a layer draws with: API-key credentials, or a CARTO 3 login (`connection` layers). */
+type Resolved =
+  | { kind: 'api_key'; credentials: ICartoCredentials.IResolved | null }
+  | { kind: 'carto3'; login: Carto3LayerLogin | null };
 
 type LayerOutcome =
   | { ok: true; layer: IDrawnLayer; fingerprint: string }
@@ -152,11 +166,8 @@ export class CartoMapView extends DOMWidgetView {
       return;
     }
     const fingerprint =
-      JSON.stringify(
-        resolved.map(r =>
-          r ? [r.accountId, r.baseUrl, r.apiKey, r.username] : null
-        )
-      ) + JSON.stringify(state.layers);
+      JSON.stringify(resolved.map(Private.fingerprint)) +
+      JSON.stringify(state.layers);
     if (!force && fingerprint === this._fingerprint && !this._hadErrors) {
       return;
     }
@@ -196,28 +207,160 @@ export class CartoMapView extends DOMWidgetView {
     this._renderer.draw(drawn);
   }
 
-  private _resolve(
+  private async _resolve(
     services: IWidgetServices,
     layer: LayerState
-  ): Promise<ICartoCredentials.IResolved | null> {
+  ): Promise<Resolved> {
     const kernelId = this.kernelId;
-    if (kernelId === null) {
-      return Promise.resolve(null);
+    if (layer.connection !== null) {
+      const logins = carto3Logins(services);
+      const login =
+        kernelId === null || !logins
+          ? null
+          : await logins
+              .carto3Login({ kernelId, accountId: layer.account_ref })
+              .catch(() => null);
+      return { kind: 'carto3', login };
     }
-    return services.credentials
+    if (kernelId === null) {
+      return { kind: 'api_key', credentials: null };
+    }
+    const credentials = await services.credentials
       .resolve(
         layer.credentials_ref === null
           ? { kernelId }
           : { kernelId, ref: layer.credentials_ref }
       )
       .catch(() => null);
+    return { kind: 'api_key', credentials };
+  }
+
+  /** A CARTO 3 layer: its login's token, its connection's SQL API, the same drawing. */
+  private async _loadCarto3(
+    services: IWidgetServices,
+    layer: LayerState & { connection: string },
+    login: Carto3LayerLogin | null,
+    fail: (message: string) => LayerOutcome,
+    signal: AbortSignal
+  ): Promise<FeatureCollection | LayerOutcome> {
+    const trans = services.trans;
+    const again = trans.__('Log in again from the CARTO panel.');
+    switch (login?.status) {
+      case 'ok':
+        break;
+      case 'login_required':
+        return fail(
+          trans.__('the CARTO 3 login %1 has expired. %2', login.label, again)
+        );
+      case 'not_granted':
+        return fail(
+          trans.__(
+            'this notebook is not allowed to use the CARTO account %1. Allow it from the CARTO panel or the notebook toolbar.',
+            login.label
+          )
+        );
+      case 'not_carto3':
+        return fail(
+          trans.__(
+            'the account %1 is not a CARTO 3 login, and this layer queries the CARTO 3 connection %2. Log in to CARTO 3 from the CARTO panel and choose that account for this notebook, or drop connection= to draw from this account.',
+            login.label,
+            layer.connection
+          )
+        );
+      case 'unknown_account':
+        return fail(
+          trans.__(
+            'the CARTO 3 account this layer names is not in the CARTO panel. Log in from the CARTO panel, or run the cell again with another account.'
+          )
+        );
+      default:
+        return fail(
+          trans.__(
+            'No CARTO 3 login is available for this notebook. Log in to CARTO 3 from the CARTO panel.'
+          )
+        );
+    }
+    const host = Private.host(login.apiBaseUrl);
+    try {
+      return await fetchCarto3Features({
+        apiBaseUrl: login.apiBaseUrl,
+        accessToken: login.accessToken,
+        connection: layer.connection,
+        query: layerQuery(layer),
+        fetch: services.fetch ?? window.fetch.bind(window),
+        signal
+      });
+    } catch (reason) {
+      if (!(reason instanceof LayerLoadError)) {
+        if ((reason as { name?: string } | null)?.name === 'AbortError') {
+          throw reason;
+        }
+        return fail(trans.__('the data could not be loaded.'));
+      }
+      switch (reason.kind) {
+        case 'auth':
+          return fail(
+            trans.__(
+              'CARTO refused the access token of %1 (HTTP %2). %3',
+              login.label,
+              reason.status ?? '',
+              again
+            )
+          );
+        case 'query':
+          return fail(
+            trans.__(
+              'CARTO could not run the query on the connection %1: %2',
+              layer.connection,
+              reason.detail || `HTTP ${reason.status}`
+            )
+          );
+        case 'not_found':
+          return fail(
+            trans
+              .__(
+                'not found on %1 (HTTP 404): check the connection name %2. %3',
+                host,
+                layer.connection,
+                reason.detail
+              )
+              .trim()
+          );
+        case 'server':
+          return fail(
+            trans.__(
+              'the CARTO server %1 had an error (HTTP %2). Try again later.',
+              host,
+              reason.status ?? ''
+            )
+          );
+        case 'redirect':
+          return fail(
+            trans.__(
+              'the server %1 answered with a redirect: check the API base URL, and use https.',
+              host
+            )
+          );
+        case 'network':
+          return fail(
+            trans.__(
+              'could not reach the CARTO server %1. Check the network connection and the API base URL.',
+              host
+            )
+          );
+        default:
+          return fail(
+            trans.__('the server %1 did not answer like CARTO’s SQL API.', host)
+          );
+      }
+    }
   }
 
   private async _load(
     services: IWidgetServices,
     layer: LayerState,
     index: number,
-    credentials: ICartoCredentials.IResolved | null,
+    resolved: Resolved,
     signal: AbortSignal
   ): Promise<LayerOutcome> {
     const trans = services.trans;
@@ -231,6 +374,21 @@ export class CartoMapView extends DOMWidgetView {
       message: `${name}: ${message}`,
       fingerprint: ''
     });
+    const color = LAYER_COLORS[index % LAYER_COLORS.length];
+    if (resolved.kind === 'carto3' && layer.connection !== null) {
+      const loaded = await this._loadCarto3(
+        services,
+        { ...layer, connection: layer.connection },
+        resolved.login,
+        fail,
+        signal
+      );
+      return 'type' in loaded && loaded.type === 'FeatureCollection'
+        ? { ok: true, layer: { data: loaded, color }, fingerprint: '' }
+        : (loaded as LayerOutcome);
+    }
+    const credentials =
+      resolved.kind === 'api_key' ? resolved.credentials : null;
     if (!credentials) {
       return fail(
         layer.credentials_ref === null
@@ -254,7 +412,7 @@ export class CartoMapView extends DOMWidgetView {
       });
       return {
         ok: true,
-        layer: { data, color: LAYER_COLORS[index % LAYER_COLORS.length] },
+        layer: { data, color },
         fingerprint: ''
       };
     } catch (reason) {
@@ -368,6 +526,18 @@ export class CartoMapView extends DOMWidgetView {
 }
 
 namespace Private {
+  /** What decides whether a refresh must fetch again (no token: a renewal need not redraw). */
+  export function fingerprint(resolved: Resolved): unknown {
+    if (resolved.kind === 'carto3') {
+      const login = resolved.login;
+      return login?.status === 'ok'
+        ? [login.status, login.accountId, login.apiBaseUrl]
+        : [login?.status ?? null];
+    }
+    const r = resolved.credentials;
+    return r ? [r.accountId, r.baseUrl, r.apiKey, r.username] : null;
+  }
+
   export function shorten(source: string): string {
     const flat = source.replace(/\s+/g, ' ');
     return flat.length > 60 ? `${flat.slice(0, 57)}…` : flat;
