@@ -9,7 +9,7 @@ import { Widget } from '@lumino/widgets';
 import { createAvatar, displayName, nameAndServer } from './avatar';
 import { confirmLogOut } from './dialogs';
 import { loginErrorMessage } from './messages';
-import type { CartoCredentialsModel } from './model';
+import type { ICartoCredentialsManager } from './manager';
 import { ICartoCredentials } from './tokens';
 
 export class AccountList extends Widget {
@@ -180,7 +180,7 @@ export class AccountList extends Widget {
     return button;
   }
 
-  private readonly _model: CartoCredentialsModel;
+  private readonly _model: ICartoCredentialsManager;
   private readonly _trans: TranslationBundle;
   private readonly _confirm: (
     account: ICartoCredentials.IAccount
@@ -194,7 +194,7 @@ export class AccountList extends Widget {
 
 export namespace AccountList {
   export interface IOptions {
-    model: CartoCredentialsModel;
+    model: ICartoCredentialsManager;
     trans: TranslationBundle;
     /** Asks before logging out; a dialog by default. */
     confirm?: (account: ICartoCredentials.IAccount) => Promise<boolean>;

@@ -9,7 +9,7 @@ import type { JSONObject } from '@lumino/coreutils';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { CartoCredentialsModel } from './model';
+import type { ICartoCredentialsManager } from './manager';
 import { COMM_TARGET, parseKernelMessage } from './protocol';
 import { OutgoingMessage, PushContent, setCredentialsMessage } from './push';
 import type { ICartoCredentials } from './tokens';
@@ -253,7 +253,7 @@ export class KernelBridge implements IDisposable {
   }
 
   private readonly _context: ISessionContextLike;
-  private readonly _model: CartoCredentialsModel;
+  private readonly _model: ICartoCredentialsManager;
   private _kernel: IKernelLike | null = null;
   private _comm: ICommLike | null = null;
   private _lastSent: string | null = null;
@@ -266,6 +266,6 @@ export class KernelBridge implements IDisposable {
 export namespace KernelBridge {
   export interface IOptions {
     sessionContext: ISessionContextLike;
-    model: CartoCredentialsModel;
+    model: ICartoCredentialsManager;
   }
 }

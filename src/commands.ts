@@ -15,7 +15,7 @@ import { confirmLogOut } from './dialogs';
 import { cartoIcon } from './icons';
 import { loginErrorMessage } from './messages';
 import { IMetadataHolder } from './metadata';
-import type { CartoCredentialsModel } from './model';
+import type { ICartoCredentialsManager } from './manager';
 import {
   accountChoices,
   chooseNotebookAccount,
@@ -38,7 +38,7 @@ export interface ICurrentNotebook {
 }
 
 export interface ICommandsOptions {
-  model: CartoCredentialsModel;
+  model: ICartoCredentialsManager;
   trans: TranslationBundle;
   /** Reveal the sidebar panel. */
   openPanel: () => void;

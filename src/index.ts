@@ -35,6 +35,7 @@ import { SessionWatcher } from './sessions';
 /* eslint-enable jupyter/prefer-lazy-imports */
 import { parseSettings } from './settings';
 import { CartoStatusItem } from './statusbar';
+import { ICartoCredentialsManager } from './manager';
 import { ICartoAccountStore, ICartoCredentials } from './tokens';
 import { setWidgetServices } from './widgets/services';
 import { MODULE_NAME, MODULE_VERSION } from './widgets/version';
@@ -74,20 +75,24 @@ const translationPlugin: JupyterFrontEndPlugin<TranslationBundle> = {
     (translator ?? nullTranslator).load('jupyterlab_carto_credentials')
 };
 
-/** The shared context: accounts from the account store, preferences from the settings. */
-const credentialsPlugin: JupyterFrontEndPlugin<ICartoCredentials> = {
+/**
+ * The shared context: accounts from the account store, preferences from the settings. It gives
+ * this extension's plugins the operations their views need (an internal token); other extensions
+ * get it through the public `ICartoCredentials` (the `credentials` plugin below).
+ */
+const managerPlugin: JupyterFrontEndPlugin<ICartoCredentialsManager> = {
   id: PLUGIN_ID,
   description:
-    'Provides the shared CARTO login (accounts, default, per-notebook choice).',
+    'Keeps the shared CARTO login (accounts, default, per-notebook choice, grants).',
   autoStart: true,
-  provides: ICartoCredentials,
+  provides: ICartoCredentialsManager,
   requires: [ICartoAccountStore],
   optional: [ISettingRegistry],
   activate: (
     app: JupyterFrontEnd,
     store: ICartoAccountStore,
     registry: ISettingRegistry | null
-  ): ICartoCredentials => {
+  ): ICartoCredentialsManager => {
     // CARTO 3 logins are routes of the same server extension: only with its REST store.
     const model = new CartoCredentialsModel({
       store,
@@ -126,22 +131,35 @@ const credentialsPlugin: JupyterFrontEndPlugin<ICartoCredentials> = {
   }
 };
 
+/** The public token for other extensions: the same shared login, through its public interface. */
+const credentialsPlugin: JupyterFrontEndPlugin<ICartoCredentials> = {
+  id: 'jupyterlab-carto-credentials:credentials',
+  description:
+    'Provides the shared CARTO login to other extensions (ICartoCredentials).',
+  autoStart: true,
+  provides: ICartoCredentials,
+  requires: [ICartoCredentialsManager],
+  activate: (
+    _: JupyterFrontEnd,
+    manager: ICartoCredentialsManager
+  ): ICartoCredentials => manager
+};
+
 /** One kernel bridge per notebook and console. */
 const bridgePlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-carto-credentials:kernel-bridge',
   description:
     'Pushes the right CARTO credentials to every notebook and console kernel.',
   autoStart: true,
-  requires: [ICartoCredentials, ICartoTranslation],
+  requires: [ICartoCredentialsManager, ICartoTranslation],
   optional: [INotebookTracker, IConsoleTracker],
   activate: (
     app: JupyterFrontEnd,
-    credentials: ICartoCredentials,
+    model: ICartoCredentialsManager,
     trans: TranslationBundle,
     notebooks: INotebookTracker | null,
     consoles: IConsoleTracker | null
   ): void => {
-    const model = CartoCredentialsModel.from(credentials);
     const watcher = new SessionWatcher(model, (path, label) =>
       askGrant(path, label, trans)
     );
@@ -165,17 +183,16 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-carto-credentials:panel',
   description: 'Adds the CARTO sidebar (log in, accounts) and its commands.',
   autoStart: true,
-  requires: [ICartoCredentials, ICartoTranslation],
+  requires: [ICartoCredentialsManager, ICartoTranslation],
   optional: [ILayoutRestorer, ICommandPalette, INotebookTracker],
   activate: (
     app: JupyterFrontEnd,
-    credentials: ICartoCredentials,
+    model: ICartoCredentialsManager,
     trans: TranslationBundle,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     notebooks: INotebookTracker | null
   ): void => {
-    const model = CartoCredentialsModel.from(credentials);
     const carto3Store = model.carto3Store;
     const panel = new CartoCredentialsPanel({
       model,
@@ -223,14 +240,17 @@ const toolbarPlugin: JupyterFrontEndPlugin<void> = {
   description:
     "Adds a selector of the notebook's CARTO account to its toolbar.",
   autoStart: true,
-  requires: [ICartoCredentials, ICartoTranslation, IToolbarWidgetRegistry],
+  requires: [
+    ICartoCredentialsManager,
+    ICartoTranslation,
+    IToolbarWidgetRegistry
+  ],
   activate: (
     app: JupyterFrontEnd,
-    credentials: ICartoCredentials,
+    model: ICartoCredentialsManager,
     trans: TranslationBundle,
     toolbarRegistry: IToolbarWidgetRegistry
   ): void => {
-    const model = CartoCredentialsModel.from(credentials);
     toolbarRegistry.addFactory<NotebookPanel>(
       'Notebook',
       TOOLBAR_ITEM,
@@ -264,11 +284,11 @@ const statusBarPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-carto-credentials:status-bar',
   description: "Shows the current notebook's CARTO account in the status bar.",
   autoStart: true,
-  requires: [ICartoCredentials, ICartoTranslation],
+  requires: [ICartoCredentialsManager, ICartoTranslation],
   optional: [IStatusBar, INotebookTracker],
   activate: (
     app: JupyterFrontEnd,
-    credentials: ICartoCredentials,
+    model: ICartoCredentialsManager,
     trans: TranslationBundle,
     statusBar: IStatusBar | null,
     notebooks: INotebookTracker | null
@@ -276,7 +296,6 @@ const statusBarPlugin: JupyterFrontEndPlugin<void> = {
     if (!statusBar) {
       return;
     }
-    const model = CartoCredentialsModel.from(credentials);
     const item = new CartoStatusItem({
       model,
       trans,
@@ -299,15 +318,13 @@ const redactPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-carto-credentials:redact',
   description: 'Masks known CARTO API keys in notebook outputs.',
   autoStart: true,
-  requires: [ICartoCredentials, INotebookTracker],
+  requires: [ICartoCredentialsManager, INotebookTracker],
   activate: (
     app: JupyterFrontEnd,
-    credentials: ICartoCredentials,
+    model: ICartoCredentialsManager,
     notebooks: INotebookTracker
   ): void => {
-    const redactor = new OutputRedactor(
-      CartoCredentialsModel.from(credentials)
-    );
+    const redactor = new OutputRedactor(model);
     notebooks.widgetAdded.connect((_, panel) => {
       void panel.context.ready.then(() => {
         const notebook = panel.content.model;
@@ -349,6 +366,7 @@ const widgetsPlugin: JupyterFrontEndPlugin<void> = {
 export default [
   accountStorePlugin,
   translationPlugin,
+  managerPlugin,
   credentialsPlugin,
   bridgePlugin,
   panelPlugin,

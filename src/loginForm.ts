@@ -8,7 +8,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { loginErrorMessage } from './messages';
-import { CartoCredentialsModel } from './model';
+import type { ICartoCredentialsManager } from './manager';
 import { INewAccount, storeErrorCode } from './rest';
 import { PUBLIC_API_KEY, RuleField, problemWith } from './rules';
 import { ICartoCredentials } from './tokens';
@@ -329,7 +329,7 @@ export class LoginForm extends Widget {
     }
   }
 
-  private readonly _model: CartoCredentialsModel;
+  private readonly _model: ICartoCredentialsManager;
   private readonly _trans: TranslationBundle;
   private readonly _loggedIn = new Signal<this, ICartoCredentials.IAccount>(
     this
@@ -348,7 +348,7 @@ export class LoginForm extends Widget {
 
 export namespace LoginForm {
   export interface IOptions {
-    model: CartoCredentialsModel;
+    model: ICartoCredentialsManager;
     trans: TranslationBundle;
   }
 }

@@ -6,10 +6,8 @@
  * this object through a signal.
  */
 import { PromiseDelegate } from '@lumino/coreutils';
-import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { PushContent } from './push';
 import type { Carto3Token, ICarto3Store } from './carto3Rest';
 import { Carto3Tokens, ITokenChange } from './carto3Tokens';
 import type { CodeCredentials } from './protocol';
@@ -22,36 +20,23 @@ import {
   ValidationResult
 } from './rest';
 import { KernelCredentials } from './kernelCredentials';
+import type {
+  Carto3LayerLogin,
+  ICartoCredentialsManager,
+  IEffectiveAccount,
+  IPushPayload
+} from './manager';
 import { PUBLIC_API_KEY } from './rules';
 import { DEFAULT_SETTINGS, ISettingsConfig } from './settings';
 import { ICartoCredentials } from './tokens';
 
-/**
- * What a kernel should receive: see `docs/contracts.md` §1; a CARTO 3 login (or its
- * `login_required`) is `version: 2` (§4).
- */
-export type IPushPayload = PushContent;
+export type {
+  Carto3LayerLogin,
+  IEffectiveAccount,
+  IPushPayload
+} from './manager';
 
-/** Which account a notebook uses, and whether its own choice had to be replaced. */
-export interface IEffectiveAccount {
-  account: ICartoCredentials.IAccount | null;
-  /** The id the notebook asked for but this user does not have. */
-  missingId: string | null;
-}
-
-/** A map layer's CARTO 3 login (`carto3Login`); the token only when `status` is `ok`. */
-export type Carto3LayerLogin =
-  | {
-      status: 'ok';
-      accountId: string;
-      label: string;
-      apiBaseUrl: string;
-      accessToken: string;
-    }
-  | { status: 'login_required' | 'not_carto3' | 'not_granted'; label: string }
-  | { status: 'no_account' | 'unknown_account' };
-
-export class CartoCredentialsModel implements ICartoCredentials, IDisposable {
+export class CartoCredentialsModel implements ICartoCredentialsManager {
   constructor(options: CartoCredentialsModel.IOptions) {
     this._store = options.store;
     this._carto3 = options.carto3 ?? null;
@@ -582,16 +567,6 @@ export namespace CartoCredentialsModel {
     store: IAccountStore;
     /** The server's CARTO 3 routes; without them CARTO 3 accounts get no token. */
     carto3?: ICarto3Store;
-  }
-
-  /** This extension's own plugins get the full model behind the public token. */
-  export function from(token: ICartoCredentials): CartoCredentialsModel {
-    if (!(token instanceof CartoCredentialsModel)) {
-      throw new Error(
-        'jupyterlab-carto-credentials: ICartoCredentials is provided by another extension.'
-      );
-    }
-    return token;
   }
 }
 

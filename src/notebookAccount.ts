@@ -5,7 +5,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 
 import { IMetadataHolder, writeAccountId } from './metadata';
-import type { CartoCredentialsModel } from './model';
+import type { ICartoCredentialsManager } from './manager';
 
 /** One entry of the choice list; `id: null` means "use the default account". */
 export interface IAccountChoice {
@@ -15,7 +15,7 @@ export interface IAccountChoice {
 
 /** "Default (…)" first, then every stored account (run-time accounts cannot be chosen). */
 export function accountChoices(
-  model: CartoCredentialsModel,
+  model: ICartoCredentialsManager,
   trans: TranslationBundle
 ): IAccountChoice[] {
   const fallback = model.defaultAccount;
@@ -43,7 +43,7 @@ export function accountChoices(
 
 /** Record a notebook's choice in its metadata (saved with the file) and in the model. */
 export function chooseNotebookAccount(
-  model: CartoCredentialsModel,
+  model: ICartoCredentialsManager,
   path: string,
   holder: IMetadataHolder | null,
   id: string | null

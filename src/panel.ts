@@ -35,7 +35,7 @@ import { cartoIcon } from './icons';
 import { LoginForm } from './loginForm';
 import { loginErrorMessage } from './messages';
 import type { ICarto3Store } from './carto3Rest';
-import type { CartoCredentialsModel } from './model';
+import type { ICartoCredentialsManager } from './manager';
 import { ProvisionedAccounts } from './provisioned';
 import type { StoredAccount } from './rest';
 import { ICartoCredentials } from './tokens';
@@ -270,7 +270,7 @@ export class CartoCredentialsPanel extends Panel {
     this._import.node.replaceChildren(text, button, error);
   }
 
-  private readonly _model: CartoCredentialsModel;
+  private readonly _model: ICartoCredentialsManager;
   private readonly _trans: TranslationBundle;
   private readonly _summary: Widget;
   private readonly _import: Widget;
@@ -279,7 +279,7 @@ export class CartoCredentialsPanel extends Panel {
 
 export namespace CartoCredentialsPanel {
   export interface IOptions {
-    model: CartoCredentialsModel;
+    model: ICartoCredentialsManager;
     trans: TranslationBundle;
     /** Asks before logging out; a dialog by default. */
     confirm?: (account: ICartoCredentials.IAccount) => Promise<boolean>;

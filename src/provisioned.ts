@@ -7,7 +7,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { nameAndServer } from './avatar';
-import type { CartoCredentialsModel } from './model';
+import type { ICartoCredentialsManager } from './manager';
 import type { ISettingsConfig } from './settings';
 import type { ICartoCredentials } from './tokens';
 
@@ -84,7 +84,7 @@ export class ProvisionedAccounts extends Widget {
     }
   }
 
-  private readonly _model: CartoCredentialsModel;
+  private readonly _model: ICartoCredentialsManager;
   private readonly _trans: TranslationBundle;
   private readonly _choose: (
     username: string | undefined,
@@ -94,7 +94,7 @@ export class ProvisionedAccounts extends Widget {
 
 export namespace ProvisionedAccounts {
   export interface IOptions {
-    model: CartoCredentialsModel;
+    model: ICartoCredentialsManager;
     trans: TranslationBundle;
     /** Fill the login form with this account's username and server. */
     choose: (username: string | undefined, baseUrl: string) => void;

@@ -12,7 +12,7 @@ import type {
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { CartoCredentialsModel } from './model';
+import type { ICartoCredentialsManager } from './manager';
 import { maskKey, MIN_KEY_LENGTH, PUBLIC_API_KEY } from './rules';
 import { ICartoCredentials } from './tokens';
 
@@ -106,7 +106,7 @@ export interface INotebookCellsLike {
  * whenever new keys become known or masking is switched on.
  */
 export class OutputRedactor implements IDisposable {
-  constructor(private readonly _model: CartoCredentialsModel) {
+  constructor(private readonly _model: ICartoCredentialsManager) {
     _model.changed.connect(this._onModelChanged, this);
   }
 

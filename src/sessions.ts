@@ -8,7 +8,7 @@ import { Signal } from '@lumino/signaling';
 
 import { KernelBridge } from './bridge';
 import { IMetadataHolder, readAccountId } from './metadata';
-import type { CartoCredentialsModel } from './model';
+import type { ICartoCredentialsManager } from './manager';
 import type { GrantDecision } from './rest';
 
 /** A notebook or console panel, as far as this module is concerned. */
@@ -28,7 +28,7 @@ export type AskGrant = (
 
 export class SessionWatcher implements IDisposable {
   constructor(
-    private readonly _model: CartoCredentialsModel,
+    private readonly _model: ICartoCredentialsManager,
     private readonly _askGrant: AskGrant
   ) {
     _model.changed.connect(this._onModelChanged, this);

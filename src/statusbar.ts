@@ -7,7 +7,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { cartoIcon } from './icons';
-import type { CartoCredentialsModel } from './model';
+import type { ICartoCredentialsManager } from './manager';
 import { ICartoCredentials } from './tokens';
 
 /** What the item can say. */
@@ -26,7 +26,7 @@ export interface INotebookStatus {
 
 /** The state of a notebook (or, with no notebook, of the default account). */
 export function notebookStatus(
-  model: CartoCredentialsModel,
+  model: ICartoCredentialsManager,
   path: string | null
 ): INotebookStatus {
   if (path === null) {
@@ -191,7 +191,7 @@ export class CartoStatusItem extends Widget {
     this.update();
   }
 
-  private readonly _model: CartoCredentialsModel;
+  private readonly _model: ICartoCredentialsManager;
   private readonly _trans: TranslationBundle;
   private readonly _currentPath: () => string | null;
   private readonly _icon: HTMLElement;
@@ -201,7 +201,7 @@ export class CartoStatusItem extends Widget {
 
 export namespace CartoStatusItem {
   export interface IOptions {
-    model: CartoCredentialsModel;
+    model: ICartoCredentialsManager;
     trans: TranslationBundle;
     /** The path of the notebook in focus, or `null`. */
     currentPath: () => string | null;

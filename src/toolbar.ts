@@ -8,7 +8,7 @@ import { DOMUtils } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { IMetadataHolder } from './metadata';
-import type { CartoCredentialsModel } from './model';
+import type { ICartoCredentialsManager } from './manager';
 import { accountChoices, chooseNotebookAccount } from './notebookAccount';
 import { ICartoCredentials } from './tokens';
 
@@ -108,7 +108,7 @@ export class NotebookAccountSelector extends Widget {
     }
   }
 
-  private readonly _model: CartoCredentialsModel;
+  private readonly _model: ICartoCredentialsManager;
   private readonly _trans: TranslationBundle;
   private readonly _path: () => string;
   private readonly _metadata: () => IMetadataHolder | null;
@@ -119,7 +119,7 @@ export class NotebookAccountSelector extends Widget {
 
 export namespace NotebookAccountSelector {
   export interface IOptions {
-    model: CartoCredentialsModel;
+    model: ICartoCredentialsManager;
     trans: TranslationBundle;
     /** The notebook's current path (it changes on rename). */
     path: () => string;

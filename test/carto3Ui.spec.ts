@@ -3,7 +3,7 @@ import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { AccountList } from '../src/accountList';
-import type { CartoCredentialsModel } from '../src/model';
+import type { ICartoCredentialsManager } from '../src/manager';
 import { describeStatus, notebookStatus } from '../src/statusbar';
 import type { ICartoCredentials } from '../src/tokens';
 
@@ -62,7 +62,7 @@ describe('CARTO 3 accounts in the account list', () => {
     model.defaultAccountId = 'key';
     const relogins: string[] = [];
     const list = new AccountList({
-      model: model as unknown as CartoCredentialsModel,
+      model: model as unknown as ICartoCredentialsManager,
       trans,
       relogin: async a => {
         relogins.push(a.id);
@@ -107,7 +107,7 @@ describe('the status bar with a CARTO 3 login', () => {
     const model = new FakeModel();
     model.accounts = [account('oauth-old', 'oauth', true)];
     model.defaultAccountId = 'oauth-old';
-    const fake = model as unknown as CartoCredentialsModel;
+    const fake = model as unknown as ICartoCredentialsManager;
     for (const path of ['work/map.ipynb', null]) {
       const status = notebookStatus(fake, path);
       expect(status.state).toBe('login_required');
@@ -125,7 +125,8 @@ describe('the status bar with a CARTO 3 login', () => {
     model.accounts = [account('oauth-ok', 'oauth')];
     model.defaultAccountId = 'oauth-ok';
     expect(
-      notebookStatus(model as unknown as CartoCredentialsModel, 'a.ipynb').state
+      notebookStatus(model as unknown as ICartoCredentialsManager, 'a.ipynb')
+        .state
     ).toBe('signed_in');
   });
 });

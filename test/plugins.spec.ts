@@ -1,6 +1,7 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import plugins, { ICartoAccountStore, ICartoCredentials } from '../src/index';
+import { ICartoCredentialsManager } from '../src/manager';
 import { CartoCredentialsModel } from '../src/model';
 import { FakeStore } from './fakes';
 
@@ -29,6 +30,41 @@ describe('plugins', () => {
     await credentials.ready;
     expect(credentials).toBeInstanceOf(CartoCredentialsModel);
     expect(credentials.accounts.map(a => a.id)).toEqual(['acc-a']);
+  });
+
+  it('give other extensions the shared login through the public token', async () => {
+    const store = new FakeStore();
+    const app = {
+      serviceManager: { contents: { fileChanged: { connect: () => true } } }
+    };
+    const manager = (await plugin('plugin').activate(
+      app as never,
+      store,
+      null
+    )) as ICartoCredentialsManager;
+    const credentials = plugin('credentials');
+    expect(plugin('plugin').provides).toBe(ICartoCredentialsManager);
+    expect(credentials.provides).toBe(ICartoCredentials);
+    expect(credentials.requires).toEqual([ICartoCredentialsManager]);
+    expect(await credentials.activate(app as never, manager)).toBe(manager);
+  });
+
+  it("build this extension's views on the internal token, not a downcast of the public one", () => {
+    const users = (token: unknown) =>
+      plugins
+        .filter(p => (p.requires ?? []).includes(token as never))
+        .map(p => p.id.split(':')[1])
+        .sort();
+    expect(users(ICartoCredentialsManager)).toEqual([
+      'credentials',
+      'kernel-bridge',
+      'notebook-toolbar',
+      'panel',
+      'redact',
+      'status-bar'
+    ]);
+    // Map widgets read the login like any other extension would.
+    expect(users(ICartoCredentials)).toEqual(['widgets']);
   });
 
   it('load the translations once, for every plugin that shows text', () => {

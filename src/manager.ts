@@ -1,0 +1,108 @@
+/**
+ * What this extension's own views (sidebar, toolbar, status bar, kernel bridge, commands, output
+ * masking) need from the shared login: the public `ICartoCredentials` plus the operations behind
+ * them. An internal token, not re-exported: other extensions use `ICartoCredentials` only.
+ */
+import { Token } from '@lumino/coreutils';
+import type { IDisposable } from '@lumino/disposable';
+
+import type { ICarto3Store } from './carto3Rest';
+import type { CodeCredentials } from './protocol';
+import type { PushContent } from './push';
+import type {
+  GrantDecision,
+  ImportInfo,
+  INewAccount,
+  StoredAccount,
+  ValidationResult
+} from './rest';
+import type { ISettingsConfig } from './settings';
+import type { ICartoCredentials } from './tokens';
+
+/**
+ * What a kernel should receive: see `docs/contracts.md` §1; a CARTO 3 login (or its
+ * `login_required`) is `version: 2` (§4).
+ */
+export type IPushPayload = PushContent;
+
+/** Which account a notebook uses, and whether its own choice had to be replaced. */
+export interface IEffectiveAccount {
+  account: ICartoCredentials.IAccount | null;
+  /** The id the notebook asked for but this user does not have. */
+  missingId: string | null;
+}
+
+/** A map layer's CARTO 3 login (`carto3Login`); the token only when `status` is `ok`. */
+export type Carto3LayerLogin =
+  | {
+      status: 'ok';
+      accountId: string;
+      label: string;
+      apiBaseUrl: string;
+      accessToken: string;
+    }
+  | { status: 'login_required' | 'not_carto3' | 'not_granted'; label: string }
+  | { status: 'no_account' | 'unknown_account' };
+
+/** The shared login as this extension's views use it (`CartoCredentialsModel` implements it). */
+export interface ICartoCredentialsManager
+  extends ICartoCredentials, IDisposable {
+  /** The CARTO 3 routes (browser and M2M logins), when the server has them. */
+  readonly carto3Store: ICarto3Store | null;
+  readonly settings: Readonly<ISettingsConfig>;
+  /** The default account, if it still exists. */
+  readonly defaultAccount: ICartoCredentials.IAccount | null;
+
+  /** Apply new preferences. */
+  configure(settings: ISettingsConfig): void;
+  /** Load accounts and grants from the store. */
+  refresh(): Promise<void>;
+  /** The Python bootstrap for kernels without the package, loaded once. */
+  kernelBootstrap(): Promise<string | null>;
+
+  validate(account: INewAccount): Promise<ValidationResult>;
+  addAccount(account: INewAccount): Promise<ICartoCredentials.IAccount>;
+  importInfo(): Promise<ImportInfo>;
+  importCartoframes(): Promise<ICartoCredentials.IAccount>;
+  /** A CARTO 3 login the panel just completed. */
+  carto3AccountAdded(account: StoredAccount, oauth: boolean): Promise<void>;
+  removeAccount(id: string): Promise<void>;
+  setDefault(id: string | null): Promise<void>;
+
+  setNotebookAccount(path: string, id: string | null): void;
+  renameNotebook(oldPath: string, newPath: string): void;
+  effectiveAccount(path: string): IEffectiveAccount;
+
+  registerKernel(kernelId: string, path: string): void;
+  unregisterKernel(kernelId: string): void;
+  setRuntimeCredentials(
+    kernelId: string,
+    credentials: CodeCredentials | null
+  ): void;
+  registerRuntimeReference(
+    kernelId: string,
+    ref: string,
+    credentials: CodeCredentials
+  ): void;
+
+  accessFor(path: string): 'allow' | 'deny' | 'undecided';
+  setGrant(path: string, decision: GrantDecision): Promise<void>;
+  revokeGrant(path: string): Promise<void>;
+  forgetDeleted(path: string): void;
+
+  /** What a notebook's kernels should receive. */
+  pushPayload(path: string): Promise<IPushPayload>;
+  /** The CARTO 3 login a map layer of a kernel's notebook draws with. */
+  carto3Login(target: {
+    kernelId: string;
+    accountId?: string | null;
+  }): Promise<Carto3LayerLogin>;
+  /** Every key this page knows, for masking outputs. */
+  knownKeys(): string[];
+}
+
+/** Internal: provided by `jupyterlab-carto-credentials:plugin` for this extension's plugins. */
+export const ICartoCredentialsManager = new Token<ICartoCredentialsManager>(
+  'jupyterlab-carto-credentials:ICartoCredentialsManager',
+  "The CARTO credentials extension's own view of the shared login (internal)."
+);
