@@ -165,6 +165,14 @@ def _fallbacks_withheld(state, store):
     (``store``: the account store's content, read once per resolution)."""
     if state == kernel.NOT_GRANTED:
         return kernel.missing_push_hint()
+    if kernel.carto3_push(wait=False).login is not None:
+        # The notebook's chosen account is a CARTO 3 login: another account's API key from the
+        # store or creds.json would silently stand in for it.
+        return (
+            "This notebook's CARTO account is a CARTO 3 login, which has no API key: use "
+            "carto_credentials.carto_auth() for it, or choose an API-key account for this notebook "
+            "in its toolbar."
+        )
     return access.withheld(store, kernel.status()["session_path"])
 
 

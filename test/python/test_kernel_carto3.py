@@ -244,6 +244,25 @@ def test_the_api_key_chain_skips_a_carto3_store_default_without_a_warning(isolat
     assert caplog.text == ""
 
 
+def test_a_notebook_on_a_carto3_login_gets_no_api_key_from_the_store(fake):
+    # The store's default is an API-key account; this notebook chose a CARTO 3 login: the API-key
+    # chain must not hand out the other account's key in its place (found by trying the demo).
+    from carto_credentials import resolve_credentials
+    from carto_credentials.errors import NoCredentialsError
+    from carto_credentials.server.store import AccountStore
+
+    AccountStore(paths.store_path()).add_account(
+        "alice", "https://alice.carto.com/", "alice-api-key-0123456789", "alice"
+    )
+    assert get_default_credentials().username == "alice"  # before any push: the store default
+    fake.comm_manager.open(carto3_push())
+    assert get_default_credentials() is None
+    with pytest.raises(NoCredentialsError) as err:
+        resolve_credentials()
+    assert "carto_auth()" in str(err.value)
+    assert carto3.carto_auth().get_access_token() == TOKEN
+
+
 def test_the_store_fallback_honours_the_policy_and_a_deny_grant(isolated, monkeypatch):
     store = _store_with_carto3_default()
     monkeypatch.setenv("JPY_SESSION_NAME", str(isolated / "work" / "map.ipynb"))
