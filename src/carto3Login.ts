@@ -428,7 +428,7 @@ export class Carto3LoginSection extends Widget {
         );
       case 'bad_code':
         return trans.__(
-          'CARTO refused this code: it may be mistyped, used or too old. Start the login again to get a new one.'
+          'CARTO refused this code: paste it again exactly as CARTO shows it. A code works once and for a minute; after that, start the login again.'
         );
       case 'bad_client':
         return trans.__(

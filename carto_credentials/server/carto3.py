@@ -173,8 +173,9 @@ def request_token(token_url, form, timeout):
         raise CredentialsError(
             400,
             "bad_code",
-            "CARTO refused the login code (%s): codes work once and for a minute; start the "
-            "login again." % _error_name(error, status),
+            "CARTO refused the login code (%s): paste it again exactly as CARTO shows it; codes "
+            "work once and for a minute, after that start the login again."
+            % _error_name(error, status),
         )
     if status >= 500:
         raise CredentialsError(

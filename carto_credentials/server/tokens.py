@@ -143,7 +143,11 @@ class Tokens:
         try:
             account, created = await self._exchange(login, code)
         except CredentialsError as err:
-            login.status, login.error = "failed", err
+            if login.flow == "paste":
+                # A mistyped paste must not void the login: the right code still works.
+                login.status = "pending"
+            else:
+                login.status, login.error = "failed", err
             raise
         login.status, login.account = "done", account
         return account, created

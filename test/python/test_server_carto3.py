@@ -135,13 +135,19 @@ async def test_paste_the_code_login(carto_rest, carto3_api, carto_store_path):
     assert oct(os.stat(carto_store_path).st_mode & 0o777) == "0o600"
 
 
-async def test_a_refused_code_is_bad_code(carto_rest):
+async def test_a_mistyped_code_is_bad_code_and_the_right_one_still_works(carto_rest):
     started = await carto_rest.post("oauth/start", {"flow": "paste"})
+    _, back = log_in_at_carto(started.json["authorize_url"])
+    for typo in ("not-a-code-carto-issued", back["code"][0][:-1]):
+        answer = await carto_rest.post(
+            "oauth/exchange", {"state": started.json["state"], "code": typo}
+        )
+        assert (answer.status, answer.json["error"]["code"]) == (400, "bad_code")
+        assert "paste it again" in answer.json["error"]["message"]
     answer = await carto_rest.post(
-        "oauth/exchange", {"state": started.json["state"], "code": "not-a-code-carto-issued"}
+        "oauth/exchange", {"state": started.json["state"], "code": back["code"][0]}
     )
-    assert (answer.status, answer.json["error"]["code"]) == (400, "bad_code")
-    assert "start the login again" in answer.json["error"]["message"]
+    assert answer.status == 201, answer
 
 
 async def test_redirect_login_completes_on_the_server(carto_rest, carto3_api):
