@@ -1,10 +1,13 @@
 /**
  * The status bar item: which CARTO account the current notebook uses and whether its kernel gets
- * the key. Clicking it opens the sidebar.
+ * the key. Clicking it opens the sidebar. Built from the status bar's own components (`GroupItem`,
+ * `TextItem`), like JupyterLab's core items.
  */
+import { GroupItem, TextItem } from '@jupyterlab/statusbar';
 import { TranslationBundle } from '@jupyterlab/translation';
+import { ReactWidget } from '@jupyterlab/ui-components';
 import { ISignal, Signal } from '@lumino/signaling';
-import { Widget } from '@lumino/widgets';
+import * as React from 'react';
 
 import { cartoIcon } from './icons';
 import type { ICartoCredentialsManager } from './manager';
@@ -113,25 +116,14 @@ export function describeStatus(
 }
 
 /** The status bar widget; the host decides where it goes. */
-export class CartoStatusItem extends Widget {
+export class CartoStatusItem extends ReactWidget {
   constructor(options: CartoStatusItem.IOptions) {
-    super({ node: document.createElement('button') });
+    super();
     this._model = options.model;
     this._trans = options.trans;
     this._currentPath = options.currentPath;
-    this.addClass('jp-CartoCredentials-status');
-    this.addClass('jp-StatusBar-GroupItem');
-    const button = this.node as HTMLButtonElement;
-    button.type = 'button';
-    button.addEventListener('click', () => options.onClick());
-    this._icon = cartoIcon.element({
-      tag: 'span',
-      className: 'jp-CartoCredentials-statusIcon'
-    });
-    this._icon.setAttribute('aria-hidden', 'true');
-    this._text = document.createElement('span');
-    this._text.className = 'jp-CartoCredentials-statusText';
-    button.append(this._icon, this._text);
+    this._onClick = options.onClick;
+    this.addClass('jp-CartoCredentials-statusItem');
     this._model.changed.connect(this._onModelChanged, this);
     this.update();
   }
@@ -160,28 +152,50 @@ export class CartoStatusItem extends Widget {
     super.dispose();
   }
 
-  protected onUpdateRequest(): void {
+  protected render(): React.ReactElement {
     const status = notebookStatus(this._model, this._currentPath());
     const { text, title } = describeStatus(status, this._trans);
-    this._text.textContent = text;
-    this.node.title = title;
-    this.node.setAttribute(
-      'aria-label',
+    const props: GroupItem.IProps & React.HTMLAttributes<HTMLDivElement> = {
+      spacing: 0,
+      className: `jp-CartoCredentials-status jp-mod-${status.state}`,
+      role: 'button',
+      tabIndex: 0,
+      title,
       // The visible text first, so the name contains what is seen (WCAG 2.5.3, axe's
       // label-content-name-mismatch), then the longer explanation.
-      this._trans.__('%1. %2 Open the CARTO credentials panel.', text, title)
-    );
-    this.node.dataset.state = status.state;
-    for (const state of [
-      'signed_in',
-      'public',
-      'not_granted',
-      'no_account',
-      'login_required',
-      'error'
-    ]) {
-      this.toggleClass(`jp-mod-${state}`, state === status.state);
-    }
+      'aria-label': this._trans.__(
+        '%1. %2 Open the CARTO credentials panel.',
+        text,
+        title
+      ),
+      onClick: this._onClick,
+      onKeyDown: (event: React.KeyboardEvent) => {
+        // What a native button does with the keyboard.
+        if (event.key === 'Enter' || event.key === ' ') {
+          event.preventDefault();
+          this._onClick();
+        }
+      },
+      children: [
+        React.createElement(
+          'span',
+          { key: 'icon', 'aria-hidden': true },
+          React.createElement(cartoIcon.react, {
+            tag: 'span',
+            className: 'jp-CartoCredentials-statusIcon'
+          })
+        ),
+        React.createElement(TextItem, {
+          key: 'text',
+          source: text,
+          className: 'jp-CartoCredentials-statusText'
+        })
+      ]
+    };
+    return React.createElement(GroupItem, {
+      ...props,
+      ...{ 'data-state': status.state }
+    });
   }
 
   private _onModelChanged(_: unknown, change: ICartoCredentials.IChange): void {
@@ -194,8 +208,7 @@ export class CartoStatusItem extends Widget {
   private readonly _model: ICartoCredentialsManager;
   private readonly _trans: TranslationBundle;
   private readonly _currentPath: () => string | null;
-  private readonly _icon: HTMLElement;
-  private readonly _text: HTMLElement;
+  private readonly _onClick: () => void;
   private readonly _activeStateChanged = new Signal<this, void>(this);
 }
 

@@ -26,6 +26,13 @@ describe('notebookStatus()', () => {
   });
 });
 
+/** The item's button (the status bar's GroupItem) once React has drawn the latest state. */
+async function rendered(item: CartoStatusItem): Promise<HTMLElement> {
+  await framePromise();
+  await item.renderPromise;
+  return item.node.querySelector<HTMLElement>('.jp-CartoCredentials-status')!;
+}
+
 describe('CartoStatusItem', () => {
   it('shows the current notebook account and opens the panel on click', async () => {
     const { model } = await loadedModel(store => {
@@ -40,21 +47,31 @@ describe('CartoStatusItem', () => {
       onClick: () => clicks++
     });
     Widget.attach(item, document.body);
-    await framePromise();
-    expect(item.node.textContent).toBe('CARTO: alice');
-    expect(item.node.getAttribute('aria-label')).toContain(
+    let button = await rendered(item);
+    // Built from the status bar's own components.
+    expect(button.classList.contains('jp-StatusBar-GroupItem')).toBe(true);
+    expect(button.querySelector('.jp-StatusBar-TextItem')?.textContent).toBe(
+      'CARTO: alice'
+    );
+    expect(button.textContent).toBe('CARTO: alice');
+    expect(button.getAttribute('role')).toBe('button');
+    expect(button.getAttribute('aria-label')).toContain(
       'Open the CARTO credentials panel'
     );
     path = 'b.ipynb';
     item.refresh();
-    await framePromise();
-    expect(item.node.textContent).toBe('CARTO: alice (not granted)');
-    expect(item.node.classList.contains('jp-mod-not_granted')).toBe(true);
+    button = await rendered(item);
+    expect(button.textContent).toBe('CARTO: alice (not granted)');
+    expect(button.classList.contains('jp-mod-not_granted')).toBe(true);
     await model.setGrant('b.ipynb', 'allow');
-    await framePromise();
-    expect(item.node.textContent).toBe('CARTO: alice');
-    (item.node as HTMLButtonElement).click();
+    button = await rendered(item);
+    expect(button.textContent).toBe('CARTO: alice');
+    button.click();
     expect(clicks).toBe(1);
+    button.dispatchEvent(
+      new KeyboardEvent('keydown', { key: 'Enter', bubbles: true })
+    );
+    expect(clicks).toBe(2);
     item.dispose();
   });
 
