@@ -27,6 +27,7 @@ API_PORT = int(os.environ.get("CARTO_DEMO_API_PORT", "8765"))
 WELCOME = {
     "cells": [
         {
+            "id": "welcome",
             "cell_type": "markdown",
             "metadata": {},
             "source": [
@@ -35,6 +36,7 @@ WELCOME = {
             ],
         },
         {
+            "id": "credentials",
             "cell_type": "code",
             "execution_count": None,
             "metadata": {},
@@ -45,6 +47,7 @@ WELCOME = {
             ],
         },
         {
+            "id": "query",
             "cell_type": "code",
             "execution_count": None,
             "metadata": {},
