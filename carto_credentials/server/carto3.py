@@ -301,7 +301,18 @@ def discover_api_base_url(accounts_url, access_token, timeout, allow_http, check
 def api_base_url(url, allow_http):
     """An API base URL under the base URL rules (rules.json), written as CARTO does: no trailing
     ``/`` (code joins ``f"{api_base_url}/v3/…"``)."""
-    return normalise_base_url(url, allow_http).rstrip("/")
+    try:
+        return normalise_base_url(url, allow_http).rstrip("/")
+    except CredentialsError as err:
+        # The rule's message speaks of API-key base URLs; say what a CARTO 3 one looks like.
+        detail = "" if err.code == "not_https" else " " + err.message
+        raise CredentialsError(
+            err.status,
+            err.code,
+            "The API base URL must be an https address such as "
+            "https://gcp-us-east1.api.carto.com (CARTO Workspace → Developers shows it).%s"
+            % detail,
+        ) from None
 
 
 # The fields of an M2M credentials file, in carto-auth's order (``CartoAuth.from_m2m``).
@@ -334,7 +345,7 @@ def m2m_credentials(content, source, allow_http):
     try:
         base_url = api_base_url(content["api_base_url"], allow_http)
     except CredentialsError as err:
-        raise invalid("api_base_url: %s" % err.message) from None
+        raise invalid("the field 'api_base_url' is refused. %s" % err.message) from None
     return {
         "api_base_url": base_url,
         "client_id": content["client_id"],
