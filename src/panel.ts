@@ -3,7 +3,7 @@
  * form and the account list.
  *
  * Stable DOM hooks for browser tests (keep them when changing the markup):
- * - panel: `#jp-carto-credentials-panel`
+ * - panel: `#jp-carto-credentials-panel` (a `SidePanel`; its title `.jp-CartoCredentials-title` in the header)
  * - signed-in summary: `.jp-CartoCredentials-signedIn` (text "Signed in as …"), its server
  *   `.jp-CartoCredentials-signedInServer`
  * - username input: `.jp-CartoCredentials-usernameInput`
@@ -26,6 +26,7 @@
  *   login's "Log in again" button in the list: `.jp-CartoCredentials-relogin`
  */
 import { TranslationBundle } from '@jupyterlab/translation';
+import { SidePanel } from '@jupyterlab/ui-components';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { AccountList } from './accountList';
@@ -42,18 +43,27 @@ import { ICartoCredentials } from './tokens';
 
 export const PANEL_ID = 'jp-carto-credentials-panel';
 
-export class CartoCredentialsPanel extends Panel {
+export class CartoCredentialsPanel extends SidePanel {
   constructor(options: CartoCredentialsPanel.IOptions) {
-    super();
+    // A plain panel as content, not the default accordion: the sections stack and scroll as one.
+    super({ content: new Panel() });
     this._model = options.model;
-    this._trans = options.trans;
-    const trans = this._trans;
+    this._cartoTrans = options.trans;
+    const trans = this._cartoTrans;
     this.id = PANEL_ID;
     this.addClass('jp-CartoCredentials-panel');
     this.title.icon = cartoIcon;
     this.title.caption = trans.__('CARTO credentials');
     this.node.setAttribute('role', 'region');
     this.node.setAttribute('aria-label', trans.__('CARTO credentials'));
+    // The content belongs to that region, not to a second one (named in English only).
+    this.content.node.removeAttribute('role');
+    this.content.node.removeAttribute('aria-label');
+    this.content.addClass('jp-CartoCredentials-content');
+    const title = new Widget({ node: document.createElement('h2') });
+    title.addClass('jp-CartoCredentials-title');
+    title.node.textContent = trans.__('CARTO credentials');
+    this.header.addWidget(title);
 
     this._summary = new Widget();
     this._summary.addClass('jp-CartoCredentials-summary');
@@ -157,7 +167,7 @@ export class CartoCredentialsPanel extends Panel {
     }
     const section = new module.Carto3LoginSection({
       store: options.store,
-      trans: this._trans,
+      trans: this._cartoTrans,
       accountAdded: options.accountAdded,
       allowNonHttps: () => this._model.settings.allowNonHttps
     });
@@ -190,7 +200,7 @@ export class CartoCredentialsPanel extends Panel {
 
   /** The account just signed into, else the default one. */
   private _renderSummary(): void {
-    const trans = this._trans;
+    const trans = this._cartoTrans;
     const accounts = this._model.accounts;
     const account =
       accounts.find(a => a.id === this._lastSignedIn) ??
@@ -233,7 +243,7 @@ export class CartoCredentialsPanel extends Panel {
   }
 
   private _renderImport(name: string, path: string): void {
-    const trans = this._trans;
+    const trans = this._cartoTrans;
     const text = document.createElement('p');
     text.textContent = trans.__(
       'CARTOframes credentials for %1 were found in %2.',
@@ -271,7 +281,7 @@ export class CartoCredentialsPanel extends Panel {
   }
 
   private readonly _model: ICartoCredentialsManager;
-  private readonly _trans: TranslationBundle;
+  private readonly _cartoTrans: TranslationBundle;
   private readonly _summary: Widget;
   private readonly _import: Widget;
   private _lastSignedIn: string | null = null;

@@ -1,6 +1,7 @@
 import { ServerConnection } from '@jupyterlab/services';
 import { framePromise } from '@jupyterlab/testing';
 import { nullTranslator } from '@jupyterlab/translation';
+import { SidePanel } from '@jupyterlab/ui-components';
 import { PromiseDelegate } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 
@@ -82,6 +83,18 @@ describe('CartoCredentialsPanel', () => {
     expect(h.$('.jp-CartoCredentials-signedOut').textContent).toBe(
       'Not signed in to CARTO.'
     );
+  });
+
+  it('is a SidePanel: its title in the header, the sections in the content', async () => {
+    const h = (current = await setup());
+    expect(h.panel).toBeInstanceOf(SidePanel);
+    expect(h.panel.header.node.textContent).toBe('CARTO credentials');
+    expect(h.panel.header.node.querySelector('h2')).not.toBeNull();
+    expect(h.panel.widgets).toContain(h.panel.form);
+    expect(h.panel.widgets).toContain(h.panel.list);
+    expect(h.panel.content.node.contains(h.panel.form.node)).toBe(true);
+    // One region, named in the user's language: the content is part of it.
+    expect(h.panel.content.node.getAttribute('role')).toBeNull();
   });
 
   it('labels every form control', async () => {
