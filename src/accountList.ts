@@ -35,7 +35,10 @@ export class AccountList extends Widget {
     this._error.setAttribute('role', 'alert');
     this._error.hidden = true;
     this.node.append(heading, this._empty, this._list, this._error);
-    this._model.changed.connect(this.render, this);
+    // What the list shows: the accounts (code-set ones too) and which is the default.
+    this._model.accountsChanged.connect(this.render, this);
+    this._model.defaultChanged.connect(this.render, this);
+    this._model.codeCredentialsChanged.connect(this.render, this);
     this.render();
   }
 
@@ -50,7 +53,9 @@ export class AccountList extends Widget {
     if (this.isDisposed) {
       return;
     }
-    this._model.changed.disconnect(this.render, this);
+    this._model.accountsChanged.disconnect(this.render, this);
+    this._model.defaultChanged.disconnect(this.render, this);
+    this._model.codeCredentialsChanged.disconnect(this.render, this);
     super.dispose();
   }
 

@@ -12,7 +12,6 @@ import { ISignal, Signal } from '@lumino/signaling';
 import type { ICartoCredentialsManager } from './manager';
 import { COMM_TARGET, parseKernelMessage } from './protocol';
 import { OutgoingMessage, PushContent, setCredentialsMessage } from './push';
-import type { ICartoCredentials } from './tokens';
 
 export { OutgoingMessage, PushContent, setCredentialsMessage } from './push';
 
@@ -56,7 +55,11 @@ export class KernelBridge implements IDisposable {
     this._context = options.sessionContext;
     this._model = options.model;
     this._context.kernelChanged.connect(this._onKernelChanged, this);
-    this._model.changed.connect(this._onModelChanged, this);
+    this._model.accountsChanged.connect(this._onAnyNotebookChanged, this);
+    this._model.defaultChanged.connect(this._onAnyNotebookChanged, this);
+    this._model.settingsChanged.connect(this._onAnyNotebookChanged, this);
+    this._model.notebookAccountChanged.connect(this._onNotebookChanged, this);
+    this._model.grantsChanged.connect(this._onNotebookChanged, this);
     this._attach(this._context.session?.kernel ?? null);
   }
 
@@ -234,21 +237,15 @@ export class KernelBridge implements IDisposable {
     }
   }
 
-  private _onModelChanged(_: unknown, change: ICartoCredentials.IChange): void {
-    switch (change.type) {
-      case 'accounts':
-      case 'default':
-      case 'settings':
-        void this.push();
-        break;
-      case 'notebook':
-      case 'grants':
-        if (change.path === this._context.path) {
-          void this.push();
-        }
-        break;
-      default:
-        break;
+  /** The accounts, the default or the preferences changed: every notebook may get new ones. */
+  private _onAnyNotebookChanged(): void {
+    void this.push();
+  }
+
+  /** A notebook's choice or access answer changed: push if it is this one. */
+  private _onNotebookChanged(_: unknown, path: string): void {
+    if (path === this._context.path) {
+      void this.push();
     }
   }
 

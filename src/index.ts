@@ -35,7 +35,7 @@ import { SessionWatcher } from './sessions';
 /* eslint-enable jupyter/prefer-lazy-imports */
 import { parseSettings } from './settings';
 import { CartoStatusItem } from './statusbar';
-import { ICartoCredentialsManager } from './manager';
+import { concernSignals, ICartoCredentialsManager } from './manager';
 import { ICartoAccountStore, ICartoCredentials } from './tokens';
 import { setWidgetServices } from './widgets/services';
 import { MODULE_NAME, MODULE_VERSION } from './widgets/version';
@@ -223,7 +223,9 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       addToPalette(palette, trans);
     }
     // Labels and enabled states depend on the accounts and grants.
-    model.changed.connect(() => app.commands.notifyCommandChanged());
+    for (const signal of concernSignals(model)) {
+      signal.connect(() => app.commands.notifyCommandChanged());
+    }
     notebooks?.currentChanged.connect(() =>
       app.commands.notifyCommandChanged()
     );

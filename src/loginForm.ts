@@ -25,7 +25,7 @@ export class LoginForm extends Widget {
     this.node.setAttribute('novalidate', '');
     this._build();
     this._applyTemplate();
-    this._model.changed.connect(this._onModelChanged, this);
+    this._model.settingsChanged.connect(this._applyTemplate, this);
   }
 
   /** Emitted after an account was saved; the payload has no key. */
@@ -321,12 +321,6 @@ export class LoginForm extends Widget {
     this._baseUrl.value = username
       ? template.split(USERNAME_PLACEHOLDER).join(username)
       : '';
-  }
-
-  private _onModelChanged(_: unknown, change: ICartoCredentials.IChange): void {
-    if (change.type === 'settings') {
-      this._applyTemplate();
-    }
   }
 
   private readonly _model: ICartoCredentialsManager;

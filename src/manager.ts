@@ -5,6 +5,7 @@
  */
 import { Token } from '@lumino/coreutils';
 import type { IDisposable } from '@lumino/disposable';
+import type { ISignal } from '@lumino/signaling';
 
 import type { ICarto3Store } from './carto3Rest';
 import type { CodeCredentials } from './protocol';
@@ -44,7 +45,16 @@ export type Carto3LayerLogin =
   | { status: 'login_required' | 'not_carto3' | 'not_granted'; label: string }
   | { status: 'no_account' | 'unknown_account' };
 
-/** The shared login as this extension's views use it (`CartoCredentialsModel` implements it). */
+/** Which kernel's code-set credentials changed (`path`: its notebook, while it has one). */
+export interface ICodeCredentialsChange {
+  readonly kernelId: string;
+  readonly path?: string;
+}
+
+/**
+ * The shared login as this extension's views use it (`CartoCredentialsModel` implements it).
+ * One signal per concern; none carries a key. The public `changed` fires for each of them too.
+ */
 export interface ICartoCredentialsManager
   extends ICartoCredentials, IDisposable {
   /** The CARTO 3 routes (browser and M2M logins), when the server has them. */
@@ -52,6 +62,25 @@ export interface ICartoCredentialsManager
   readonly settings: Readonly<ISettingsConfig>;
   /** The default account, if it still exists. */
   readonly defaultAccount: ICartoCredentials.IAccount | null;
+
+  /** The accounts were read again from the store (added, removed, renewed, expired). */
+  readonly accountsChanged: ISignal<ICartoCredentialsManager, void>;
+  /** The default account changed; the payload is the new default id. */
+  readonly defaultChanged: ISignal<ICartoCredentialsManager, string | null>;
+  /** A notebook's account choice changed, or followed a rename; the payload is its path. */
+  readonly notebookAccountChanged: ISignal<ICartoCredentialsManager, string>;
+  /** An access answer for a notebook was given, undone or forgotten; the payload is its path. */
+  readonly grantsChanged: ISignal<ICartoCredentialsManager, string>;
+  /** New preferences were applied. */
+  readonly settingsChanged: ISignal<
+    ICartoCredentialsManager,
+    Readonly<ISettingsConfig>
+  >;
+  /** Code in a kernel set, unset or registered credentials, or the kernel went away. */
+  readonly codeCredentialsChanged: ISignal<
+    ICartoCredentialsManager,
+    ICodeCredentialsChange
+  >;
 
   /** Apply new preferences. */
   configure(settings: ISettingsConfig): void;
@@ -106,3 +135,17 @@ export const ICartoCredentialsManager = new Token<ICartoCredentialsManager>(
   'jupyterlab-carto-credentials:ICartoCredentialsManager',
   "The CARTO credentials extension's own view of the shared login (internal)."
 );
+
+/** Every signal of the manager, for views that show something that depends on all of them. */
+export function concernSignals(
+  manager: ICartoCredentialsManager
+): ReadonlyArray<ISignal<ICartoCredentialsManager, unknown>> {
+  return [
+    manager.accountsChanged,
+    manager.defaultChanged,
+    manager.notebookAccountChanged,
+    manager.grantsChanged,
+    manager.settingsChanged,
+    manager.codeCredentialsChanged
+  ];
+}

@@ -23,6 +23,7 @@ import { KernelCredentials } from './kernelCredentials';
 import type {
   Carto3LayerLogin,
   ICartoCredentialsManager,
+  ICodeCredentialsChange,
   IEffectiveAccount,
   IPushPayload
 } from './manager';
@@ -44,6 +45,13 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
       ? new Carto3Tokens({ store: this._carto3 })
       : null;
     this._tokens?.changed.connect(this._onTokenChanged, this);
+    // The public `changed` (other extensions may listen to it) follows the signals per concern.
+    this._accountsChanged.connect(this._forwardAccounts, this);
+    this._defaultChanged.connect(this._forwardDefault, this);
+    this._notebookAccountChanged.connect(this._forwardNotebook, this);
+    this._grantsChanged.connect(this._forwardGrants, this);
+    this._settingsChanged.connect(this._forwardSettings, this);
+    this._codeCredentialsChanged.connect(this._forwardCodeCredentials, this);
   }
 
   /** The CARTO 3 routes (browser and M2M logins), when the server has them. */
@@ -55,8 +63,33 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
     return this._ready.promise;
   }
 
+  /** Any change, for other extensions (public token); this extension's views use the ones below. */
   get changed(): ISignal<this, ICartoCredentials.IChange> {
     return this._changed;
+  }
+
+  get accountsChanged(): ISignal<this, void> {
+    return this._accountsChanged;
+  }
+
+  get defaultChanged(): ISignal<this, string | null> {
+    return this._defaultChanged;
+  }
+
+  get notebookAccountChanged(): ISignal<this, string> {
+    return this._notebookAccountChanged;
+  }
+
+  get grantsChanged(): ISignal<this, string> {
+    return this._grantsChanged;
+  }
+
+  get settingsChanged(): ISignal<this, Readonly<ISettingsConfig>> {
+    return this._settingsChanged;
+  }
+
+  get codeCredentialsChanged(): ISignal<this, ICodeCredentialsChange> {
+    return this._codeCredentialsChanged;
   }
 
   get isDisposed(): boolean {
@@ -83,7 +116,7 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
   /** Apply new preferences. */
   configure(settings: ISettingsConfig): void {
     this._settings = settings;
-    this._changed.emit({ type: 'settings' });
+    this._settingsChanged.emit(settings);
   }
 
   /** Load accounts and grants from the server; `ready` resolves after the first success. */
@@ -126,7 +159,7 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
         )
     );
     this._ready.resolve();
-    this._changed.emit({ type: 'accounts' });
+    this._accountsChanged.emit();
   }
 
   /**
@@ -204,7 +237,7 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
     }
     await this._store.setDefault(id);
     this._defaultId = id;
-    this._changed.emit({ type: 'default' });
+    this._defaultChanged.emit(id);
   }
 
   /** The account id a notebook's metadata names, or `null` for "use the default". */
@@ -222,7 +255,7 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
     } else {
       this._notebookChoices.set(path, id);
     }
-    this._changed.emit({ type: 'notebook', path });
+    this._notebookAccountChanged.emit(path);
   }
 
   /** Follow a rename: choices and kernels move with the notebook. */
@@ -248,7 +281,7 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
         )
       );
     }
-    this._changed.emit({ type: 'notebook', path: newPath });
+    this._notebookAccountChanged.emit(newPath);
   }
 
   /** The account a notebook uses: its own choice when it exists, else the default. */
@@ -270,7 +303,7 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
 
   unregisterKernel(kernelId: string): void {
     if (this._kernels.unregister(kernelId)) {
-      this._changed.emit({ type: 'runtime', kernelId });
+      this._codeCredentialsChanged.emit({ kernelId });
     }
   }
 
@@ -280,8 +313,7 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
     credentials: CodeCredentials | null
   ): void {
     this._kernels.setCodeCredentials(kernelId, credentials);
-    this._changed.emit({
-      type: 'runtime',
+    this._codeCredentialsChanged.emit({
       kernelId,
       path: this._kernels.pathOf(kernelId)
     });
@@ -294,8 +326,7 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
     credentials: CodeCredentials
   ): void {
     this._kernels.setLayerCredentials(kernelId, ref, credentials);
-    this._changed.emit({
-      type: 'runtime',
+    this._codeCredentialsChanged.emit({
       kernelId,
       path: this._kernels.pathOf(kernelId)
     });
@@ -318,7 +349,7 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
     // Applied locally first, so a kernel starting meanwhile is not asked about it again.
     const previous = this._grants.get(path);
     this._grants.set(path, decision);
-    this._changed.emit({ type: 'grants', path });
+    this._grantsChanged.emit(path);
     try {
       await this._store.setGrant(path, decision);
     } catch (reason) {
@@ -327,7 +358,7 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
       } else {
         this._grants.set(path, previous);
       }
-      this._changed.emit({ type: 'grants', path });
+      this._grantsChanged.emit(path);
       throw reason;
     }
   }
@@ -342,7 +373,7 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
     for (const granted of [...this._grants.keys()]) {
       if (granted === path || granted.startsWith(prefix)) {
         this._grants.delete(granted);
-        this._changed.emit({ type: 'grants', path: granted });
+        this._grantsChanged.emit(granted);
       }
     }
   }
@@ -351,7 +382,7 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
   async revokeGrant(path: string): Promise<void> {
     await this._store.removeGrant(path);
     this._grants.delete(path);
-    this._changed.emit({ type: 'grants', path });
+    this._grantsChanged.emit(path);
   }
 
   /** What the kernel of a notebook should receive now. */
@@ -532,6 +563,33 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
     );
   }
 
+  private _forwardAccounts(): void {
+    this._changed.emit({ type: 'accounts' });
+  }
+
+  private _forwardDefault(): void {
+    this._changed.emit({ type: 'default' });
+  }
+
+  private _forwardNotebook(_: this, path: string): void {
+    this._changed.emit({ type: 'notebook', path });
+  }
+
+  private _forwardGrants(_: this, path: string): void {
+    this._changed.emit({ type: 'grants', path });
+  }
+
+  private _forwardSettings(): void {
+    this._changed.emit({ type: 'settings' });
+  }
+
+  private _forwardCodeCredentials(
+    _: this,
+    change: ICodeCredentialsChange
+  ): void {
+    this._changed.emit({ type: 'runtime', ...change });
+  }
+
   private _findStored(id: string | null): ICartoCredentials.IAccount | null {
     return id === null ? null : (this._accounts.find(a => a.id === id) ?? null);
   }
@@ -559,6 +617,18 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
   private _bootstrap: Promise<string | null> | null = null;
   private readonly _ready = new PromiseDelegate<void>();
   private readonly _changed = new Signal<this, ICartoCredentials.IChange>(this);
+  private readonly _accountsChanged = new Signal<this, void>(this);
+  private readonly _defaultChanged = new Signal<this, string | null>(this);
+  private readonly _notebookAccountChanged = new Signal<this, string>(this);
+  private readonly _grantsChanged = new Signal<this, string>(this);
+  private readonly _settingsChanged = new Signal<
+    this,
+    Readonly<ISettingsConfig>
+  >(this);
+  private readonly _codeCredentialsChanged = new Signal<
+    this,
+    ICodeCredentialsChange
+  >(this);
   private _isDisposed = false;
 }
 

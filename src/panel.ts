@@ -102,7 +102,9 @@ export class CartoCredentialsPanel extends SidePanel {
       ? this._loadCarto3(options.carto3)
       : Promise.resolve(null);
     this.form.loggedIn.connect(this._onLoggedIn, this);
-    this._model.changed.connect(this._onModelChanged, this);
+    this._model.accountsChanged.connect(this._onAccountsChanged, this);
+    this._model.defaultChanged.connect(this._renderSummary, this);
+    this._model.codeCredentialsChanged.connect(this._renderSummary, this);
     this._renderSummary();
     void this.checkImport();
   }
@@ -145,7 +147,9 @@ export class CartoCredentialsPanel extends SidePanel {
     if (this.isDisposed) {
       return;
     }
-    this._model.changed.disconnect(this._onModelChanged, this);
+    this._model.accountsChanged.disconnect(this._onAccountsChanged, this);
+    this._model.defaultChanged.disconnect(this._renderSummary, this);
+    this._model.codeCredentialsChanged.disconnect(this._renderSummary, this);
     super.dispose();
   }
 
@@ -185,15 +189,9 @@ export class CartoCredentialsPanel extends SidePanel {
     this._renderSummary();
   }
 
-  private _onModelChanged(_: unknown, change: ICartoCredentials.IChange): void {
-    if (
-      change.type === 'accounts' ||
-      change.type === 'default' ||
-      change.type === 'runtime'
-    ) {
-      this._renderSummary();
-    }
-    if (change.type === 'accounts' && !this._import.isHidden) {
+  private _onAccountsChanged(): void {
+    this._renderSummary();
+    if (!this._import.isHidden) {
       void this.checkImport();
     }
   }

@@ -9,7 +9,6 @@ import { Widget } from '@lumino/widgets';
 import { nameAndServer } from './avatar';
 import type { ICartoCredentialsManager } from './manager';
 import type { ISettingsConfig } from './settings';
-import type { ICartoCredentials } from './tokens';
 
 type Provisioned = ISettingsConfig['provisionedAccounts'][number];
 
@@ -26,7 +25,8 @@ export class ProvisionedAccounts extends Widget {
     this._trans = options.trans;
     this._choose = options.choose;
     this.addClass('jp-CartoCredentials-provisioned');
-    this._model.changed.connect(this._onModelChanged, this);
+    this._model.accountsChanged.connect(this.render, this);
+    this._model.settingsChanged.connect(this.render, this);
     this.render();
   }
 
@@ -74,14 +74,9 @@ export class ProvisionedAccounts extends Widget {
     if (this.isDisposed) {
       return;
     }
-    this._model.changed.disconnect(this._onModelChanged, this);
+    this._model.accountsChanged.disconnect(this.render, this);
+    this._model.settingsChanged.disconnect(this.render, this);
     super.dispose();
-  }
-
-  private _onModelChanged(_: unknown, change: ICartoCredentials.IChange): void {
-    if (change.type === 'settings' || change.type === 'accounts') {
-      this.render();
-    }
   }
 
   private readonly _model: ICartoCredentialsManager;

@@ -14,7 +14,6 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import type { ICartoCredentialsManager } from './manager';
 import { maskKey, MIN_KEY_LENGTH, PUBLIC_API_KEY } from './rules';
-import { ICartoCredentials } from './tokens';
 
 export { maskKey, MIN_KEY_LENGTH };
 
@@ -107,7 +106,11 @@ export interface INotebookCellsLike {
  */
 export class OutputRedactor implements IDisposable {
   constructor(private readonly _model: ICartoCredentialsManager) {
-    _model.changed.connect(this._onModelChanged, this);
+    // New keys can come with new accounts, code-set credentials, a notebook's choice or settings.
+    _model.accountsChanged.connect(this.scanAll, this);
+    _model.notebookAccountChanged.connect(this.scanAll, this);
+    _model.codeCredentialsChanged.connect(this.scanAll, this);
+    _model.settingsChanged.connect(this.scanAll, this);
   }
 
   get isDisposed(): boolean {
@@ -147,7 +150,10 @@ export class OutputRedactor implements IDisposable {
       return;
     }
     this._isDisposed = true;
-    this._model.changed.disconnect(this._onModelChanged, this);
+    this._model.accountsChanged.disconnect(this.scanAll, this);
+    this._model.notebookAccountChanged.disconnect(this.scanAll, this);
+    this._model.codeCredentialsChanged.disconnect(this.scanAll, this);
+    this._model.settingsChanged.disconnect(this.scanAll, this);
     for (const outputs of this._watched) {
       outputs.changed.disconnect(this._schedule, this);
       outputs.stateChanged.disconnect(this._schedule, this);
@@ -220,12 +226,6 @@ export class OutputRedactor implements IDisposable {
     const outputs = this._streams.get(text);
     if (outputs) {
       this._schedule(outputs);
-    }
-  }
-
-  private _onModelChanged(_: unknown, change: ICartoCredentials.IChange): void {
-    if (change.type !== 'grants' && change.type !== 'default') {
-      this.scanAll();
     }
   }
 

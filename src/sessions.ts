@@ -8,7 +8,7 @@ import { Signal } from '@lumino/signaling';
 
 import { KernelBridge } from './bridge';
 import { IMetadataHolder, readAccountId } from './metadata';
-import type { ICartoCredentialsManager } from './manager';
+import { concernSignals, type ICartoCredentialsManager } from './manager';
 import type { GrantDecision } from './rest';
 
 /** A notebook or console panel, as far as this module is concerned. */
@@ -31,7 +31,10 @@ export class SessionWatcher implements IDisposable {
     private readonly _model: ICartoCredentialsManager,
     private readonly _askGrant: AskGrant
   ) {
-    _model.changed.connect(this._onModelChanged, this);
+    // Any change may make a notebook need an answer (a new default, a choice, a revoked grant…).
+    for (const signal of concernSignals(_model)) {
+      signal.connect(this._onModelChanged, this);
+    }
   }
 
   get isDisposed(): boolean {

@@ -124,7 +124,12 @@ export class CartoStatusItem extends ReactWidget {
     this._currentPath = options.currentPath;
     this._onClick = options.onClick;
     this.addClass('jp-CartoCredentials-statusItem');
-    this._model.changed.connect(this._onModelChanged, this);
+    this._model.accountsChanged.connect(this.refresh, this);
+    this._model.defaultChanged.connect(this.refresh, this);
+    this._model.notebookAccountChanged.connect(this.refresh, this);
+    this._model.grantsChanged.connect(this.refresh, this);
+    this._model.codeCredentialsChanged.connect(this.refresh, this);
+    this._model.settingsChanged.connect(this._onSettingsChanged, this);
     this.update();
   }
 
@@ -148,7 +153,12 @@ export class CartoStatusItem extends ReactWidget {
       return;
     }
     Signal.clearData(this);
-    this._model.changed.disconnect(this._onModelChanged, this);
+    this._model.accountsChanged.disconnect(this.refresh, this);
+    this._model.defaultChanged.disconnect(this.refresh, this);
+    this._model.notebookAccountChanged.disconnect(this.refresh, this);
+    this._model.grantsChanged.disconnect(this.refresh, this);
+    this._model.codeCredentialsChanged.disconnect(this.refresh, this);
+    this._model.settingsChanged.disconnect(this._onSettingsChanged, this);
     super.dispose();
   }
 
@@ -198,10 +208,9 @@ export class CartoStatusItem extends ReactWidget {
     });
   }
 
-  private _onModelChanged(_: unknown, change: ICartoCredentials.IChange): void {
-    if (change.type === 'settings') {
-      this._activeStateChanged.emit();
-    }
+  /** The item may now be hidden or shown (`isActive`), and its text may change. */
+  private _onSettingsChanged(): void {
+    this._activeStateChanged.emit();
     this.update();
   }
 

@@ -10,7 +10,6 @@ import { Widget } from '@lumino/widgets';
 import { IMetadataHolder } from './metadata';
 import type { ICartoCredentialsManager } from './manager';
 import { accountChoices, chooseNotebookAccount } from './notebookAccount';
-import { ICartoCredentials } from './tokens';
 
 export class NotebookAccountSelector extends Widget {
   constructor(options: NotebookAccountSelector.IOptions) {
@@ -37,7 +36,10 @@ export class NotebookAccountSelector extends Widget {
     );
     this._select.addEventListener('change', () => this._onSelect());
     this.node.append(label, this._select);
-    this._model.changed.connect(this._onModelChanged, this);
+    this._model.accountsChanged.connect(this.render, this);
+    this._model.defaultChanged.connect(this.render, this);
+    this._model.notebookAccountChanged.connect(this.render, this);
+    this._model.codeCredentialsChanged.connect(this.render, this);
     this.render();
   }
 
@@ -88,7 +90,10 @@ export class NotebookAccountSelector extends Widget {
     if (this.isDisposed) {
       return;
     }
-    this._model.changed.disconnect(this._onModelChanged, this);
+    this._model.accountsChanged.disconnect(this.render, this);
+    this._model.defaultChanged.disconnect(this.render, this);
+    this._model.notebookAccountChanged.disconnect(this.render, this);
+    this._model.codeCredentialsChanged.disconnect(this.render, this);
     super.dispose();
   }
 
@@ -100,12 +105,6 @@ export class NotebookAccountSelector extends Widget {
       this._metadata(),
       value === '' ? null : value
     );
-  }
-
-  private _onModelChanged(_: unknown, change: ICartoCredentials.IChange): void {
-    if (change.type !== 'grants' && change.type !== 'settings') {
-      this.render();
-    }
   }
 
   private readonly _model: ICartoCredentialsManager;

@@ -31,7 +31,9 @@ function account(
 class FakeModel {
   accounts: ICartoCredentials.IAccount[] = [];
   defaultAccountId: string | null = null;
-  changed = new Signal<this, ICartoCredentials.IChange>(this);
+  accountsChanged = new Signal<this, void>(this);
+  defaultChanged = new Signal<this, string | null>(this);
+  codeCredentialsChanged = new Signal<this, { kernelId: string }>(this);
   access: 'allow' | 'deny' | 'undecided' = 'allow';
   get defaultAccount(): ICartoCredentials.IAccount | null {
     return this.accounts.find(a => a.id === this.defaultAccountId) ?? null;

@@ -58,6 +58,73 @@ describe('CartoCredentialsModel', () => {
     });
   });
 
+  describe('signals per concern', () => {
+    it('each change fires its own signal and the public `changed`, with no key', async () => {
+      const { model } = await makeModel(s => (s.grantMap['n.ipynb'] = 'allow'));
+      const events: unknown[] = [];
+      model.accountsChanged.connect(() => events.push('accounts'));
+      model.defaultChanged.connect((_, id) => events.push(['default', id]));
+      model.notebookAccountChanged.connect((_, path) =>
+        events.push(['notebook', path])
+      );
+      model.grantsChanged.connect((_, path) => events.push(['grants', path]));
+      model.settingsChanged.connect((_, settings) =>
+        events.push(['settings', settings.kernelAccess])
+      );
+      model.codeCredentialsChanged.connect((_, change) =>
+        events.push(['code', change])
+      );
+      const changes: ICartoCredentials.IChange[] = [];
+      model.changed.connect((_, change) => changes.push(change));
+
+      await model.refresh();
+      await model.setDefault('acc-b');
+      model.setNotebookAccount('n.ipynb', 'acc-a');
+      model.renameNotebook('n.ipynb', 'm.ipynb');
+      await model.setGrant('m.ipynb', 'deny');
+      model.configure({ ...DEFAULT_SETTINGS, kernelAccess: 'always' });
+      model.registerKernel('k1', 'm.ipynb');
+      model.setRuntimeCredentials('k1', {
+        username: 'carol',
+        base_url: 'https://carol.carto.com/',
+        api_key: 'carol-secret-key'
+      });
+      model.unregisterKernel('k1');
+
+      expect(events).toEqual([
+        'accounts',
+        ['default', 'acc-b'],
+        ['notebook', 'n.ipynb'],
+        ['notebook', 'm.ipynb'],
+        ['grants', 'm.ipynb'],
+        ['settings', 'always'],
+        ['code', { kernelId: 'k1', path: 'm.ipynb' }],
+        ['code', { kernelId: 'k1' }]
+      ]);
+      // The public token's `changed` (other extensions may listen) follows them one for one.
+      expect(changes).toEqual([
+        { type: 'accounts' },
+        { type: 'default' },
+        { type: 'notebook', path: 'n.ipynb' },
+        { type: 'notebook', path: 'm.ipynb' },
+        { type: 'grants', path: 'm.ipynb' },
+        { type: 'settings' },
+        { type: 'runtime', kernelId: 'k1', path: 'm.ipynb' },
+        { type: 'runtime', kernelId: 'k1' }
+      ]);
+      expect(JSON.stringify([events, changes])).not.toMatch(/secret/);
+    });
+
+    it('says nothing when a notebook keeps its choice', async () => {
+      const { model } = await makeModel();
+      model.setNotebookAccount('n.ipynb', 'acc-a');
+      const paths: string[] = [];
+      model.notebookAccountChanged.connect((_, path) => paths.push(path));
+      model.setNotebookAccount('n.ipynb', 'acc-a');
+      expect(paths).toEqual([]);
+    });
+  });
+
   describe('#effectiveAccount()', () => {
     it('uses the notebook choice, else the default', async () => {
       const { model } = await makeModel();
