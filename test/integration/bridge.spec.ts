@@ -16,7 +16,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CommsOverSubshells, Kernel } from '@jupyterlab/services';
 
-import { Lab, Notebook, WHOAMI, execute } from './lab';
+import {
+  Lab,
+  Notebook,
+  WHOAMI,
+  WHOAMI_EXPRESSION,
+  WHOAMI_IMPORTS,
+  evaluate
+} from './lab';
 import {
   CartoApiProcess,
   JupyterServerProcess,
@@ -139,19 +146,30 @@ describe('login through the model and the REST store', () => {
   });
 });
 
+/** What a cell run around an auto-restart reports: the kernel's process id and `whoami()`. */
+interface IWhoamiAfterRestart {
+  pid: string;
+  who: string;
+}
+
 /**
- * Run a cell around an auto-restart. While the server restarts a kernel, @jupyterlab/services
- * sometimes clears its state twice and drops or cancels what was queued ("Canceled future for …",
- * or a cell that never comes back): that cell never ran, so it is sent again, at most three
- * times. The kernel's own wait for credentials is 2 s, far below the 15 s allowed per attempt.
+ * Ask a kernel around an auto-restart who it is. While the server restarts a kernel,
+ * @jupyterlab/services sometimes clears its state twice and drops or cancels what was queued
+ * ("Canceled future for …", or a cell that never comes back): that cell never ran, so it is sent
+ * again, at most three times. The kernel's own wait for credentials is 2 s, far below the 15 s
+ * allowed per attempt.
  */
-async function executeThroughRestart(
-  kernel: Kernel.IKernelConnection,
-  code: string
-): Promise<string> {
+async function whoamiThroughRestart(
+  kernel: Kernel.IKernelConnection
+): Promise<IWhoamiAfterRestart> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await execute(kernel, code, 15000);
+      return await evaluate(
+        kernel,
+        `import os\n${WHOAMI_IMPORTS}`,
+        { pid: 'os.getpid()', who: WHOAMI_EXPRESSION },
+        15000
+      );
     } catch (reason) {
       if (
         attempt === 3 ||
@@ -294,13 +312,9 @@ describe.each(SELECTED)('$title', config => {
         60000,
         'the restarted kernel'
       );
-      const out = await executeThroughRestart(
-        kernel,
-        'import os; print(os.getpid())\n' + WHOAMI
-      );
-      const [newPid, who] = out.trim().split('\n');
-      expect(newPid).not.toBe(pid);
-      expect(who).toBe('alice jupyterlab');
+      const after = await whoamiThroughRestart(kernel);
+      expect(after.pid).not.toBe(pid);
+      expect(after.who).toBe('alice jupyterlab');
       expectPushedBeforeFirstCell(nb, mark);
     });
 
@@ -315,13 +329,16 @@ describe.each(SELECTED)('$title', config => {
       // the status instead would race the reconnect (the bridge may have pushed already). Services
       // holds the cell until the new kernel answers kernel_info and queues the push behind it, so
       // the kernel's bounded wait is what picks the push up.
-      const queuedCell: { mark: number; output?: Promise<string> } = {
+      const queuedCell: {
+        mark: number;
+        output?: Promise<IWhoamiAfterRestart>;
+      } = {
         mark: -1
       };
       const queueCell = (_: unknown, status: Kernel.ConnectionStatus) => {
         if (status === 'connecting' && !queuedCell.output) {
           queuedCell.mark = queued.sent.length;
-          queuedCell.output = executeThroughRestart(kernel, WHOAMI);
+          queuedCell.output = whoamiThroughRestart(kernel);
         }
       };
       kernel.connectionStatusChanged.connect(queueCell);
@@ -332,11 +349,11 @@ describe.each(SELECTED)('$title', config => {
         'the server to auto-restart the kernel'
       );
       kernel.connectionStatusChanged.disconnect(queueCell);
-      const out = (await queuedCell.output!).trim();
+      const { who } = await queuedCell.output!;
       const { push, execute: cell } = queued.order(queuedCell.mark);
       expect(cell).toBeGreaterThanOrEqual(0);
       expect(push).toBeGreaterThan(cell);
-      expect(out).toBe('alice jupyterlab');
+      expect(who).toBe('alice jupyterlab');
       await queued.shutdown();
     });
 
@@ -441,7 +458,9 @@ describe.each(SELECTED)('$title', config => {
           'try:\n    sql("select 1")\nexcept Exception as e:\n    print(type(e).__name__, e)'
       );
       expect(out).toContain('not_granted');
-      expect(out).toContain('allow it in the CARTO panel');
+      expect(out).toContain(
+        "allow it with the command 'Allow CARTO Access for This Notebook'"
+      );
       expect(out).not.toContain(ALICE_KEY);
       // Granting it pushes the account without a restart.
       const before = nb.pushes.length;

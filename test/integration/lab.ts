@@ -15,6 +15,7 @@ import {
 } from '@jupyterlab/services';
 
 import { KernelBridge } from '../../src/bridge';
+import { RestCarto3Store } from '../../src/carto3Rest';
 import { COMM_TARGET } from '../../src/protocol';
 import { CartoCredentialsModel } from '../../src/model';
 import { RestAccountStore } from '../../src/rest';
@@ -48,6 +49,8 @@ export interface ILabOptions {
    * kernels-settings`, `commsOverSubshells`). Default: services' own default, `perCommTarget`.
    */
   commsOverSubshells?: CommsOverSubshells;
+  /** Give the model the server's CARTO 3 routes (as JupyterLab does when the server has them). */
+  carto3?: boolean;
 }
 
 /** One "JupyterLab page": managers, the model and every open notebook. */
@@ -82,7 +85,8 @@ export class Lab {
       serverSettings: this.settings
     });
     this.model = new CartoCredentialsModel({
-      store: new RestAccountStore(this.settings)
+      store: new RestAccountStore(this.settings),
+      carto3: options.carto3 ? new RestCarto3Store(this.settings) : undefined
     });
     this.model.configure({ ...DEFAULT_SETTINGS, ...config });
   }
@@ -234,7 +238,9 @@ export class Notebook {
 
   /** What `get_default_credentials()` answers: `"<username> <source>"`. */
   whoami(kernel = this.kernel): Promise<string> {
-    return execute(kernel, WHOAMI).then(out => out.trim());
+    return evaluate(kernel, WHOAMI_IMPORTS, { who: WHOAMI_EXPRESSION }).then(
+      values => values.who
+    );
   }
 
   async shutdown(): Promise<void> {
@@ -250,13 +256,83 @@ export class Notebook {
   }
 }
 
-/** First cell of the brief, plus the precedence level that answered. */
-export const WHOAMI = [
+export const WHOAMI_IMPORTS = [
   'from carto_credentials import get_default_credentials',
-  'from carto_credentials.defaults import default_credentials_source',
-  'c = get_default_credentials()',
-  'print(c.username if c else None, default_credentials_source())'
+  'from carto_credentials.defaults import default_credentials_source'
 ].join('\n');
+
+/** After `WHOAMI_IMPORTS`: `"<username> <source>"`, the precedence level that answered. */
+export const WHOAMI_EXPRESSION =
+  '"%s %s" % (getattr(get_default_credentials(), "username", None), default_credentials_source())';
+
+/** First cell of the brief, printing `WHOAMI_EXPRESSION`. */
+export const WHOAMI = `${WHOAMI_IMPORTS}\nprint(${WHOAMI_EXPRESSION})`;
+
+/**
+ * Run `code`, then read each of `expressions` from the execute_reply's `user_expressions`, as
+ * plain text (a Python `str` without its quotes). The reply comes on the shell channel, which a
+ * kernel restart does not lose; IOPub output published before jupyter_server has subscribed to
+ * the restarted kernel is lost (ZeroMQ's slow joiner), so `execute()` can miss it there.
+ *
+ * Rejects with the error, or with the stream output, when `code` or an expression fails.
+ */
+export async function evaluate<K extends string>(
+  kernel: Kernel.IKernelConnection,
+  code: string,
+  expressions: Record<K, string>,
+  timeoutMs = 30000
+): Promise<Record<K, string>> {
+  const future = kernel.requestExecute({
+    code,
+    store_history: false,
+    user_expressions: expressions
+  });
+  let out = '';
+  future.onIOPub = msg => {
+    if (KernelMessage.isStreamMsg(msg)) {
+      out += msg.content.text;
+    }
+  };
+  const reply = await withTimeout(future.done, timeoutMs, code);
+  const content = reply.content;
+  if (content.status !== 'ok') {
+    const failure =
+      content.status === 'error'
+        ? `${content.ename}: ${content.evalue}`
+        : content.status;
+    throw new Error(`cell failed: ${failure}\n${out}`);
+  }
+  const values = {} as Record<K, string>;
+  for (const name of Object.keys(expressions) as K[]) {
+    const value = content.user_expressions[name] as
+      | { status: 'ok'; data: { 'text/plain': string } }
+      | { status: 'error'; ename: string; evalue: string };
+    if (value?.status !== 'ok') {
+      throw new Error(
+        `expression ${name} failed: ${value ? `${value.ename}: ${value.evalue}` : 'missing'}`
+      );
+    }
+    values[name] = value.data['text/plain'].replace(/^'(.*)'$/s, '$1');
+  }
+  return values;
+}
+
+function withTimeout<T>(
+  promise: Promise<T>,
+  timeoutMs: number,
+  code: string
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`cell timed out: ${code}`)),
+        timeoutMs
+      );
+    })
+  ]).finally(() => clearTimeout(timer));
+}
 
 export async function execute(
   kernel: Kernel.IKernelConnection,
@@ -272,19 +348,6 @@ export async function execute(
       out += `${msg.content.ename}: ${msg.content.evalue}`;
     }
   };
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await Promise.race([
-      future.done,
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`cell timed out: ${code}`)),
-          timeoutMs
-        );
-      })
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await withTimeout(future.done, timeoutMs, code);
   return out;
 }

@@ -211,6 +211,9 @@ export class JupyterServerProcess {
 
 /** The local CARTO-compatible API (`tools/carto_api`), on a free port. */
 export class CartoApiProcess {
+  /** `args`: extra command-line options (`--m2m-token-lifetime 6`, …). */
+  constructor(private readonly _args: string[] = []) {}
+
   proc: ChildProcess | null = null;
   port = 0;
   private readonly _readyFile = path.join(
@@ -230,7 +233,15 @@ export class CartoApiProcess {
   async start(timeoutMs = 15000): Promise<this> {
     this.proc = spawn(
       VENV_PYTHON,
-      ['-m', 'tools.carto_api', '--port', '0', '--ready-file', this._readyFile],
+      [
+        '-m',
+        'tools.carto_api',
+        '--port',
+        '0',
+        '--ready-file',
+        this._readyFile,
+        ...this._args
+      ],
       { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] }
     );
     const text = await waitFor(
