@@ -10,7 +10,9 @@ host): a 3xx answer is reported as such. When a ``Credentials`` carries a ``sess
 The key is also passed as ``secret`` so it is scrubbed from every message CARTO echoes back.
 """
 
+import enum
 import json
+import re
 import threading
 
 from . import errors
@@ -65,19 +67,21 @@ def request_json(method, url, params, auth=None, timeout=30.0, session=None, bea
     key) and never contain the key. ``bearer``: a CARTO 3 access token, sent as ``Authorization:
     Bearer`` instead (and scrubbed as the key is).
     """
-    secret = bearer or (auth[1] if auth else None)
-    shown = redact_url(url)
-    status, headers, body = _send(
-        session, method, url, params, auth, timeout, secret, shown, bearer
-    )
-    if 300 <= status < 400:
-        raise errors.CartoAPIError(
-            f"The server at {shown} answered with a redirect (HTTP {status}) to "
-            f"{redirect_target(headers, secret)}: check the base URL, and use https.",
-            status=status,
-            url=shown,
-        )
-    return _decode(status, body, shown, secret)
+    status, headers, body = request(method, url, params, auth, timeout, session, bearer)
+    return _decode(status, headers, body, redact_url(url), _secret(auth, bearer))
+
+
+def request(method, url, params, auth=None, timeout=30.0, session=None, bearer=None):
+    """``(status, headers, body bytes)`` of the request ``request_json`` sends, whatever the
+    status (for callers that read CARTO's answer as cartoframes does, status unchecked). A
+    failure to get any answer raises as in ``request_json``; redirects are not followed."""
+    secret = _secret(auth, bearer)
+    return _send(session, method, url, params, auth, timeout, secret, redact_url(url), bearer)
+
+
+def _secret(auth, bearer):
+    """What must never show in a message: the access token, else the API key of ``auth``."""
+    return bearer or (auth[1] if auth else None)
 
 
 def _shared_session():
@@ -126,8 +130,83 @@ def redirect_target(headers, secret):
     return shown
 
 
+class Failure(enum.Enum):
+    """What went wrong when talking to CARTO: the one classification of failures.
+
+    The kernel (``KERNEL_FAILURES`` here: an exception class of ``errors`` and a message) and the
+    server (``server/validate.py`` ``LIVE_FAILURES``: a code of docs/contracts.md §2 and a message)
+    each turn a kind into their own shape through one table; ``classify_status`` and
+    ``classify_exception`` are the only places that decide the kind.
+
+    No answer came:
+
+    - ``TIMEOUT``: CARTO did not answer in time (connecting, or reading the answer);
+    - ``TLS``: no secure connection (certificate, protocol);
+    - ``DNS``: the host name was not found;
+    - ``REFUSED``: the connection was refused, reset or could not be made (the host is unreachable);
+    - ``NETWORK``: any other failure on the way (an invalid URL, a broken answer, what a user's own
+      session raises).
+
+    An answer came, with an HTTP status that is not a success:
+
+    - ``REDIRECT``: 3xx (never followed: the key would go along);
+    - ``BAD_KEY``: 401 or 403, the key (or token) is refused;
+    - ``NOT_FOUND``: 404, unknown user, table or endpoint;
+    - ``BAD_REQUEST``: 400, CARTO refused the request itself (e.g. the SQL);
+    - ``SERVER_ERROR``: 500 and above;
+    - ``OTHER``: any other status (418, 429, 1xx…).
+    """
+
+    TIMEOUT = "timeout"
+    TLS = "tls"
+    DNS = "dns"
+    REFUSED = "refused"
+    NETWORK = "network"
+    REDIRECT = "redirect"
+    BAD_KEY = "bad_key"
+    NOT_FOUND = "not_found"
+    BAD_REQUEST = "bad_request"
+    SERVER_ERROR = "server_error"
+    OTHER = "other"
+
+
+def classify_status(status):
+    """The ``Failure`` an HTTP ``status`` means, or ``None`` for a success (2xx)."""
+    if 200 <= status < 300:
+        return None
+    if 300 <= status < 400:
+        return Failure.REDIRECT
+    if status in (401, 403):
+        return Failure.BAD_KEY
+    if status == 404:
+        return Failure.NOT_FOUND
+    if status == 400:
+        return Failure.BAD_REQUEST
+    if status >= 500:
+        return Failure.SERVER_ERROR
+    return Failure.OTHER
+
+
+def classify_exception(exc):
+    """The ``Failure`` an exception raised while calling CARTO means (never ``None``).
+
+    ``requests``' exceptions and what they wrap (urllib3, ``ssl``, ``socket``) are read by class
+    name, so this needs no import of ``requests`` and also judges other sessions' exceptions.
+    """
+    if is_timeout(exc):
+        return Failure.TIMEOUT
+    if caused_by(exc, "SSLError"):  # requests', urllib3's and ssl's all have that name
+        return Failure.TLS
+    if caused_by(exc, "NameResolutionError", "gaierror"):
+        return Failure.DNS
+    # requests' ConnectionError, or the built-in one (ConnectionRefusedError, ConnectionResetError…)
+    if any(cls.__name__ == "ConnectionError" for cls in type(exc).__mro__):
+        return Failure.REFUSED
+    return Failure.NETWORK
+
+
 def is_timeout(exc):
-    """Whether ``exc`` means CARTO did not answer in time (the kernel's and the server's one test).
+    """Whether ``exc`` means CARTO did not answer in time (``classify_exception``'s first test).
 
     requests raises ``Timeout`` for connect and read timeouts, except a read timeout while the
     body streams in, which reaches us as a ``ConnectionError`` wrapping urllib3's
@@ -147,30 +226,47 @@ def is_timeout(exc):
 
 def caused_by(exc, *names):
     """Whether ``exc`` or what it wraps (urllib3 nests a few levels deep) has a class (or base
-    class) named one of ``names``. Used by the kernel's and the server's failure classification."""
+    class) named one of ``names``. Used by ``classify_exception``, for kernel and server alike."""
+    return any(any(cls.__name__ in names for cls in type(link).__mro__) for link in _causes(exc))
+
+
+def root_reason(exc):
+    """What went wrong under ``exc``, in a few words: the innermost operating-system or ``ssl``
+    error's own text (``"Connection refused"``, ``"Name or service not known"``,
+    ``"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: …"``), else the innermost
+    exception's message (``"timed out"``), else its class name.
+
+    requests' and urllib3's wrappers repeat the connection pool, the URL and each wrapper's class
+    ("HTTPSConnectionPool(host=…): Max retries exceeded with url: … (Caused by …)"): the message
+    already names the URL and the kind of failure, so only the innermost text adds anything.
+    """
+    chain = list(_causes(exc))
+    for link in reversed(chain):
+        if isinstance(link, OSError) and isinstance(link.strerror, str) and link.strerror:
+            return _SSL_SOURCE_LINE.sub("", link.strerror)
+    innermost = chain[-1]
+    # urllib3's errors take (connection, message): their str() is the tuple's repr.
+    texts = [arg for arg in innermost.args if isinstance(arg, str)]
+    return (texts[-1] if texts else str(innermost)).strip() or type(innermost).__name__
+
+
+# OpenSSL's errors end with where in CPython's C source they were raised: " (_ssl.c:1006)".
+_SSL_SOURCE_LINE = re.compile(r" \(_ssl\.c:\d+\)$")
+
+
+def _causes(exc):
+    """``exc``, then what it wraps, innermost last: ``__cause__``, else ``__context__``, else
+    urllib3's ``reason`` (``MaxRetryError`` keeps the error it gave up on there), at most 10."""
     for _ in range(10):
         if exc is None:
-            return False
-        if any(cls.__name__ in names for cls in type(exc).__mro__):
-            return True
+            return
+        yield exc
         reason = getattr(exc, "reason", None)
         exc = (
             exc.__cause__
             or exc.__context__
             or (reason if isinstance(reason, BaseException) else None)
         )
-    return False
-
-
-def _raise_network(failure, shown, secret):
-    reason = scrub(failure, secret).rstrip(" .") or type(failure).__name__
-    if is_timeout(failure):
-        raise errors.CartoTimeoutError(
-            f"CARTO did not answer in time at {shown} ({reason})."
-        ) from None
-    raise errors.CartoNetworkError(
-        f"Could not reach CARTO at {shown}: {reason}. Check the base URL and your network."
-    ) from None
 
 
 def carto_error_texts(payload):
@@ -189,15 +285,85 @@ def carto_error_texts(payload):
     return texts
 
 
-def _decode(status, body, shown, secret):
+# The kernel's shape of each kind of failure: the ``errors`` class raised and its message. The
+# message may use {shown} (the URL, never with a key), {host}, {reason} (the exception's text,
+# scrubbed), {status}, {detail} (": " and CARTO's own error texts, scrubbed) and {target} (where a
+# redirect points). Every network message starts "Could not reach CARTO at {shown}:" (or says
+# CARTO did not answer in time), as it did before the TLS / DNS / refused distinction.
+KERNEL_FAILURES = {
+    Failure.TIMEOUT: (
+        errors.CartoTimeoutError,
+        "CARTO did not answer in time at {shown} ({reason}). Try again in a moment; if it keeps "
+        "happening, check your network and CARTO's status.",
+    ),
+    Failure.TLS: (
+        errors.CartoNetworkError,
+        "Could not reach CARTO at {shown}: no secure connection could be established (TLS error: "
+        "{reason}). Check the base URL and the server's certificate.",
+    ),
+    Failure.DNS: (
+        errors.CartoNetworkError,
+        "Could not reach CARTO at {shown}: the host {host} was not found (DNS: {reason}). Check the "
+        "base URL and your network.",
+    ),
+    Failure.REFUSED: (
+        errors.CartoNetworkError,
+        "Could not reach CARTO at {shown}: the connection was refused or reset ({reason}). Check the "
+        "base URL and your network.",
+    ),
+    Failure.NETWORK: (
+        errors.CartoNetworkError,
+        "Could not reach CARTO at {shown}: {reason}. Check the base URL and your network.",
+    ),
+    Failure.REDIRECT: (
+        errors.CartoAPIError,
+        "The server at {shown} answered with a redirect (HTTP {status}) to {target}: check the base "
+        "URL, and use https.",
+    ),
+    Failure.BAD_KEY: (
+        errors.AuthenticationError,
+        "CARTO rejected the API key (HTTP {status}) at {shown}{detail}. Check the key, or log in "
+        "again in the CARTO panel.",
+    ),
+    Failure.NOT_FOUND: (
+        errors.NotFoundError,
+        "CARTO answered 404 Not Found at {shown}{detail}. Check the username or base URL (and the "
+        "table name).",
+    ),
+    Failure.BAD_REQUEST: (
+        errors.QueryError,
+        "CARTO refused the request (HTTP 400) at {shown}{detail}.",
+    ),
+    Failure.SERVER_ERROR: (
+        errors.ServerError,
+        "CARTO failed with HTTP {status} at {shown}{detail}. Try again later.",
+    ),
+    Failure.OTHER: (errors.CartoAPIError, "CARTO answered HTTP {status} at {shown}{detail}."),
+}
+
+
+def _raise_network(failure, shown, secret):
+    from urllib.parse import urlsplit
+
+    cls, message = KERNEL_FAILURES[classify_exception(failure)]
+    reason = scrub(root_reason(failure), secret).rstrip(" .") or type(failure).__name__
+    host = urlsplit(shown).netloc or shown
+    raise cls(message.format(shown=shown, host=host, reason=reason)) from None
+
+
+def _decode(status, headers, body, shown, secret):
+    kind = classify_status(status)
+    if kind is Failure.REDIRECT:
+        cls, message = KERNEL_FAILURES[kind]
+        target = redirect_target(headers, secret)
+        raise cls(
+            message.format(shown=shown, status=status, target=target), status=status, url=shown
+        )
     try:
         payload = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
     except (ValueError, UnicodeDecodeError):
         payload = None
-    texts = [scrub(t, secret) for t in carto_error_texts(payload)]
-    # CARTO's sentences end with a period; ours follow ("…correct domain. Check…", not "..").
-    detail = ": " + "; ".join(texts).rstrip(" .") if texts else ""
-    if 200 <= status < 300:
+    if kind is None:
         if payload is None:
             raise errors.CartoAPIError(
                 f"The answer from {shown} (HTTP {status}) is not CARTO's JSON. Is the base URL a CARTO "
@@ -206,38 +372,12 @@ def _decode(status, body, shown, secret):
                 url=shown,
             )
         return payload
-    if status in (401, 403):
-        raise errors.AuthenticationError(
-            f"CARTO rejected the API key (HTTP {status}) at {shown}{detail}. Check the key, or log in again in "
-            "the CARTO panel.",
-            status=status,
-            url=shown,
-            carto_errors=texts,
-        )
-    if status == 404:
-        raise errors.NotFoundError(
-            f"CARTO answered 404 Not Found at {shown}{detail}. Check the username or base URL (and the "
-            "table name).",
-            status=status,
-            url=shown,
-            carto_errors=texts,
-        )
-    if status == 400:
-        raise errors.QueryError(
-            f"CARTO refused the request (HTTP 400) at {shown}{detail}.",
-            status=status,
-            url=shown,
-            carto_errors=texts,
-        )
-    if status >= 500:
-        raise errors.ServerError(
-            f"CARTO failed with HTTP {status} at {shown}{detail}. Try again later.",
-            status=status,
-            url=shown,
-            carto_errors=texts,
-        )
-    raise errors.CartoAPIError(
-        f"CARTO answered HTTP {status} at {shown}{detail}.",
+    texts = [scrub(t, secret) for t in carto_error_texts(payload)]
+    # CARTO's sentences end with a period; ours follow ("…correct domain. Check…", not "..").
+    detail = ": " + "; ".join(texts).rstrip(" .") if texts else ""
+    cls, message = KERNEL_FAILURES[kind]
+    raise cls(
+        message.format(shown=shown, status=status, detail=detail),
         status=status,
         url=shown,
         carto_errors=texts,

@@ -189,15 +189,8 @@ class Credentials:
         """
         url = _http.join(self._base_url, ME_SERVICE)
         try:
-            status, headers, body = _http._send(
-                self._session,
-                "GET",
-                url,
-                {},
-                self._auth(),
-                10.0,
-                self._api_key,
-                _http.redact_url(url),
+            status, headers, body = _http.request(
+                "GET", url, {}, auth=self._auth(), timeout=10.0, session=self._session
             )
             if 300 <= status < 400 or _rate_limited(status, headers):
                 return {}

@@ -1,6 +1,6 @@
 /**
- * Human sentences for the failures a login can meet. The server's own message is a fallback only:
- * these say what to do next, in the user's language.
+ * Human sentences for the failures a login can meet. The server's own message is a fallback only
+ * (and the detail of an unreachable server): these say what to do next, in the user's language.
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 
@@ -33,8 +33,10 @@ export function loginErrorMessage(
         'This base URL is not valid. Use a form like https://carto.example.com/user/alice/.'
       );
     case 'unreachable':
+      // The server says which failure it was (DNS, refused, TLS); its messages never hold a key.
       return trans.__(
-        'The CARTO server could not be reached. Check the address and the network.'
+        'The CARTO server could not be reached: %1 Check the address and the network.',
+        Private.sentence((error as Error).message)
       );
     case 'timeout':
       return trans.__(
@@ -55,5 +57,13 @@ export function loginErrorMessage(
     default:
       // The server's messages never contain a key (docs/contracts.md §2).
       return (error as Error).message;
+  }
+}
+
+namespace Private {
+  /** `text` as one sentence ending with a period (the server's messages usually do). */
+  export function sentence(text: string): string {
+    const trimmed = text.trim();
+    return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
   }
 }

@@ -444,7 +444,8 @@ describe('CartoMapView', () => {
       fakeFetch.json(400, { error: ['bad key alice-demo-key-0001 here'] });
     const { view } = makeView([table('alice_stores')]);
     await view.settled;
-    expect(view.el.textContent).toContain('bad key *** here');
+    // The one mask of a known key (src/rules.ts maskKey): *** and its last 4 characters.
+    expect(view.el.textContent).toContain('bad key ***0001 here');
   });
 
   it('draws the layers that loaded and names the one that failed', async () => {
@@ -793,7 +794,9 @@ describe('fetchCarto3Features', () => {
     [401, { error: 'Unauthorized: jwt expired', status: 401 }, 'auth'],
     [404, { error: 'Connection not found: nope', status: 404 }, 'not_found'],
     [400, { error: 'Syntax error near FROM', status: 400 }, 'query'],
-    [403, { error: ['Forbidden'] }, 'query'],
+    // As the API-key SQL API (issue 12 item 3): a 403 is the token's, unless a relation is denied.
+    [403, { error: ['Forbidden'] }, 'auth'],
+    [403, { error: 'permission denied for relation t' }, 'query'],
     [500, { error: 'boom' }, 'server'],
     [502, '<html>bad gateway</html>', 'server'],
     [418, '<html>teapot</html>', 'not_carto']
@@ -806,7 +809,7 @@ describe('fetchCarto3Features', () => {
     fakeFetch.answer = () =>
       fakeFetch.json(400, { error: `bad token ${C3_TOKEN}`, status: 400 });
     const echoed = await fetchWith().catch(e => e);
-    expect(echoed.detail).toBe('bad token ***');
+    expect(echoed.detail).toBe(`bad token ***${C3_TOKEN.slice(-4)}`);
     fakeFetch.answer = () => {
       throw new TypeError('Failed to fetch');
     };
@@ -994,6 +997,22 @@ describe('CartoMapView with CARTO 3 layers', () => {
       /could not run the query on the connection carto_dw: relation "x" does not exist/
     );
     expect(view.el.textContent).toMatch(/check the connection name nope/);
+  });
+
+  it('says where a redirect points (as API-key layers do), without the token', async () => {
+    fakeFetch.answer = () =>
+      new Response(null, {
+        status: 302,
+        headers: {
+          Location: `https://login.example/v3/sql/carto_dw/query?access_token=${C3_TOKEN}`
+        }
+      });
+    const { view } = makeView([carto3Layer('SELECT * FROM demo_points')]);
+    await view.settled;
+    expect(view.el.textContent).toMatch(
+      /the server gcp-us-east1\.api\.carto\.com answered with a redirect to https:\/\/login\.example\/v3\/sql\/carto_dw\/query: check the API base URL, and use https\./
+    );
+    expect(view.el.outerHTML).not.toContain(C3_TOKEN);
   });
 
   it('does not fetch again when only the token was renewed, but does after a new login', async () => {

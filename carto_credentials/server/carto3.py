@@ -33,10 +33,10 @@ import yaml  # jupyter_events (a jupyter_server dependency) brings PyYAML: CARTO
 from .._http import USER_AGENT
 from .errors import CredentialsError
 from .validate import (
-    FAILURE_STATUS,
     ForbiddenHost,
     PeerCheckingAdapter,
     check_fetch_host,
+    failure_error,
     forbidden_host_failure,
     get_executor,
     network_failure,
@@ -135,8 +135,7 @@ def _json(body):
 
 
 def _raise_network(err, url, timeout):
-    failure = network_failure(err, urlsplit(url).netloc, timeout)
-    raise CredentialsError(FAILURE_STATUS[failure["code"]], failure["code"], failure["message"])
+    raise failure_error(network_failure(err, urlsplit(url).netloc, timeout))
 
 
 def request_token(token_url, form, timeout):
@@ -279,8 +278,7 @@ def discover_api_base_url(accounts_url, access_token, timeout, allow_http, check
         try:
             status, body = _get(session, config_url, {"User-Agent": USER_AGENT}, timeout)
         except ForbiddenHost as err:
-            failure = forbidden_host_failure(config_url, str(err))
-            raise CredentialsError(400, failure["code"], failure["message"]) from None
+            raise failure_error(forbidden_host_failure(config_url, str(err))) from None
         except requests.exceptions.RequestException as err:
             _raise_network(err, config_url, timeout)
     try:

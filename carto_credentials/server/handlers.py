@@ -139,11 +139,7 @@ class AccountsHandler(CredentialsHandler):
         if body.get("validate", True):
             result = await self.check_live(username, base_url, api_key)
             if not result["ok"]:
-                raise CredentialsError(
-                    validate.FAILURE_STATUS.get(result["code"], 400),
-                    result["code"],
-                    result["message"],
-                )
+                raise validate.failure_error(result)
             user_info = result["user_info"]
         label = _label(body) or _default_label(username, base_url, api_key)
         account = await self.in_store(

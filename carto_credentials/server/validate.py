@@ -24,7 +24,14 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .. import rules
-from .._http import USER_AGENT, auth_for, caused_by, is_timeout, redirect_target
+from .._http import (
+    USER_AGENT,
+    Failure,
+    auth_for,
+    classify_exception,
+    classify_status,
+    redirect_target,
+)
 from .errors import CredentialsError
 
 MAX_URL_LENGTH = rules.MAX_LENGTHS["base_url"]
@@ -284,6 +291,48 @@ def _failure(code, message):
 # ok: false instead): the input's fault is 400, CARTO's or the network's 502, silence 504.
 FAILURE_STATUS = {"timeout": 504, "unreachable": 502, "not_carto": 502, "server_error": 502}
 
+# The server's shape of each kind of failure (``_http.Failure``, the kernel's classification too):
+# the code of docs/contracts.md §2 and the message. The message may use {host} (the base URL's
+# host and port), {timeout} (s), {status}, {target} (where a redirect points, never holding the
+# key) and {name} (the exception's class). A failed request answers FAILURE_STATUS of the code.
+LIVE_FAILURES = {
+    Failure.TIMEOUT: ("timeout", "{host} did not answer within {timeout:g} seconds."),
+    Failure.TLS: ("unreachable", "Could not establish a secure connection to {host} (TLS error)."),
+    Failure.DNS: ("unreachable", "The host {host} was not found (DNS)."),
+    Failure.REFUSED: ("unreachable", "Could not connect to {host} (connection refused or reset)."),
+    Failure.NETWORK: ("unreachable", "Could not reach {host} ({name})."),
+    Failure.REDIRECT: (
+        "not_carto",
+        "{host} answered with a redirect (HTTP {status}) to {target}, which CARTO does not do: "
+        "check the base URL, and use https.",
+    ),
+    Failure.BAD_KEY: ("bad_key", "CARTO at {host} rejected this API key (HTTP {status})."),
+    Failure.NOT_FOUND: (
+        "unknown_user",
+        "CARTO at {host} does not know this user (HTTP 404). Check the username or the base URL.",
+    ),
+    # /api/v3/me takes no input to refuse: a 400 there is CARTO's (or a proxy's) doing.
+    Failure.BAD_REQUEST: ("server_error", "CARTO at {host} answered HTTP {status}."),
+    Failure.SERVER_ERROR: (
+        "server_error",
+        "CARTO at {host} had an internal error (HTTP {status}); try again later.",
+    ),
+    Failure.OTHER: ("server_error", "CARTO at {host} answered HTTP {status}."),
+}
+
+
+def live_failure(kind, **fields):
+    """The failure dict of ``kind`` (a ``Failure``), its message filled with ``fields``."""
+    code, message = LIVE_FAILURES[kind]
+    return _failure(code, message.format(**fields))
+
+
+def failure_error(failure):
+    """A failure dict as the ``CredentialsError`` a request fails with (FAILURE_STATUS, else 400)."""
+    return CredentialsError(
+        FAILURE_STATUS.get(failure["code"], 400), failure["code"], failure["message"]
+    )
+
 
 # CARTO can be slow or unreachable: its calls get their own threads rather than the loop's
 # default executor, which jupyter_server uses for its own work.
@@ -335,19 +384,10 @@ def _get_me(session, base_url, username, api_key, timeout):
 
 
 def network_failure(err, host, timeout):
-    if is_timeout(err):
-        return _failure("timeout", "%s did not answer within %g seconds." % (host, timeout))
-    if isinstance(err, requests.exceptions.SSLError):
-        return _failure(
-            "unreachable", "Could not establish a secure connection to %s (TLS error)." % host
-        )
-    if caused_by(err, "NameResolutionError", "gaierror"):
-        return _failure("unreachable", "The host %s was not found (DNS)." % host)
-    if isinstance(err, requests.exceptions.ConnectionError):
-        return _failure(
-            "unreachable", "Could not connect to %s (connection refused or reset)." % host
-        )
-    return _failure("unreachable", "Could not reach %s (%s)." % (host, type(err).__name__))
+    """The failure dict of an exception raised while calling CARTO at ``host``."""
+    return live_failure(
+        classify_exception(err), host=host, timeout=timeout, name=type(err).__name__
+    )
 
 
 async def check_live(base_url, api_key, timeout=10.0, username=None, allow_link_local=False):
@@ -373,27 +413,12 @@ async def check_live(base_url, api_key, timeout=10.0, username=None, allow_link_
     except requests.exceptions.RequestException as err:
         return network_failure(err, host, timeout)
 
-    if code in (401, 403):
-        return _failure("bad_key", "CARTO at %s rejected this API key (HTTP %d)." % (host, code))
-    if code == 404:
-        return _failure(
-            "unknown_user",
-            "CARTO at %s does not know this user (HTTP 404). Check the username "
-            "or the base URL." % host,
-        )
-    if code >= 500:
-        return _failure(
-            "server_error",
-            "CARTO at %s had an internal error (HTTP %d); try again later." % (host, code),
-        )
-    if 300 <= code < 400:
-        return _failure(
-            "not_carto",
-            "%s answered with a redirect (HTTP %d) to %s, which CARTO does not do: check the "
-            "base URL, and use https." % (host, code, redirect_target(headers, api_key)),
-        )
-    if code != 200:
-        return _failure("server_error", "CARTO at %s answered HTTP %d." % (host, code))
+    kind = classify_status(code)
+    if kind is None and code != 200:
+        kind = Failure.OTHER  # another success (201, 204…) is not what /api/v3/me answers
+    if kind is not None:
+        target = redirect_target(headers, api_key) if kind is Failure.REDIRECT else None
+        return live_failure(kind, host=host, status=code, target=target)
     try:
         body = json.loads(raw.decode("utf-8")) if len(raw) <= _MAX_ANSWER_BYTES else None
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting

@@ -2,7 +2,8 @@
  * Fetches a CARTO 3 layer's rows from the SQL API of its connection,
  * `{api_base_url}/v3/sql/{connection}/query`, and turns them into GeoJSON features. The access
  * token travels in an `Authorization: Bearer` header only: never in a URL (history, proxies,
- * server logs) nor in a body. No cookies go along, and a redirect is never followed (it would
+ * server logs) nor in a body. The request and the reading of its failures are `cartoFailure.ts`'s,
+ * shared with the API-key SQL API: no cookies go along, and a redirect is never followed (it would
  * carry the header on).
  *
  * CARTO 3 answers `{rows, schema, meta}`; a geography column's value may be GeoJSON (an object or
@@ -12,7 +13,8 @@
  */
 import * as z from 'zod/mini';
 
-import { FeatureCollection, LayerLoadError } from './sqlApi';
+import { requestCarto } from './cartoFailure';
+import type { FeatureCollection } from './sqlApi';
 
 /** Longer queries go in a POST body: URLs that long are refused by servers and proxies. */
 const MAX_GET_QUERY = 2000;
@@ -23,11 +25,6 @@ const answerSchema = z.object({
   schema: z.optional(
     z.array(z.object({ name: z.string(), type: z.optional(z.string()) }))
   )
-});
-
-/** CARTO 3's error body: `{"error": message, "status": code}` (a list on some routes). */
-const errorSchema = z.object({
-  error: z.union([z.string(), z.array(z.string())])
 });
 
 type Geometry = FeatureCollection['features'][number]['geometry'];
@@ -51,6 +48,7 @@ export function carto3QueryEndpoint(
   return `${base}/v3/sql/${encodeURIComponent(connection)}/query`;
 }
 
+/** The layer's features; a failure is a `LayerLoadError` (see `cartoFailure.ts`). */
 export async function fetchCarto3Features(
   options: ICarto3FetchOptions
 ): Promise<FeatureCollection> {
@@ -59,75 +57,23 @@ export async function fetchCarto3Features(
     Accept: 'application/json',
     Authorization: `Bearer ${options.accessToken}`
   };
-  const init: RequestInit = {
-    method: 'GET',
-    headers,
-    credentials: 'omit',
-    redirect: 'manual',
-    cache: 'no-store',
-    signal: options.signal
-  };
-  let url = `${endpoint}?${new URLSearchParams({ q: options.query })}`;
-  if (options.query.length > MAX_GET_QUERY) {
-    url = endpoint;
-    init.method = 'POST';
+  const long = options.query.length > MAX_GET_QUERY;
+  if (long) {
     headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify({ q: options.query });
   }
-  let response: Response;
-  try {
-    response = await options.fetch(url, init);
-  } catch (reason) {
-    if ((reason as { name?: string } | null)?.name === 'AbortError') {
-      throw reason;
-    }
-    throw new LayerLoadError('network', null, '');
-  }
-  const mask = (message: string) =>
-    message.split(options.accessToken).join('***');
-  if (
-    response.type === 'opaqueredirect' ||
-    (response.status >= 300 && response.status < 400)
-  ) {
-    throw new LayerLoadError('redirect', response.status || null, '');
-  }
-  const text = await response.text().catch(() => '');
-  let data: unknown = undefined;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    // handled below
-  }
-  if (!response.ok) {
-    const carto = errorSchema.safeParse(data);
-    const detail = carto.success
-      ? mask(
-          Array.isArray(carto.data.error)
-            ? carto.data.error.join(' ')
-            : carto.data.error
-        ).slice(0, 500)
-      : '';
-    const status = response.status;
-    if (status === 401) {
-      throw new LayerLoadError('auth', status, detail);
-    }
-    if (status === 404) {
-      throw new LayerLoadError('not_found', status, detail);
-    }
-    if (status >= 500) {
-      throw new LayerLoadError('server', status, detail);
-    }
-    throw new LayerLoadError(
-      carto.success ? 'query' : 'not_carto',
-      status,
-      detail
-    );
-  }
-  const answer = answerSchema.safeParse(data);
-  if (!answer.success) {
-    throw new LayerLoadError('not_carto', response.status, '');
-  }
-  return rowsToFeatures(answer.data.rows, answer.data.schema);
+  const answer = await requestCarto({
+    url: long
+      ? endpoint
+      : `${endpoint}?${new URLSearchParams({ q: options.query })}`,
+    init: long
+      ? { method: 'POST', headers, body: JSON.stringify({ q: options.query }) }
+      : { method: 'GET', headers },
+    secret: options.accessToken,
+    answer: answerSchema,
+    fetch: options.fetch,
+    signal: options.signal
+  });
+  return rowsToFeatures(answer.rows, answer.schema);
 }
 
 /** The rows of a CARTO 3 answer as GeoJSON features (rows without a geometry are left out). */

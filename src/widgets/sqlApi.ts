@@ -1,12 +1,17 @@
 /**
  * Fetches a layer's features as GeoJSON from CARTO's SQL API. The key travels in an HTTP Basic
  * `Authorization` header (username + key), as CARTO accepts it and as the server and the kernel
- * send it: never in a URL (history, proxies, server logs) nor in the body. No cookies go along,
- * and a redirect is never followed (it would carry the header on): it is reported as one.
+ * send it: never in a URL (history, proxies, server logs) nor in the body. The request and the
+ * reading of its failures are `cartoFailure.ts`'s, shared with CARTO 3's SQL API: no cookies go
+ * along, and a redirect is never followed (it would carry the header on): it is reported as one.
  */
 import * as z from 'zod/mini';
 
+import { requestCarto } from './cartoFailure';
 import type { LayerState } from './state';
+
+export { LayerLoadError } from './cartoFailure';
+export type { LayerErrorKind } from './cartoFailure';
 
 const geometrySchema = z.object({
   type: z.string(),
@@ -25,33 +30,6 @@ export const featureCollectionSchema = z.object({
 });
 
 export type FeatureCollection = z.infer<typeof featureCollectionSchema>;
-
-const cartoErrorSchema = z.object({
-  error: z.array(z.string())
-});
-
-/**
- * Why a layer could not be loaded; `detail` is CARTO's own message (key removed), or for a
- * redirect where it points (without query or fragment; empty when the browser hides it).
- */
-export type LayerErrorKind =
-  | 'auth'
-  | 'query'
-  | 'not_found'
-  | 'server'
-  | 'network'
-  | 'redirect'
-  | 'not_carto';
-
-export class LayerLoadError extends Error {
-  constructor(
-    readonly kind: LayerErrorKind,
-    readonly status: number | null,
-    readonly detail: string
-  ) {
-    super(detail || kind);
-  }
-}
 
 /** The SQL a layer runs: its query, or every row of its table. */
 export function layerQuery(
@@ -88,6 +66,7 @@ export interface IFetchOptions {
   signal?: AbortSignal;
 }
 
+/** The layer's features; a failure is a `LayerLoadError` (see `cartoFailure.ts`). */
 export async function fetchGeoJSON(
   options: IFetchOptions
 ): Promise<FeatureCollection> {
@@ -99,107 +78,12 @@ export async function fetchGeoJSON(
       options.apiKey
     );
   }
-  let response: Response;
-  try {
-    response = await options.fetch(sqlEndpoint(options.baseUrl), {
-      method: 'POST',
-      body,
-      headers,
-      credentials: 'omit',
-      redirect: 'manual',
-      cache: 'no-store',
-      signal: options.signal
-    });
-  } catch (reason) {
-    if ((reason as { name?: string } | null)?.name === 'AbortError') {
-      throw reason;
-    }
-    throw new LayerLoadError('network', null, '');
-  }
-  if (
-    response.type === 'opaqueredirect' ||
-    (response.status >= 300 && response.status < 400)
-  ) {
-    // Browsers hide a cross-origin redirect's status and target ('opaqueredirect', status 0).
-    throw new LayerLoadError(
-      'redirect',
-      response.status || null,
-      Private.redirectTarget(response.headers?.get('Location'), options.apiKey)
-    );
-  }
-  const text = await response.text().catch(() => '');
-  let data: unknown = undefined;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    // handled below
-  }
-  const mask = (message: string) =>
-    options.apiKey ? message.split(options.apiKey).join('***') : message;
-  if (!response.ok) {
-    const carto = cartoErrorSchema.safeParse(data);
-    const detail = carto.success ? mask(carto.data.error.join(' ')) : '';
-    const status = response.status;
-    if (status === 401 || (status === 403 && !/relation/i.test(detail))) {
-      throw new LayerLoadError('auth', status, detail);
-    }
-    if (status === 403 || status === 400) {
-      throw new LayerLoadError(
-        carto.success ? 'query' : 'not_carto',
-        status,
-        detail
-      );
-    }
-    if (status === 404) {
-      throw new LayerLoadError('not_found', status, detail);
-    }
-    if (status >= 500) {
-      throw new LayerLoadError('server', status, detail);
-    }
-    throw new LayerLoadError(
-      carto.success ? 'query' : 'not_carto',
-      status,
-      detail
-    );
-  }
-  const collection = featureCollectionSchema.safeParse(data);
-  if (!collection.success) {
-    const carto = cartoErrorSchema.safeParse(data);
-    if (carto.success) {
-      throw new LayerLoadError(
-        'query',
-        response.status,
-        mask(carto.data.error.join(' '))
-      );
-    }
-    throw new LayerLoadError('not_carto', response.status, '');
-  }
-  return collection.data;
-}
-
-namespace Private {
-  /** Where a redirect points, without user info, query or fragment, and never the key. */
-  export function redirectTarget(
-    location: string | null | undefined,
-    apiKey: string
-  ): string {
-    if (!location) {
-      return '';
-    }
-    let shown: string;
-    try {
-      const url = new URL(location, 'http://invalid.invalid');
-      shown =
-        url.host === 'invalid.invalid'
-          ? url.pathname
-          : `${url.protocol}//${url.host}${url.pathname}`;
-    } catch {
-      return '';
-    }
-    shown = Array.from(shown)
-      .filter(c => c >= ' ' && c !== '\x7f')
-      .join('')
-      .slice(0, 200);
-    return apiKey ? shown.split(apiKey).join('***') : shown;
-  }
+  return requestCarto({
+    url: sqlEndpoint(options.baseUrl),
+    init: { method: 'POST', body, headers },
+    secret: options.apiKey,
+    answer: featureCollectionSchema,
+    fetch: options.fetch,
+    signal: options.signal
+  });
 }

@@ -336,10 +336,16 @@ export class CartoMapView extends DOMWidgetView {
           );
         case 'redirect':
           return fail(
-            trans.__(
-              'the server %1 answered with a redirect: check the API base URL, and use https.',
-              host
-            )
+            reason.detail
+              ? trans.__(
+                  'the server %1 answered with a redirect to %2: check the API base URL, and use https.',
+                  host,
+                  reason.detail
+                )
+              : trans.__(
+                  'the server %1 answered with a redirect: check the API base URL, and use https.',
+                  host
+                )
           );
         case 'network':
           return fail(
