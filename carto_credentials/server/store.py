@@ -428,6 +428,7 @@ class AccountStore:
         }
 
         def change(data):
+            _refuse_twin(data, account)
             data["accounts"].append(account)
             # The first login becomes the default: one account needs no choosing.
             if data["default_account"] is None and len(data["accounts"]) == 1:
@@ -493,6 +494,7 @@ class AccountStore:
         account.update(fields)
 
         def change(data):
+            _refuse_twin(data, account)
             data["accounts"].append(account)
             if data["default_account"] is None and len(data["accounts"]) == 1:
                 data["default_account"] = account["id"]
@@ -622,6 +624,37 @@ def _drop_stale(data, identify):
     for path in gone:
         data["grants"].pop(path, None)
         data["grant_files"].pop(path, None)
+
+
+def _refuse_twin(data, new):
+    """``409 duplicate_account`` when ``new`` is a login the store already holds: the same API key
+    at the same base URL, or the same M2M client at the same API base URL. A second copy would
+    only make choosing an account ambiguous; another key of the same user (say, a scoped one) is
+    a different login. OAuth logins are not compared: signing in again is how one renews them."""
+    kind = kind_of(new)
+    for account in data["accounts"]:
+        if kind_of(account) != kind:
+            continue
+        if kind == API_KEY:
+            same = account.get("base_url") == new["base_url"] and secrets.compare_digest(
+                str(account.get("api_key")).encode(), new["api_key"].encode()
+            )
+            what = "This API key of %s at %s" % (new["username"], new["base_url"])
+        elif kind == M2M:
+            same = (
+                account.get("api_base_url") == new["api_base_url"]
+                and account.get("client_id") == new["client_id"]
+            )
+            what = "This M2M client (%s)" % new["client_id"]
+        else:
+            continue
+        if same:
+            raise CredentialsError(
+                409,
+                "duplicate_account",
+                "%s is already in the CARTO panel, as “%s”: use that account, or log out of it "
+                "first." % (what, account["label"]),
+            )
 
 
 def _find(data, account_id):

@@ -518,15 +518,35 @@ async def test_corrupt_store_is_reported_and_kept(api, carto_store_path, caplog)
     assert "account store %s is unreadable" % carto_store_path in caplog.text
 
 
-async def test_parallel_logins_all_land(api, carto_api):
-    # Two tabs logging in at once, times ten: every request awaits CARTO, so handlers interleave.
+async def test_parallel_logins_of_one_key_store_it_once(api, carto_api):
+    # Twenty tabs logging in with the same key at once: every request awaits CARTO, so handlers
+    # interleave; the store's lock decides which one lands and tells the others it is there.
     _, carto = carto_api
     answers = await asyncio.gather(
         *(api.post("accounts", alice_login(carto, label="tab %d" % i)) for i in range(20))
     )
+    landed = [a for a in answers if a.status == 201]
+    assert len(landed) == 1, [a.status for a in answers]
+    for answer in answers:
+        if answer.status != 201:
+            message = assert_error(answer, 409, "duplicate_account")
+            assert "already in the CARTO panel, as “%s”" % landed[0].json["label"] in message
+            assert ALICE_KEY not in message
+    accounts = (await api.get("accounts")).json["accounts"]
+    assert [a["label"] for a in accounts] == [landed[0].json["label"]]
+
+
+async def test_parallel_logins_of_different_keys_all_land(api, carto_api):
+    # Twenty keys of one user (say, scoped ones) are twenty logins, however they interleave.
+    _, carto = carto_api
+    logins = [
+        alice_login(carto, label="key %d" % i, api_key="%s-%d" % (ALICE_KEY, i), validate=False)
+        for i in range(20)
+    ]
+    answers = await asyncio.gather(*(api.post("accounts", login) for login in logins))
     assert [a.status for a in answers] == [201] * 20, [a for a in answers if a.status != 201]
     labels = sorted(a["label"] for a in (await api.get("accounts")).json["accounts"])
-    assert labels == sorted("tab %d" % i for i in range(20))
+    assert labels == sorted(login["label"] for login in logins)
 
 
 async def test_unexpected_errors_are_internal_error_with_details_only_in_the_log(

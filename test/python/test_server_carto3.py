@@ -235,6 +235,26 @@ async def test_m2m_client_from_a_file_on_the_server(carto_rest, carto3_api, tmp_
     assert answer.json["label"] == "alice bot"
 
 
+async def test_the_same_m2m_client_uploaded_twice_is_one_account(carto_rest, carto3_api, tmp_path):
+    upload = {
+        "kind": "m2m",
+        "credentials": dict(ALICE_M2M, api_base_url=carto3_api),
+        "allow_non_https": True,
+    }
+    assert (await carto_rest.post("accounts", upload)).status == 201
+    path = tmp_path / "m2m.json"
+    path.write_text(json.dumps(dict(ALICE_M2M, api_base_url=carto3_api)))
+    for again in (upload, {"kind": "m2m", "path": str(path), "allow_non_https": True}):
+        answer = await carto_rest.post("accounts", again)
+        assert (answer.status, answer.json["error"]["code"]) == (409, "duplicate_account")
+        assert (
+            "is already in the CARTO panel, as “%s (M2M)”" % ALICE_M2M["client_id"]
+            in (answer.json["error"]["message"])
+        )
+        assert ALICE_M2M["client_secret"] not in answer.json["error"]["message"]
+    assert len((await carto_rest.get("accounts")).json["accounts"]) == 1
+
+
 @pytest.mark.parametrize(
     "change, code",
     [

@@ -183,7 +183,7 @@ def test_concurrent_threads_never_lose_an_account(store):
 def _add_in_other_process(path, prefix, n):
     store = AccountStore(path)
     for i in range(n):
-        store.add_account("%s%d" % (prefix, i), "https://x.carto.com/", "k", "x")
+        store.add_account("%s%d" % (prefix, i), "https://x.carto.com/", "k%s%d" % (prefix, i), "x")
 
 
 def test_concurrent_processes_never_lose_an_account(store):
@@ -361,3 +361,51 @@ def test_a_change_that_changes_nothing_does_not_rewrite_the_store(tmp_path):
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     s.set_grant("a.ipynb", "deny")
     assert os.stat(s.path).st_ino != before.st_ino  # written: a new file replaced the old one
+
+
+def test_the_same_key_at_the_same_base_url_is_stored_once(store):
+    first = add(store)
+    with pytest.raises(CredentialsError) as err:
+        store.add_account("alice", "https://alice.carto.com/", "alice-demo-key-0001", "again")
+    assert (err.value.status, err.value.code) == (409, "duplicate_account")
+    assert str(err.value) == (
+        "This API key of alice at https://alice.carto.com/ is already in the CARTO panel, as "
+        "“alice”: use that account, or log out of it first."
+    )
+    assert [a["id"] for a in store.list_accounts()[0]] == [first["id"]]
+    # Another key of the same user, or the same key at another server, is another login.
+    store.add_account("alice", "https://alice.carto.com/", "alice-scoped-key-0002", "scoped")
+    store.add_account("alice", "https://carto.example/user/alice/", "alice-demo-key-0001", "own")
+    assert len(store.list_accounts()[0]) == 3
+
+
+def test_the_same_m2m_client_is_stored_once_whatever_its_secret(store):
+    def add_m2m(api_base_url, client_id, secret):
+        return store.add_carto3_account(
+            "m2m",
+            "m2m",
+            api_base_url,
+            "t" * 20,
+            4_000_000_000,
+            client_id=client_id,
+            client_secret=secret,
+        )
+
+    add_m2m("https://api.example", "client-a", "secret-0001")
+    with pytest.raises(CredentialsError) as err:
+        add_m2m("https://api.example", "client-a", "secret-0002")
+    assert err.value.code == "duplicate_account"
+    assert "This M2M client (client-a) is already in the CARTO panel" in str(err.value)
+    assert "secret-000" not in str(err.value)
+    add_m2m("https://api.example", "client-b", "secret-0001")
+    add_m2m("https://api.other.example", "client-a", "secret-0001")
+    assert len(store.list_accounts()[0]) == 3
+
+
+def test_a_stored_key_with_any_characters_is_compared_without_failing(store):
+    # secrets.compare_digest refuses non-ASCII str: keys are compared as UTF-8 bytes.
+    store.add_account("alice", "https://alice.carto.com/", "clé-ñ-0001", "hand-edited")
+    store.add_account("alice", "https://alice.carto.com/", "alice-demo-key-0001", "alice")
+    with pytest.raises(CredentialsError) as err:
+        store.add_account("alice", "https://alice.carto.com/", "clé-ñ-0001", "again")
+    assert err.value.code == "duplicate_account"
