@@ -17,12 +17,15 @@ CARTOframes' ``creds.json`` are withheld; the environment (``CARTO_*``) still ap
 guard against accidents, not a wall: code of the same Unix user can read those files itself.
 """
 
-import json
 import logging
 import os
-import re
 
 from . import paths
+
+# What to do about a notebook without access: JupyterLab's command (src/commands.ts allowAccess).
+ALLOW_HINT = (
+    "allow it with the command 'Allow CARTO Access for This Notebook' (command palette, CARTO)."
+)
 
 PLUGIN_ID = "jupyterlab-carto-credentials:plugin"
 SETTING = "kernelAccess"
@@ -52,47 +55,20 @@ def _setting_in(path, plugin_file):
             text = f.read(1 << 20)
     except (OSError, ValueError):
         return None
-    data = _json5(text)
+    # JupyterLab's settings and overrides files are JSON5, read by jupyterlab_server with the json5
+    # library: the same parser here, so a file JupyterLab accepts is read the same way.
+    import json5
+
+    try:
+        data = json5.loads(text)
+    except (ValueError, RecursionError):
+        return None
     if not plugin_file and isinstance(data, dict):
         data = data.get(PLUGIN_ID)
     if isinstance(data, dict):
         value = data.get(SETTING)
         return value if value in POLICIES else None
-    if data is _UNPARSED:
-        # JSON5 beyond what _json5 handles (single quotes, unquoted keys…): look for the one key,
-        # within this plugin's section for an overrides file.
-        text = _strip_comments(text)
-        if not plugin_file:
-            start = text.find(PLUGIN_ID)
-            if start < 0:
-                return None
-            text = text[start:]
-        found = re.search(r"""["']?kernelAccess["']?\s*:\s*["'](ask|always|never)["']""", text)
-        return found.group(1) if found else None
     return None
-
-
-_UNPARSED = object()
-
-
-def _strip_comments(text):
-    """``text`` without ``//`` and ``/* */`` comments (strings kept as they are)."""
-    return re.sub(
-        r"""("(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*')|//[^\n]*|/\*.*?\*/""",
-        lambda m: m.group(1) or "",
-        text,
-        flags=re.S,
-    )
-
-
-def _json5(text):
-    """The JSON5 that JupyterLab writes (JSON with comments and trailing commas), or _UNPARSED."""
-    text = _strip_comments(text)
-    text = re.sub(r""",(\s*[}\]])""", r"\1", text)
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return _UNPARSED
 
 
 # -- the notebook's grant -------------------------------------------------------------------------
@@ -185,5 +161,5 @@ def withheld(store_data, session_path=None):
             "the account store's or CARTOframes' credentials automatically."
         )
     if current == "ask" and notebook_decision(store_data, session_path) == "deny":
-        return "This notebook was denied access to your CARTO account: allow it in the CARTO panel."
+        return "This notebook was denied access to your CARTO account: " + ALLOW_HINT
     return None

@@ -1,6 +1,6 @@
 /**
  * Palette commands: open the panel, log in, log out of the default account, switch the current
- * notebook's account, and revoke the current notebook's access to the key.
+ * notebook's account, and allow or revoke the current notebook's access to the key.
  */
 import {
   ICommandPalette,
@@ -29,6 +29,7 @@ export namespace CommandIDs {
   export const logOut = 'jupyterlab-carto-credentials:log-out';
   export const switchAccount = 'jupyterlab-carto-credentials:switch-account';
   export const revokeAccess = 'jupyterlab-carto-credentials:revoke-access';
+  export const allowAccess = 'jupyterlab-carto-credentials:allow-access';
 }
 
 /** The notebook the commands act on. */
@@ -141,29 +142,59 @@ export function registerCommands(
     })
   );
 
-  set.add(
-    commands.addCommand(CommandIDs.revokeAccess, {
-      label: trans.__('Revoke CARTO Access for This Notebook'),
-      caption: trans.__(
-        'Stop sending the CARTO key to the current notebook; it will be asked again'
-      ),
+  // Revoking and allowing the current notebook's access differ only in when and what they change.
+  const accessCommand = (
+    id: string,
+    options: {
+      label: string;
+      caption: string;
+      enabledFor: (access: 'allow' | 'deny' | 'undecided') => boolean;
+      change: (path: string) => Promise<void>;
+      done: (path: string) => string;
+    }
+  ) =>
+    commands.addCommand(id, {
+      label: options.label,
+      caption: options.caption,
       describedBy: NO_ARGS,
       isEnabled: () => {
         const notebook = current();
-        return notebook !== null && model.accessFor(notebook.path) === 'allow';
+        return (
+          notebook !== null &&
+          options.enabledFor(model.accessFor(notebook.path))
+        );
       },
       execute: async () => {
         const notebook = current();
         if (!notebook) {
           return;
         }
-        if (await Private.report(model.revokeGrant(notebook.path), trans)) {
-          Notification.info(
-            trans.__('CARTO access revoked for %1.', notebook.path),
-            { autoClose: 5000 }
-          );
+        if (await Private.report(options.change(notebook.path), trans)) {
+          Notification.info(options.done(notebook.path), { autoClose: 5000 });
         }
       }
+    });
+
+  set.add(
+    accessCommand(CommandIDs.revokeAccess, {
+      label: trans.__('Revoke CARTO Access for This Notebook'),
+      caption: trans.__(
+        'Stop sending the CARTO key to the current notebook; it will be asked again'
+      ),
+      enabledFor: access => access === 'allow',
+      change: path => model.revokeGrant(path),
+      done: path => trans.__('CARTO access revoked for %1.', path)
+    })
+  );
+  set.add(
+    accessCommand(CommandIDs.allowAccess, {
+      label: trans.__('Allow CARTO Access for This Notebook'),
+      caption: trans.__(
+        'Send the CARTO credentials to the current notebook, also after it was denied'
+      ),
+      enabledFor: access => access !== 'allow',
+      change: path => model.setGrant(path, 'allow'),
+      done: path => trans.__('CARTO access allowed for %1.', path)
     })
   );
   return set;
@@ -181,6 +212,7 @@ export function addToPalette(
     CommandIDs.logIn,
     CommandIDs.logOut,
     CommandIDs.switchAccount,
+    CommandIDs.allowAccess,
     CommandIDs.revokeAccess
   ]) {
     set.add(palette.addItem({ command, category }));

@@ -13,11 +13,18 @@ export async function confirmLogOut(
 ): Promise<boolean> {
   const result = await showDialog({
     title: trans.__('Log out of CARTO?'),
-    body: trans.__(
-      'The account "%1" (%2) and its API key will be removed from this JupyterLab. Notebooks that use it will fall back to your default account.',
-      account.label,
-      account.baseUrl
-    ),
+    body:
+      account.kind === 'oauth' || account.kind === 'm2m'
+        ? trans.__(
+            'The CARTO 3 login "%1" (%2) and its access token (and client secret) will be removed from this JupyterLab. Notebooks that use it will fall back to your default account, if you have one.',
+            account.label,
+            account.baseUrl
+          )
+        : trans.__(
+            'The account "%1" (%2) and its API key will be removed from this JupyterLab. Notebooks that use it will fall back to your default account, if you have one.',
+            account.label,
+            account.baseUrl
+          ),
     buttons: [
       Dialog.cancelButton({ label: trans.__('Cancel') }),
       Dialog.warnButton({ label: trans.__('Log out') })

@@ -17,7 +17,7 @@ export async function askGrant(
   const result = await showDialog({
     title: trans.__('Allow CARTO access?'),
     body: trans.__(
-      '"%1" wants to use your CARTO account "%2". Code in its kernel will be able to read the API key. Allow it for "%1"?',
+      '"%1" wants to use your CARTO account "%2". Code in its kernel will be able to read its API key or CARTO 3 access token. Allow it for "%1"?',
       path,
       accountLabel
     ),

@@ -52,6 +52,7 @@ describe('registerCommands()', () => {
       CommandIDs.logIn,
       CommandIDs.logOut,
       CommandIDs.switchAccount,
+      CommandIDs.allowAccess,
       CommandIDs.revokeAccess
     ]) {
       expect(commands.hasCommand(id)).toBe(true);
@@ -108,10 +109,22 @@ describe('registerCommands()', () => {
     expect(commands.isEnabled(CommandIDs.revokeAccess)).toBe(false);
   });
 
+  it('allows a notebook that was denied again', async () => {
+    const { commands, model, store } = await setup();
+    await model.setGrant('n.ipynb', 'deny');
+    expect(commands.isEnabled(CommandIDs.allowAccess)).toBe(true);
+    await commands.execute(CommandIDs.allowAccess);
+    expect(store.grantMap['n.ipynb']).toBe('allow');
+    expect(model.accessFor('n.ipynb')).toBe('allow');
+    expect(commands.isEnabled(CommandIDs.allowAccess)).toBe(false);
+    expect(commands.isEnabled(CommandIDs.revokeAccess)).toBe(true);
+  });
+
   it('disables notebook commands without a notebook', async () => {
     const { commands } = await setup({ current: null });
     expect(commands.isEnabled(CommandIDs.switchAccount)).toBe(false);
     expect(commands.isEnabled(CommandIDs.revokeAccess)).toBe(false);
+    expect(commands.isEnabled(CommandIDs.allowAccess)).toBe(false);
   });
 
   it('removes the commands when disposed', async () => {

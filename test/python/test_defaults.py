@@ -435,6 +435,8 @@ def test_the_pushed_session_path_is_the_grant_key(no_push):
         '{\n    // managed by JupyterLab\n    "kernelAccess": "never",\n}',
         '{"kernelAccess": "never", "showStatusBar": false}',
         "{kernelAccess: 'never' /* JSON5 */}",
+        # JSON5 as jupyterlab_server reads it: the key inside a string is not the setting.
+        "{note: \"kernelAccess: 'always'\", kernelAccess: 'never', limit: 0x10,}",
     ],
 )
 def test_policy_never_withholds_every_fallback_but_the_environment(no_push, monkeypatch, settings):
