@@ -15,8 +15,13 @@ of its ``CartoAuth`` are wrapped in place (so every name bound to the class sees
   when the account store (the notebook was granted it) knows that account's client id, the file's
   ``client_id`` is that one. Another client or another API: carto-auth's own behaviour.
 
-Without a shared login (none, withheld by policy or grant, an API-key account) both behave exactly
-as carto-auth does. A kernel that never imports carto-auth never imports it.
+Without a shared login (none, withheld by policy or grant, an API-key account) both behave as
+carto-auth does, with one exception: in a kernel JupyterLab talks to (a push arrived), a
+``from_oauth`` that would start carto-auth's browser login (no usable token in its cache file)
+raises carto-auth's ``CredentialsError`` saying what to do in the CARTO panel, instead of
+waiting for a callback to ``localhost:10000`` on the kernel's machine, which never comes when the
+kernel runs elsewhere (JupyterHub, a remote server). A kernel that never imports carto-auth never
+imports it.
 """
 
 import functools
@@ -26,7 +31,7 @@ import logging
 import sys
 import threading
 
-from . import carto3, rules
+from . import carto3, kernel, rules
 from ._import_hook import AfterImportFinder
 
 TARGET_MODULE = "carto_auth.auth"
@@ -83,6 +88,9 @@ def patch(module):
             return original_oauth(klass, *args, **kwargs)  # carto-auth's own error
         if oauth_login(arguments.get("api_base_url")) is not None:
             return shared_instance(klass)
+        refusal = browser_login_refusal(module, arguments)
+        if refusal is not None:
+            raise carto3._error(refusal)
         return original_oauth(klass, *args, **kwargs)
 
     @functools.wraps(original_m2m)
@@ -99,6 +107,44 @@ def patch(module):
     cls.from_oauth = classmethod(from_oauth)
     cls.from_m2m = classmethod(from_m2m)
     setattr(cls, _MARK, True)
+
+
+BROWSER_LOGIN_REFUSED = (
+    "CartoAuth.from_oauth() found no CARTO 3 login to share, and carto-auth's own browser login "
+    "would wait here for a callback to http://localhost:10000/callback/ on the kernel's machine, "
+    "which never comes when the kernel runs elsewhere (JupyterHub, a remote server). "
+)
+
+
+def browser_login_refusal(module, arguments):
+    """Why ``from_oauth(**arguments)`` must not start carto-auth's browser login, or ``None``.
+
+    ``None`` outside JupyterLab (no push ever arrived: a terminal, a headless run) and when
+    carto-auth would answer from its cache file (``use_cache`` and a token not expired by
+    carto-auth's own ``is_token_expired``; a cache file it cannot read is left to carto-auth).
+    ``module`` is ``carto_auth.auth``.
+    """
+    if kernel.carto3_push(wait=False).state is None:
+        return None
+    if arguments.get("use_cache", True):
+        path = arguments.get("cache_filepath")
+        if path is None:
+            # carto-auth 0.2.0's get_cache_filepath("oauth"), without creating ~/.carto-auth.
+            import pathlib
+
+            path = pathlib.Path.home() / ".carto-auth" / "token_oauth.json"
+        try:
+            cached = module.load_cache_file(path)
+        except Exception:
+            return None  # carto-auth raises its own error for it
+        if (
+            cached
+            and cached.get("api_base_url")
+            and not module.is_token_expired(cached.get("expiration"))
+        ):
+            return None
+    _, problem = carto3.current_login(wait=False)
+    return BROWSER_LOGIN_REFUSED + (problem or "")
 
 
 def read_m2m_file(filepath):

@@ -30,6 +30,7 @@ import os
 import re
 import threading
 
+from . import _deck_output
 from .rules import KEY_MASK, mask_key
 from .rules import PUBLIC_API_KEY as DEFAULT_PUBLIC
 
@@ -65,11 +66,17 @@ class Masker:
     """Finds and masks a fixed set of keys in strings and nested JSON-like values."""
 
     def __init__(self, keys, replacement=None):
+        """``replacement``: what a key is replaced by: ``mask_key(key)`` (None), one text for
+        every key, or a function of the key."""
         self.keys = frozenset(keys)
         self.forms = {}
         for key in sorted(self.keys, key=len, reverse=True):
+            if replacement is None:
+                shown = mask_key(key)
+            else:
+                shown = replacement(key) if callable(replacement) else replacement
             for form in key_forms(key):
-                self.forms.setdefault(form, mask_key(key) if replacement is None else replacement)
+                self.forms.setdefault(form, shown)
         # Longest first: a key that contains another key is masked whole.
         ordered = sorted(self.forms, key=len, reverse=True)
         self.regex = re.compile("|".join(re.escape(f) for f in ordered))
@@ -172,14 +179,24 @@ def scrub(text, secret):
 _lock = threading.RLock()
 _keys = set()
 _masker = None  # a Masker of _keys; None while no key is known (the filter's fast path)
+_token_accounts = {}  # CARTO 3 access token -> its login's account id (pydeck outputs)
 _enabled = True
 _file_stamps = {}  # path -> (mtime_ns, size) of the files whose keys were read
 
 
-def remember(key):
-    """Mask ``key`` in everything this kernel emits from now on (ignored if it does not qualify)."""
+def remember(key, account_id=None):
+    """Mask ``key`` in everything this kernel emits from now on (ignored if it does not qualify).
+
+    ``account_id``: the stored account whose CARTO 3 login ``key`` is the access token of, so a
+    pydeck map drawing with it can be shown with the login's current token (``_deck_output``).
+    """
     global _masker
-    if not qualifies(key) or key in _keys:
+    if not qualifies(key):
+        return
+    if isinstance(account_id, str) and account_id:
+        with _lock:
+            _token_accounts[key] = account_id
+    if key in _keys:
         return
     with _lock:
         if key not in _keys:
@@ -352,7 +369,7 @@ def _masked_message(masker, msg, msg_type):
         if not changed:
             continue
         if field == "content" and msg_type in _MIME_MESSAGES:
-            masked = _with_map_notice(masked)
+            masked = _with_deck_bundle(value, _with_map_notice(masked))
         if result is msg:
             result = dict(msg)
         result[field] = masked
@@ -370,13 +387,21 @@ def _cut_traceback(masker, content):
     return dict(content, traceback=cut), True
 
 
+def _with_deck_bundle(original, content):
+    """A pydeck map drawing with a CARTO 3 login gets ``_deck_output.DECK_MIME`` too."""
+    if not _token_accounts or not isinstance(content, dict) or not isinstance(original, dict):
+        return content
+    data = _deck_output.with_deck_bundle(
+        original.get("data"), content.get("data"), dict(_token_accounts), Masker
+    )
+    return content if data is content.get("data") else dict(content, data=data)
+
+
 def _with_map_notice(content):
     """A masked HTML that embeds map code (cartoframes) gets the re-run notice on top."""
     data = content.get("data") if isinstance(content, dict) else None
-    html = data.get("text/html") if isinstance(data, dict) else None
-    if isinstance(html, list):
-        html = "".join(html)
-    if not isinstance(html, str) or "carto-credentials-masked-map" in html:
+    html = _deck_output.html_text(data)
+    if html is None or "carto-credentials-masked-map" in html:
         return content
     if not any(marker in html for marker in _MAP_MARKERS):
         return content

@@ -125,7 +125,7 @@ def _out_of_time(login, now=None):
 def _handed_out(login):
     if login.expired or _out_of_time(login):
         return login if login.expired else login.expired_copy()
-    remember(login.access_token)  # masked in everything this kernel sends from now on
+    remember(login.access_token, login.account_id)  # masked in everything sent from now on
     return login
 
 

@@ -17,9 +17,11 @@ import logging
 import os
 import re
 import threading
+from typing import NamedTuple
 
 from . import rules
 from ._masking import remember
+from .access import ALLOW_HINT
 from .credentials import DEFAULT_PUBLIC, Credentials
 
 TARGET = "carto.credentials"
@@ -111,68 +113,34 @@ def _current_kernel():
 # -- frontend -> kernel ------------------------------------------------------------------------
 
 
-class SetCredentials:
+class SetCredentials(NamedTuple):
     """A validated ``set_credentials`` message (the key is only inside ``credentials``, a CARTO 3
     token only inside ``carto3``)."""
 
-    __slots__ = (
-        "state",
-        "credentials",
-        "account_id",
-        "session_path",
-        "kernel_id",
-        "version",
-        "carto3",
-    )
-
-    def __init__(
-        self, state, credentials, account_id, session_path, kernel_id, version=1, carto3=None
-    ):
-        self.version = version
-        self.carto3 = carto3
-        self.state = state
-        self.credentials = credentials
-        self.account_id = account_id
-        self.session_path = session_path
-        self.kernel_id = kernel_id
+    state: str
+    credentials: "Credentials | None"
+    account_id: "str | None"
+    session_path: "str | None"
+    kernel_id: "str | None"
+    version: int = 1
+    carto3: "Carto3Login | None" = None
 
 
-class Carto3Login:
+class Carto3Login(NamedTuple):
     """A CARTO 3 login (carto-auth's modes ``oauth`` / ``m2m``) and its access token;
     ``expires_at``: Unix epoch seconds (UTC); ``expired``: it needs a new login. Its repr never
     shows the token."""
 
-    __slots__ = (
-        "account_id",
-        "label",
-        "kind",
-        "api_base_url",
-        "access_token",
-        "expires_at",
-        "expired",
-    )
-
-    def __init__(
-        self, account_id, label, kind, api_base_url, access_token, expires_at, expired=False
-    ):
-        self.account_id = account_id
-        self.label = label
-        self.kind = kind
-        self.api_base_url = api_base_url
-        self.access_token = access_token
-        self.expires_at = expires_at
-        self.expired = expired
+    account_id: str
+    label: str
+    kind: str
+    api_base_url: str
+    access_token: str
+    expires_at: int
+    expired: bool = False
 
     def expired_copy(self):
-        return Carto3Login(
-            self.account_id,
-            self.label,
-            self.kind,
-            self.api_base_url,
-            self.access_token,
-            self.expires_at,
-            expired=True,
-        )
+        return self._replace(expired=True)
 
     def __repr__(self):
         return "Carto3Login(%r, kind=%r, api_base_url=%r, expires_at=%r, expired=%r)" % (
@@ -316,7 +284,8 @@ def _apply(data, kind):
         log.warning("Ignored a malformed %s on comm target %s: %s", kind, TARGET, exc)
         return False
     if push.carto3 is not None:
-        remember(push.carto3.access_token)  # masked in everything the kernel sends (_masking)
+        # Masked in everything the kernel sends; pydeck maps drawn with it stay showable (_masking).
+        remember(push.carto3.access_token, push.carto3.account_id)
     with _bridge.lock:
         # A version 1 push is an API-key account (no CARTO 3 login), a version 2 one a CARTO 3
         # login (no API key); login_required keeps the login known, marked expired.
@@ -500,10 +469,7 @@ def missing_push_hint():
     with _bridge.lock:
         state, timed_out = _bridge.state, _bridge.wait_timed_out
     if state == NOT_GRANTED:
-        return (
-            "JupyterLab has not allowed this notebook to use your CARTO account: allow it "
-            "in the CARTO panel."
-        )
+        return "JupyterLab has not allowed this notebook to use your CARTO account: " + ALLOW_HINT
     if timed_out:
         return (
             f"JupyterLab did not send credentials to this kernel within {PUSH_WAIT_SECONDS:g} s: is the "

@@ -27,7 +27,10 @@ export async function load(url, context, next) {
 
 const {
   COMM_TARGET,
+  DECK_MIME,
+  DECK_PLACEHOLDER_PREFIX,
   PROTOCOL_VERSION,
+  deckOutputSchema,
   frontendMessageSchema,
   kernelMessageSchema
 } = await import('../lib/protocol.js');
@@ -41,7 +44,13 @@ const schema = {
   comm_target: COMM_TARGET,
   version: PROTOCOL_VERSION,
   frontend_to_kernel: z.toJSONSchema(frontendMessageSchema),
-  kernel_to_frontend: z.toJSONSchema(kernelMessageSchema)
+  kernel_to_frontend: z.toJSONSchema(kernelMessageSchema),
+  // Read by the kernel (carto_credentials/_deck_output.py): one home for both sides.
+  deck_output: {
+    mime_type: DECK_MIME,
+    placeholder_prefix: DECK_PLACEHOLDER_PREFIX,
+    schema: z.toJSONSchema(deckOutputSchema)
+  }
 };
 writeFileSync(out, JSON.stringify(schema, null, 2) + '\n');
 console.log(`wrote ${out}`);

@@ -10,6 +10,7 @@ import {
 import { ICommandPalette, IToolbarWidgetRegistry } from '@jupyterlab/apputils';
 import { IConsoleTracker } from '@jupyterlab/console';
 import { INotebookTracker, type NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import {
@@ -24,8 +25,10 @@ import { Panel } from '@lumino/widgets';
 import { addToPalette, CommandIDs, registerCommands } from './commands';
 import { askGrant } from './grantDialog';
 // The model, panel, redactor and session watcher are needed while the plugins activate (the
-// sidebar, kernels and outputs must be served from the first moment): not lazy on purpose.
+// sidebar, kernels and outputs must be served from the first moment): not lazy on purpose. So is
+// the pydeck map renderer: a small class on JupyterLab's shared RenderedHTML.
 /* eslint-disable jupyter/prefer-lazy-imports */
+import { deckRendererFactory } from './deckOutput';
 import { CartoCredentialsModel } from './model';
 import { CartoCredentialsPanel } from './panel';
 import { OutputRedactor } from './redact';
@@ -338,6 +341,23 @@ const redactPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+/** pydeck maps drawing with a CARTO 3 login, shown with the login's current token. */
+const deckOutputPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-carto-credentials:deck-output',
+  description:
+    "Shows pydeck maps that draw with a CARTO 3 login with the login's current access token, which outputs never hold.",
+  autoStart: true,
+  requires: [ICartoCredentialsManager, IRenderMimeRegistry, ICartoTranslation],
+  activate: (
+    _: JupyterFrontEnd,
+    model: ICartoCredentialsManager,
+    rendermime: IRenderMimeRegistry,
+    trans: TranslationBundle
+  ): void => {
+    rendermime.addFactory(deckRendererFactory(model, trans));
+  }
+};
+
 /** Map widgets, when a Jupyter widget manager is present; their code loads on first use. */
 const widgetsPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-carto-credentials:widgets',
@@ -375,5 +395,6 @@ export default [
   toolbarPlugin,
   statusBarPlugin,
   redactPlugin,
+  deckOutputPlugin,
   widgetsPlugin
 ];

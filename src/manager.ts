@@ -45,6 +45,15 @@ export type Carto3LayerLogin =
   | { status: 'login_required' | 'not_carto3' | 'not_granted'; label: string }
   | { status: 'no_account' | 'unknown_account' };
 
+/**
+ * Whose CARTO 3 login: a map layer's kernel, or a notebook's path (a rendered pydeck output);
+ * `accountId` names a stored account, else the notebook's account.
+ */
+export type Carto3LoginTarget = (
+  | { kernelId: string; path?: undefined }
+  | { path: string; kernelId?: undefined }
+) & { accountId?: string | null };
+
 /** Which kernel's code-set credentials changed (`path`: its notebook, while it has one). */
 export interface ICodeCredentialsChange {
   readonly kernelId: string;
@@ -121,11 +130,8 @@ export interface ICartoCredentialsManager
 
   /** What a notebook's kernels should receive. */
   pushPayload(path: string): Promise<IPushPayload>;
-  /** The CARTO 3 login a map layer of a kernel's notebook draws with. */
-  carto3Login(target: {
-    kernelId: string;
-    accountId?: string | null;
-  }): Promise<Carto3LayerLogin>;
+  /** The CARTO 3 login a map layer of a kernel's notebook (or a notebook's output) draws with. */
+  carto3Login(target: Carto3LoginTarget): Promise<Carto3LayerLogin>;
   /** Every key this page knows, for masking outputs. */
   knownKeys(): string[];
 }

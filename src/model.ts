@@ -22,6 +22,7 @@ import {
 import { KernelCredentials } from './kernelCredentials';
 import type {
   Carto3LayerLogin,
+  Carto3LoginTarget,
   ICartoCredentialsManager,
   ICodeCredentialsChange,
   IEffectiveAccount,
@@ -468,16 +469,14 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
   }
 
   /**
-   * The CARTO 3 login a map layer of a kernel's notebook draws with (`docs/kernel-api.md`, Maps):
+   * The CARTO 3 login a map layer of a kernel's notebook, or an output of a notebook, draws with
+   * (`docs/kernel-api.md`, Maps):
    * the account it names by id, else the notebook's account, under the notebook's grant; its
    * token comes from the in-memory token cache (fetched again before expiry). Never put the
    * answer in a signal, a log or widget state.
    */
-  async carto3Login(target: {
-    kernelId: string;
-    accountId?: string | null;
-  }): Promise<Carto3LayerLogin> {
-    const path = this._kernels.pathOf(target.kernelId);
+  async carto3Login(target: Carto3LoginTarget): Promise<Carto3LayerLogin> {
+    const path = target.path ?? this._kernels.pathOf(target.kernelId);
     if (path === undefined) {
       return { status: 'no_account' };
     }

@@ -126,6 +126,26 @@ export const kernelMessageSchema = z.discriminatedUnion('type', [
   registerCredentialsSchema
 ]);
 
+/**
+ * A pydeck map drawing with a CARTO 3 login, as the kernel's output filter sends it next to the
+ * masked `text/html` (`carto_credentials/_deck_output.py`): pydeck's page with each access token
+ * replaced by a placeholder, and the account id of the login each placeholder stands for.
+ */
+export const DECK_MIME = 'application/vnd.carto-credentials.deck+json';
+/** Placeholders are this prefix and a number: written the same raw, in JSON, URLs and HTML. */
+export const DECK_PLACEHOLDER_PREFIX = 'carto-credentials-access-token-';
+
+export const deckOutputSchema = z.strictObject({
+  html: z.string(),
+  logins: z.record(
+    z
+      .string()
+      .check(z.regex(new RegExp(`^${DECK_PLACEHOLDER_PREFIX}[0-9]{1,4}$`))),
+    text(200)
+  )
+});
+export type DeckOutput = z.infer<typeof deckOutputSchema>;
+
 export type GrantState = z.infer<typeof grantStateSchema>;
 export type PushedAccount = z.infer<typeof pushedAccountSchema>;
 export type PushedCarto3Account = z.infer<typeof pushedCarto3AccountSchema>;

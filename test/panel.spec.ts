@@ -323,7 +323,11 @@ describe('CartoCredentialsPanel', () => {
       ['unknown_user', /no such user/, 'usernameInput'],
       ['not_https', /must start with https/, 'baseUrlInput'],
       ['bad_url', /base URL is not valid/, 'baseUrlInput'],
-      ['unreachable', /could not be reached/, 'baseUrlInput'],
+      [
+        'unreachable',
+        /could not be reached: Server said: bad input\. Check the address/,
+        'baseUrlInput'
+      ],
       ['timeout', /did not answer in time/, null],
       ['not_carto', /did not answer like CARTO/, 'baseUrlInput'],
       ['server_error', /internal error/, null],

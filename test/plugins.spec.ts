@@ -57,6 +57,7 @@ describe('plugins', () => {
         .sort();
     expect(users(ICartoCredentialsManager)).toEqual([
       'credentials',
+      'deck-output',
       'kernel-bridge',
       'notebook-toolbar',
       'panel',
@@ -74,6 +75,7 @@ describe('plugins', () => {
     );
     expect(users.map(p => p.id).sort()).toEqual(
       [
+        'deck-output',
         'kernel-bridge',
         'notebook-toolbar',
         'panel',

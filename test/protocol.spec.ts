@@ -4,6 +4,9 @@ import * as z from 'zod/mini';
 
 import {
   COMM_TARGET,
+  DECK_MIME,
+  DECK_PLACEHOLDER_PREFIX,
+  deckOutputSchema,
   frontendMessageSchema,
   kernelMessageSchema,
   parseKernelMessage
@@ -116,5 +119,10 @@ describe('protocol', () => {
     expect(exported.kernel_to_frontend).toEqual(
       JSON.parse(JSON.stringify(z.toJSONSchema(kernelMessageSchema)))
     );
+    expect(exported.deck_output).toEqual({
+      mime_type: DECK_MIME,
+      placeholder_prefix: DECK_PLACEHOLDER_PREFIX,
+      schema: JSON.parse(JSON.stringify(z.toJSONSchema(deckOutputSchema)))
+    });
   });
 });

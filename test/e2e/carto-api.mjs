@@ -1,51 +1,19 @@
-// Starts the local CARTO-compatible API (tools/carto_api) for browser tests; stops it by PID.
-import { spawn } from 'node:child_process';
+// The CARTO side of the browser tests: the local API's demo users, this extension's settings,
+// its REST store called from the page, and scans of a run's files for secrets. The local API
+// itself is started by harness.mjs (startCartoApi, startSession).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
-import { REPO_ROOT, defaultPython, writeUserSettings } from './harness.mjs';
+import { writeUserSettings } from './harness.mjs';
+
+// Kept here too for the callers that import it from this module (notebook7.test.mjs,
+// bench/map-render.mjs).
+export { startCartoApi } from './harness.mjs';
 
 export const DEMO_USERS = {
   alice: 'alice-demo-key-0001',
   bob: 'bob-demo-key-0002'
 };
-
-export async function startCartoApi({ timeoutMs = 15000 } = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'carto-api-'));
-  const readyFile = path.join(dir, 'port');
-  const child = spawn(
-    defaultPython(),
-    ['-m', 'tools.carto_api', '--port', '0', '--ready-file', readyFile],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] }
-  );
-  let stderr = '';
-  child.stderr.on('data', chunk => (stderr += chunk));
-  const deadline = Date.now() + timeoutMs;
-  while (
-    !fs.existsSync(readyFile) ||
-    !fs.readFileSync(readyFile, 'utf8').trim()
-  ) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`local CARTO API did not start: ${stderr}`);
-    }
-    await new Promise(resolve => setTimeout(resolve, 50));
-  }
-  const port = Number(fs.readFileSync(readyFile, 'utf8').trim());
-  const url = `http://127.0.0.1:${port}/`;
-  return {
-    url,
-    userUrl: name => `${url}user/${name}/`,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await new Promise(resolve => child.once('exit', resolve));
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  };
-}
 
 /**
  * Write a plugin's user settings before the page loads them; by default this extension's.
@@ -98,4 +66,9 @@ export function filesContaining(dir, needle) {
   };
   walk(dir);
   return found;
+}
+
+/** The account store of a `startLab` run: the one file that may hold a key. */
+export function accountStoreFile(lab) {
+  return `${lab.dirs.data}/carto_credentials/accounts.json`;
 }

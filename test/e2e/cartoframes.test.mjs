@@ -9,19 +9,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { DEMO_USERS, accountStoreFile, filesContaining } from './carto-api.mjs';
 import {
-  DEMO_USERS,
-  filesContaining,
-  startCartoApi,
-  writeSettings
-} from './carto-api.mjs';
-import {
-  launchBrowser,
   newNotebook,
-  openLab,
   runCell,
+  saveNotebook,
   screenshot,
-  startLab
+  startSession
 } from './harness.mjs';
 
 const PANEL = '#jp-carto-credentials-panel';
@@ -32,24 +26,23 @@ describe(
   'a CARTOframes kernel after a panel login',
   { timeout: 420000 },
   () => {
-    let api;
+    let session;
     let lab;
     let browser;
     let page;
     let notebookPath;
 
     before(async () => {
-      api = await startCartoApi();
-      lab = await startLab({
-        env: {
-          NO_PROXY: '127.0.0.1,localhost',
-          no_proxy: '127.0.0.1,localhost'
-        }
+      session = await startSession({
+        lab: {
+          env: {
+            NO_PROXY: '127.0.0.1,localhost',
+            no_proxy: '127.0.0.1,localhost'
+          }
+        },
+        settings: api => ({ baseUrlTemplate: api.userUrl('{username}') })
       });
-      writeSettings(lab, {
-        allowNonHttps: true,
-        baseUrlTemplate: api.userUrl('{username}')
-      });
+      ({ lab, browser, page } = session);
       // cartoframes posts usage metrics after read_carto unless its config turns them off
       // (kernels get HOME = the run's home, so appdirs' config dir is ~/.config/cartoframes).
       const config = path.join(lab.dirs.home, '.config', 'cartoframes');
@@ -58,16 +51,9 @@ describe(
         path.join(config, 'metrics.json'),
         JSON.stringify({ uuid: crypto.randomUUID(), enabled: false })
       );
-      browser = await launchBrowser();
-      page = browser.page;
-      await openLab(page, lab);
     });
 
-    after(async () => {
-      await browser?.close();
-      await lab?.stop();
-      await api?.stop();
-    });
+    after(() => session?.stop());
 
     it('logs in from the panel', async () => {
       // The sidebar may still be settling after the restore: activate until the form shows.
@@ -158,20 +144,14 @@ describe(
     });
 
     it('saves a notebook, and leaves no key in any file of the run or the console', async () => {
-      await page.evaluate(() =>
-        window.jupyterapp.shell.currentWidget.context.save()
-      );
-      const saved = fs.readFileSync(
-        path.join(lab.dirs.work, notebookPath),
-        'utf8'
-      );
+      const saved = await saveNotebook(page, lab, notebookPath);
       assert.ok(!saved.includes('alice-demo-key'), 'no key in the code cells');
       // NOTE: cartoframes' Map HTML embeds the layer's api_key. This assertion relies on the
       // output masking (kernel side and on save); it fails only because of that HTML if the masking
       // does not cover it.
       assert.ok(!saved.includes(KEY), 'key in the saved notebook (Map HTML?)');
       assert.deepEqual(filesContaining(lab.dirs.root, KEY), [
-        `${lab.dirs.data}/carto_credentials/accounts.json`
+        accountStoreFile(lab)
       ]);
       assert.ok(
         !browser.messages.some(m => m.includes(KEY)),

@@ -8,6 +8,13 @@
 //   await newNotebook(browser.page);
 //   const out = await runCell(browser.page, 'print(1 + 1)');
 //   await browser.close(); await lab.stop();
+//
+// Or all of it with the local CARTO API (tools/carto_api), as the CARTO tests start it:
+//
+//   const session = await startSession({ lab: api => ({ env: ... }) });
+//   await newNotebook(session.page);
+//   ...
+//   await session.stop();
 
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -620,4 +627,131 @@ export async function screenshot(page, name) {
   );
   await page.screenshot({ path: file });
   return file;
+}
+
+/**
+ * Start the local CARTO-compatible API (tools/carto_api) on a free loopback
+ * port; `stop()` stops it by PID. `url` is its origin with a trailing slash,
+ * `userUrl(name)` an on-premises style `/user/{name}/` base URL.
+ */
+export async function startCartoApi({ timeoutMs = 15000 } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'carto-api-'));
+  const readyFile = path.join(dir, 'port');
+  const child = spawn(
+    defaultPython(),
+    ['-m', 'tools.carto_api', '--port', '0', '--ready-file', readyFile],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] }
+  );
+  let stderr = '';
+  child.stderr.on('data', chunk => (stderr += chunk));
+  const deadline = Date.now() + timeoutMs;
+  while (
+    !fs.existsSync(readyFile) ||
+    !fs.readFileSync(readyFile, 'utf8').trim()
+  ) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`local CARTO API did not start: ${stderr}`);
+    }
+    await new Promise(resolve => setTimeout(resolve, 50));
+  }
+  const port = Number(fs.readFileSync(readyFile, 'utf8').trim());
+  const url = `http://127.0.0.1:${port}/`;
+  return {
+    url,
+    userUrl: name => `${url}user/${name}/`,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise(resolve => child.once('exit', resolve));
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+/**
+ * The setup the CARTO browser tests share: the local CARTO API, `jupyter lab`
+ * (startLab options), this extension's user settings with non-https base URLs
+ * allowed (the local API is plain http on loopback) plus `settings`, widget
+ * state saved with notebooks if `saveWidgetState`, headless Chromium, and
+ * JupyterLab open in its page. `lab` and `settings` may be functions of the
+ * started API (to name its URL). `stop()` closes the browser, then the
+ * server, then the API; a start that fails stops what it had started.
+ *
+ * @returns {Promise<{ api, lab, browser, page, stop: () => Promise<void> }>}
+ */
+export async function startSession({
+  lab: labOptions = {},
+  settings = {},
+  saveWidgetState = false
+} = {}) {
+  const started = [];
+  const stop = async () => {
+    for (const part of started.splice(0).reverse()) {
+      await part.stop();
+    }
+  };
+  try {
+    const api = await startCartoApi();
+    started.push(api);
+    const withApi = value => (typeof value === 'function' ? value(api) : value);
+    const lab = await startLab(withApi(labOptions));
+    started.push(lab);
+    writeUserSettings(
+      lab.dirs.settings,
+      { allowNonHttps: true, ...withApi(settings) },
+      `${EXTENSION_NAME}:plugin`
+    );
+    if (saveWidgetState) {
+      writeUserSettings(
+        lab.dirs.settings,
+        { saveState: true },
+        '@jupyter-widgets/jupyterlab-manager:plugin'
+      );
+    }
+    const browser = await launchBrowser();
+    started.push({ stop: () => browser.close() });
+    const page = browser.page;
+    await openLab(page, lab);
+    return { api, lab, browser, page, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Every request `page` sends from now on whose URL contains `urlPart` (a live array). */
+export function recordRequests(page, urlPart) {
+  const requests = [];
+  page.on('request', request => {
+    if (request.url().includes(urlPart)) {
+      requests.push(request);
+    }
+  });
+  return requests;
+}
+
+/**
+ * Wait until a map widget (`.jp-CartoMap`) of the page has finished loading
+ * and drawn its canvas; return the text of the page's first map status line
+ * ('' when it has nothing to report).
+ */
+export async function drawnMapStatus(page, { timeout = 30000 } = {}) {
+  await page.waitForSelector(
+    '.jp-CartoMap:not(.jp-mod-loading) .leaflet-container canvas',
+    { timeout }
+  );
+  return page.textContent('.jp-CartoMap-status');
+}
+
+/**
+ * Save the current notebook through JupyterLab and return the saved file's
+ * text (`notebookPath` as newNotebook returned it).
+ */
+export async function saveNotebook(page, lab, notebookPath) {
+  await page.evaluate(() =>
+    window.jupyterapp.shell.currentWidget.context.save()
+  );
+  return fs.readFileSync(path.join(lab.dirs.work, notebookPath), 'utf8');
 }

@@ -9,18 +9,11 @@ import { after, before, describe, it } from 'node:test';
 
 import {
   DEMO_USERS,
+  accountStoreFile,
   callStore,
-  filesContaining,
-  startCartoApi,
-  writeSettings
+  filesContaining
 } from './carto-api.mjs';
-import {
-  launchBrowser,
-  newNotebook,
-  openLab,
-  runCell,
-  startLab
-} from './harness.mjs';
+import { newNotebook, openLab, runCell, startSession } from './harness.mjs';
 
 const WHO =
   'from carto_credentials import get_default_credentials\nprint(get_default_credentials().username)';
@@ -29,25 +22,17 @@ describe(
   'credentials reach the kernel under a base URL',
   { timeout: 240000 },
   () => {
+    let session;
     let api;
     let lab;
-    let browser;
     let page;
 
     before(async () => {
-      api = await startCartoApi();
-      lab = await startLab({ baseUrl: '/user/alice/' });
-      writeSettings(lab, { allowNonHttps: true });
-      browser = await launchBrowser();
-      page = browser.page;
-      await openLab(page, lab);
+      session = await startSession({ lab: { baseUrl: '/user/alice/' } });
+      ({ api, lab, page } = session);
     });
 
-    after(async () => {
-      await browser?.close();
-      await lab?.stop();
-      await api?.stop();
-    });
+    after(() => session?.stop());
 
     it('stores accounts below /user/alice/ and gives a new notebook the default in its first cell', async () => {
       for (const [name, key] of Object.entries(DEMO_USERS)) {
@@ -71,7 +56,7 @@ describe(
       assert.equal((await runCell(page, WHO)).trim(), 'alice');
       for (const key of Object.values(DEMO_USERS)) {
         assert.deepEqual(filesContaining(lab.dirs.root, key), [
-          `${lab.dirs.data}/carto_credentials/accounts.json`
+          accountStoreFile(lab)
         ]);
       }
     });

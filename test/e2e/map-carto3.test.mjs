@@ -6,22 +6,18 @@
 // notebook saved with its widget state holds the connection and no token nor secret.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { callStore, filesContaining } from './carto-api.mjs';
 import {
-  callStore,
-  filesContaining,
-  startCartoApi,
-  writeSettings
-} from './carto-api.mjs';
-import {
-  launchBrowser,
+  drawnMapStatus,
   newNotebook,
   openLab,
+  recordRequests,
   runCell,
+  saveNotebook,
   screenshot,
-  startLab
+  startSession
 } from './harness.mjs';
 
 // tools/carto_api/carto3.py: alice's demo M2M client.
@@ -29,13 +25,12 @@ const CLIENT_ID = 'alice-m2m-client-0001';
 const CLIENT_SECRET = 'alice-m2m-demo-secret-0001';
 
 describe('map widget, CARTO 3 layer', { timeout: 240000 }, () => {
-  let api;
+  let session;
   let lab;
-  let browser;
   let page;
   let notebookPath;
   let account;
-  const sqlRequests = [];
+  let sqlRequests;
   const tokens = new Set();
 
   /** The access tokens of the account store (the server's 0600 file), as they are now. */
@@ -59,28 +54,19 @@ describe('map widget, CARTO 3 layer', { timeout: 240000 }, () => {
   };
 
   before(async () => {
-    api = await startCartoApi();
-    const origin = api.url.replace(/\/$/, '');
-    lab = await startLab({
-      extraArgs: [
-        `--CartoCredentials.oauth_url=${origin}`,
-        `--CartoCredentials.accounts_url=${origin}`
-      ]
+    const originOf = api => api.url.replace(/\/$/, '');
+    session = await startSession({
+      lab: api => ({
+        extraArgs: [
+          `--CartoCredentials.oauth_url=${originOf(api)}`,
+          `--CartoCredentials.accounts_url=${originOf(api)}`
+        ]
+      }),
+      saveWidgetState: true
     });
-    writeSettings(lab, { allowNonHttps: true });
-    writeSettings(
-      lab,
-      { saveState: true },
-      '@jupyter-widgets/jupyterlab-manager:plugin'
-    );
-    browser = await launchBrowser();
-    page = browser.page;
-    page.on('request', request => {
-      if (request.url().includes('/v3/sql/')) {
-        sqlRequests.push(request);
-      }
-    });
-    await openLab(page, lab);
+    ({ lab, page } = session);
+    const origin = originOf(session.api);
+    sqlRequests = recordRequests(page, '/v3/sql/');
     const created = await callStore(page, 'POST', 'accounts', {
       kind: 'm2m',
       credentials: {
@@ -103,11 +89,7 @@ describe('map widget, CARTO 3 layer', { timeout: 240000 }, () => {
     notebookPath = await newNotebook(page);
   });
 
-  after(async () => {
-    await browser?.close();
-    await lab?.stop();
-    await api?.stop();
-  });
+  after(() => session?.stop());
 
   it("draws a CARTO 3 layer with the notebook's login, no token in the code", async () => {
     const output = await runCell(
@@ -119,11 +101,7 @@ describe('map widget, CARTO 3 layer', { timeout: 240000 }, () => {
       ].join('\n')
     );
     assert.doesNotMatch(output, /Error/, output);
-    await page.waitForSelector(
-      '.jp-CartoMap:not(.jp-mod-loading) .leaflet-container canvas',
-      { timeout: 30000 }
-    );
-    const status = await page.textContent('.jp-CartoMap-status');
+    const status = await drawnMapStatus(page);
     assert.equal(status.trim(), '', `unexpected message: ${status}`);
     await page.waitForTimeout(300);
     await screenshot(page, 'map-carto3');
@@ -154,13 +132,7 @@ describe('map widget, CARTO 3 layer', { timeout: 240000 }, () => {
 
   it('saves the connection and the account reference, never a token or secret', async () => {
     readStoreTokens();
-    await page.evaluate(() =>
-      window.jupyterapp.shell.currentWidget.context.save()
-    );
-    const saved = fs.readFileSync(
-      path.join(lab.dirs.work, notebookPath),
-      'utf8'
-    );
+    const saved = await saveNotebook(page, lab, notebookPath);
     const models =
       JSON.parse(saved).metadata.widgets[
         'application/vnd.jupyter.widget-state+json'

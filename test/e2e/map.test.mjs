@@ -7,58 +7,43 @@
 // a layer changed in the kernel is redrawn, and the notebook saved with its widget state holds
 // references only, never a key.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { DEMO_USERS, startCartoApi, writeSettings } from './carto-api.mjs';
+import { DEMO_USERS } from './carto-api.mjs';
 import {
-  launchBrowser,
+  drawnMapStatus,
   newNotebook,
-  openLab,
+  recordRequests,
   runCell,
+  saveNotebook,
   screenshot,
-  startLab
+  startSession
 } from './harness.mjs';
 
 describe('map widget', { timeout: 240000 }, () => {
+  let session;
   let api;
   let lab;
-  let browser;
   let page;
   let notebookPath;
-  const sqlRequests = [];
+  let sqlRequests;
 
   before(async () => {
-    api = await startCartoApi();
-    // Keys reach the kernel through its environment, so the cell source holds none and the whole
-    // saved file can be checked.
-    lab = await startLab({
-      baseUrl: '/user/alice/',
-      env: { MAP_ALICE_KEY: DEMO_USERS.alice, MAP_BOB_KEY: DEMO_USERS.bob }
+    session = await startSession({
+      // Keys reach the kernel through its environment, so the cell source holds none and the
+      // whole saved file can be checked.
+      lab: {
+        baseUrl: '/user/alice/',
+        env: { MAP_ALICE_KEY: DEMO_USERS.alice, MAP_BOB_KEY: DEMO_USERS.bob }
+      },
+      saveWidgetState: true
     });
-    writeSettings(lab, { allowNonHttps: true });
-    writeSettings(
-      lab,
-      { saveState: true },
-      '@jupyter-widgets/jupyterlab-manager:plugin'
-    );
-    browser = await launchBrowser();
-    page = browser.page;
-    page.on('request', request => {
-      if (request.url().includes('/api/v2/sql')) {
-        sqlRequests.push(request);
-      }
-    });
-    await openLab(page, lab);
+    ({ api, lab, page } = session);
+    sqlRequests = recordRequests(page, '/api/v2/sql');
     notebookPath = await newNotebook(page);
   });
 
-  after(async () => {
-    await browser?.close();
-    await lab?.stop();
-    await api?.stop();
-  });
+  after(() => session?.stop());
 
   it('draws two layers from two accounts given in code', async () => {
     const code = [
@@ -71,11 +56,7 @@ describe('map widget', { timeout: 240000 }, () => {
       'm'
     ].join('\n');
     await runCell(page, code);
-    await page.waitForSelector(
-      '.jp-CartoMap:not(.jp-mod-loading) .leaflet-container canvas',
-      { timeout: 30000 }
-    );
-    const status = await page.textContent('.jp-CartoMap-status');
+    const status = await drawnMapStatus(page);
     assert.equal(status.trim(), '', `unexpected message: ${status}`);
     // The map keeps its height (400 px) once the widget's Layout view has styled it.
     await page.waitForTimeout(200);
@@ -137,22 +118,12 @@ describe('map widget', { timeout: 240000 }, () => {
       assert.ok(Date.now() < deadline, 'the changed layer was not fetched');
       await page.waitForTimeout(100);
     }
-    await page.waitForSelector(
-      '.jp-CartoMap:not(.jp-mod-loading) .leaflet-container canvas',
-      { timeout: 30000 }
-    );
-    const status = await page.textContent('.jp-CartoMap-status');
+    const status = await drawnMapStatus(page);
     assert.equal(status.trim(), '', `unexpected message: ${status}`);
   });
 
   it('saves widget state without any key', async () => {
-    await page.evaluate(() =>
-      window.jupyterapp.shell.currentWidget.context.save()
-    );
-    const saved = fs.readFileSync(
-      path.join(lab.dirs.work, notebookPath),
-      'utf8'
-    );
+    const saved = await saveNotebook(page, lab, notebookPath);
     const notebook = JSON.parse(saved);
     const state = JSON.stringify(notebook.metadata.widgets ?? {});
     assert.match(state, /CartoMapModel/, 'widget state was not saved');

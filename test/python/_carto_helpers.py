@@ -359,3 +359,13 @@ class Kernel:
     def stop(self):
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
+
+
+class FakeClock:
+    """A ``time.time``-like clock that stands still until a test moves ``now`` (seconds)."""
+
+    def __init__(self):
+        self.now = 1_800_000_000.0
+
+    def __call__(self):
+        return self.now

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 import yaml
+from _carto_helpers import FakeClock
 from conftest import REPO_ROOT
 
 from tools.carto_api import carto3, start_server
@@ -23,14 +24,6 @@ LAB = carto3.JUPYTERLAB_CLIENT_ID
 ALICE_M2M = (carto3.ALICE_M2M_CLIENT_ID, carto3.M2M_CLIENTS[carto3.ALICE_M2M_CLIENT_ID]["secret"])
 BOB_M2M = (carto3.BOB_M2M_CLIENT_ID, carto3.M2M_CLIENTS[carto3.BOB_M2M_CLIENT_ID]["secret"])
 LAB_CALLBACK = "http://127.0.0.1:8888/user/x/carto-credentials/oauth/callback"
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1_800_000_000.0
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,7 @@ from _carto_helpers import (  # noqa: F401 (isolated: fixture)
 )
 
 from carto_credentials import _masking, carto3, get_default_credentials, kernel, paths
+from carto_credentials._deck_output import DECK_MIME, DECK_NOTICE, PLACEHOLDER_PREFIX
 from carto_credentials.rules import mask_key
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLW9mLWFsaWNlLTAwMDE"
@@ -552,6 +553,72 @@ def test_real_kernel_pydeck_carto_output_holds_no_token(real):
     assert "vectorQuerySource" in out["raw"]  # the layer JSON was displayed
     assert mask_key(TOKEN) in out["raw"]
     assert TOKEN not in out["raw"]
+
+    # display(deck) and the cell's value: pydeck's page, masked, plus the bundle JupyterLab shows
+    # with the login's current token: placeholders named by the login's account id.
+    shown = [json.loads(line) for line in out["raw"].splitlines() if '"data"' in line]
+    bundles = [c["data"][DECK_MIME] for c in shown if DECK_MIME in c.get("data", {})]
+    assert len(bundles) == 2
+    for bundle in bundles:
+        assert bundle["logins"] == {PLACEHOLDER_PREFIX + "0": "acc-c3"}
+        assert "vectorQuerySource" in bundle["html"] and PLACEHOLDER_PREFIX + "0" in bundle["html"]
+        assert mask_key(TOKEN) not in bundle["html"]
+    for content in shown:
+        assert content["data"]["text/html"].startswith(DECK_NOTICE)
+
+
+def test_real_kernel_from_oauth_without_a_shared_login_says_what_to_do_instead_of_waiting(
+    real, tmp_path
+):
+    # JupyterLab told the kernel: no account. carto-auth's browser login would wait forever for
+    # localhost:10000 (this cell would time out); a usable cache file is still carto-auth's.
+    real.fresh()
+    real.open_comm(carto3_push(state="no_account"))
+    cache = tmp_path / "token_oauth.json"
+    out = ok(
+        run_all(
+            real,
+            FINGERPRINT
+            + "from carto_auth import CartoAuth, CredentialsError\n"
+            + "try:\n"
+            + f"    CartoAuth.from_oauth(cache_filepath={str(tmp_path / 'none.json')!r})\n"
+            + "except CredentialsError as e:\n"
+            + "    print('REFUSED', str(e))\n",
+        )
+    )
+    assert "REFUSED CartoAuth.from_oauth() found no CARTO 3 login to share" in out
+    assert "log in to CARTO 3 from the CARTO panel" in out
+    assert not (real.home / ".carto-auth").exists()
+
+    cache.write_text(
+        json.dumps(
+            {
+                "api_base_url": API,
+                "access_token": "cached-oauth-token-0001",
+                "expiration": int(time.time()) + 7200,
+            }
+        )
+    )
+    out = ok(
+        run_all(
+            real,
+            f"o = CartoAuth.from_oauth(cache_filepath={str(cache)!r})\n"
+            + "print('OWN', type(o) is CartoAuth, fp(o.get_access_token()))\n",
+        )
+    )
+    assert f"OWN True {fingerprint('cached-oauth-token-0001')}" in out
+
+
+def test_from_oauth_outside_jupyterlab_is_carto_auths_own(isolated):
+    # No push ever arrived (a terminal, a headless run): carto-auth's flow, not a refusal.
+    from carto_credentials import _carto_auth_hook
+
+    class NoCache:
+        @staticmethod
+        def load_cache_file(path):
+            return None
+
+    assert _carto_auth_hook.browser_login_refusal(NoCache, {}) is None
 
 
 def test_real_kernel_without_a_push_carto_auth_uses_the_stores_carto3_default(real):

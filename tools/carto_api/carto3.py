@@ -19,7 +19,7 @@ import threading
 import time
 from urllib.parse import urlencode, urlsplit
 
-from . import data, sql
+from . import data, maps, sql
 
 AUDIENCE = "carto-cloud-native-api"
 # carto-auth's CLIENT_ID is CARTO's; this server's public (PKCE, no secret) client stands for it.
@@ -60,7 +60,7 @@ ROUTES = (
 
 
 def handles(route):
-    return route in ROUTES or bool(_SQL_ROUTE.match(route))
+    return route in ROUTES or bool(_SQL_ROUTE.match(route)) or maps.handles(route)
 
 
 class HttpError(Exception):
@@ -154,6 +154,8 @@ def handle(handler, route, params):
         _config(handler)
     elif route == "/v3/connections/carto-dw/token":
         _dw_token(handler, state)
+    elif maps.handles(route):
+        maps.handle(handler, state, route, params)  # the Maps API (maps.py)
     else:
         _sql(handler, state, _SQL_ROUTE.match(route).group("connection"), params)
 

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import AxeBuilder from '@axe-core/playwright';
-import type { Page } from '@playwright/test';
+import type { Page, Request } from '@playwright/test';
 
 import {
   PANEL,
@@ -143,6 +143,100 @@ test.describe('CARTO 3 logins', () => {
     );
     expect(output.trim()).toBe(`${API_BASE_URL} True`);
     await page.notebook.save();
+  });
+
+  test('a pydeck-carto map draws with the login token, which the saved notebook never holds', async ({
+    page,
+    tmpPath
+  }) => {
+    // deck.gl comes from the CDNs pydeck names, served here from pydeck's own bundle and the
+    // pinned npm packages (test/e2e/cdn.mjs): nothing leaves the machine.
+    const { serveCdnLocally } = await import('../../test/e2e/cdn.mjs');
+    const cdn = await serveCdnLocally(page);
+    const mapsRequests: Request[] = [];
+    page.on('request', request => {
+      if (new URL(request.url()).pathname.startsWith('/v3/maps/')) {
+        mapsRequests.push(request);
+      }
+    });
+    const list = await callStore(page.request, 'GET', 'accounts');
+    const m2m = list.body.accounts.find(
+      (a: { kind: string }) => a.kind === 'm2m'
+    );
+    const notebook = await newNotebook(page, tmpPath, 'python3-carto3');
+    await runCode(
+      page,
+      'import pydeck as pdk, pydeck_carto as pdkc, carto_credentials\n' +
+        'auth = carto_credentials.carto_auth()\n' +
+        'pdkc.register_layers()\n' +
+        'source = pdkc.sources.vector_query_source(access_token=auth.get_access_token(),\n' +
+        '    api_base_url=auth.get_api_base_url(), connection_name="carto_dw",\n' +
+        '    sql_query="select * from alice_stores", spatial_data_column="the_geom")\n' +
+        'layer = pdk.Layer("VectorTileLayer", id="stores", data=source, pickable=True,\n' +
+        '    get_fill_color=[200, 0, 80], point_radius_min_pixels=12)\n' +
+        'view = pdk.ViewState(latitude=40.4168, longitude=-3.7, zoom=13)\n' +
+        'pdk.Deck(layers=[layer], initial_view_state=view, map_style=None)'
+    );
+    const shown = page.locator(
+      '.jp-OutputArea-output.jp-CartoCredentials-deckOutput iframe'
+    );
+    await expect(shown).toHaveCount(1);
+    const key = await callStore(page.request, 'GET', `accounts/${m2m.id}/key`);
+    const token: string = key.body.access_token;
+    // What deck.gl is given: the login's token in the layer's source, no placeholder left.
+    const srcdoc = (await shown.getAttribute('srcdoc')) ?? '';
+    expect(srcdoc).toContain(token);
+    expect(srcdoc).not.toContain('carto-credentials-access-token-');
+
+    // deck.gl drew the stores from the local Maps API: picking at Sol's position finds it.
+    const map = (await (await shown.elementHandle())!.contentFrame())!;
+    await map.waitForFunction(
+      () => {
+        if (document.querySelector('body > b')) {
+          return true; // pydeck-carto's notifyError replaced the page: reported below
+        }
+        // pydeck's page: `const deckInstance = createDeck(…)`, a global lexical binding.
+        const deck = (0, eval)(
+          'typeof deckInstance === "undefined" ? null : deckInstance'
+        );
+        // getViewports() asserts until deck is initialized: ask only then.
+        const viewport = deck?.isInitialized ? deck.getViewports()[0] : null;
+        if (!viewport) {
+          return false;
+        }
+        const [x, y] = viewport.project([-3.7038, 40.4168]);
+        return (
+          deck.pickObject({ x, y, radius: 4 })?.object?.properties?.name ===
+          'Sol'
+        );
+      },
+      undefined,
+      { timeout: 60000, polling: 200 }
+    );
+    expect(
+      await map.evaluate(() =>
+        document.querySelector('body > b') ? document.body.textContent : null
+      )
+    ).toBeNull();
+    await screenshot(shown, 'carto3-pydeck-map');
+    expect(cdn.unexpected).toEqual([]);
+    const paths = mapsRequests.map(r => new URL(r.url()).pathname);
+    expect(paths).toContain('/v3/maps/carto_dw/query');
+    expect(paths).toContain('/v3/maps/carto_dw/query/tilejson');
+    for (const request of mapsRequests) {
+      expect(request.url()).not.toContain(token);
+      if (request.method() !== 'OPTIONS') {
+        expect((await request.allHeaders()).authorization).toBe(
+          `Bearer ${token}`
+        );
+      }
+    }
+
+    await page.notebook.save();
+    const saved = fs.readFileSync(path.join(dirs.work, notebook), 'utf8');
+    expect(saved).toContain('application/vnd.carto-credentials.deck+json');
+    expect(saved).toContain('carto-credentials-access-token-0');
+    expect(saved).not.toContain(token);
   });
 
   test('the CARTO 3 section has no WCAG 2.1 AA violation with the code field and an error shown', async ({
