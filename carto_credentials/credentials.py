@@ -2,7 +2,8 @@
 
 Deliberate differences (see docs/kernel-api.md): ``repr``/``str`` mask the key; ``save()`` writes
 mode 0600; ``==`` with a non-Credentials is ``False`` and instances are hashable; a ``base_url``
-with user info, a query or a fragment is refused; ``me_data`` keeps an on-premises path prefix.
+with user info, a query or a fragment is refused; ``me_data`` keeps an on-premises path prefix;
+``from_file`` errors name the file.
 Usernames, keys and base URLs also follow the rules the server and the panel apply (``rules.py``):
 no control or bidirectional-text characters, no spaces, no URL without a host; an organisation
 profile URL (``/u/NAME``) is read as the API's ``/user/NAME``. A refusal is a ``ValueError``
@@ -23,12 +24,27 @@ ME_SERVICE = "api/v3/me"
 # CARTO's route, and what cartoframes 1.2.5 sends through carto-python 1.11.3 and the
 # pyrestcli 0.6.11 it pins (relative: an on-premises /user/<name> prefix is kept).
 DO_TOKEN_SERVICE = "api/v4/do/token"
+# cartoframes 1.2.5's message for a missing default ``creds.json``.
+NO_DEFAULT_FILE = (
+    "There is no default credentials file. "
+    "Run `Credentials(...).save()` to create a credentials file."
+)
 DO_NOT_ENABLED = (
     "We are sorry, the Data Observatory is not enabled for your account yet. Please contact your "
     "customer success manager or send an email to sales@carto.com to request access to it."
 )
 
 log = logging.getLogger(__name__)
+
+
+def _json_type(value):
+    """JSON's name for the type of a parsed JSON ``value``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    names = {list: "array", str: "string", int: "number", float: "number", dict: "object"}
+    return names.get(type(value), type(value).__name__)
 
 
 def is_valid_str(value):
@@ -91,23 +107,46 @@ class Credentials:
 
     @classmethod
     def from_file(cls, config_file=None, session=None):
-        """Credentials read from a JSON file (default: CARTOframes' ``creds.json``)."""
+        """Credentials read from a JSON object ``{"username", "api_key", "base_url",
+        "allow_non_secure"}`` in ``config_file`` (default: CARTOframes' ``creds.json``), as
+        cartoframes 1.2.5 ``Credentials.from_file``: missing keys become ``None``, unknown keys are
+        ignored.
+
+        Raises the exception types cartoframes raises, with messages that name the file:
+        ``FileNotFoundError`` (cartoframes' own text for the default file), ``json.JSONDecodeError``
+        for a file that is not JSON, ``AttributeError`` for JSON that is not an object, and the
+        constructor's ``ValueError``. No message quotes the file's content.
+        """
+        path = paths.cartoframes_creds_path() if config_file is None else config_file
+        shown = repr(os.fspath(path) if isinstance(path, (str, os.PathLike)) else path)
         try:
-            path = paths.cartoframes_creds_path() if config_file is None else config_file
             with open(path) as f:
                 credentials = json.load(f)
-            return cls(
-                credentials.get("username"),
-                credentials.get("api_key"),
-                credentials.get("base_url"),
-                session,
-                credentials.get("allow_non_secure"),
-            )
         except FileNotFoundError:
+            if config_file is None:
+                raise FileNotFoundError(NO_DEFAULT_FILE) from None
             raise FileNotFoundError(
-                "There is no default credentials file. "
-                "Run `Credentials(...).save()` to create a credentials file."
+                f"There is no credentials file at {shown}. Check the path, or run "
+                f"`Credentials(...).save({shown})` to create it."
             ) from None
+        except json.JSONDecodeError as exc:
+            raise json.JSONDecodeError(
+                f"The credentials file {shown} is not valid JSON ({exc.msg})",
+                exc.doc,
+                exc.pos,
+            ) from None
+        if not isinstance(credentials, dict):
+            raise AttributeError(
+                f"The credentials file {shown} holds a JSON {_json_type(credentials)}, not an "
+                "object with `username`, `api_key` and `base_url`."
+            )
+        return cls(
+            credentials.get("username"),
+            credentials.get("api_key"),
+            credentials.get("base_url"),
+            session,
+            credentials.get("allow_non_secure"),
+        )
 
     @classmethod
     def from_credentials(cls, credentials):

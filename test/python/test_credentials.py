@@ -186,11 +186,23 @@ def test_from_credentials_rejects_other_objects():
     assert str(info.value) == "`credentials` must be a Credentials class instance."
 
 
-def test_from_file_missing_file_uses_the_default_file_message_even_for_explicit_paths(tmp_path):
-    for path in (None, str(tmp_path / "nope.json"), ""):
+def test_from_file_missing_file_keeps_cartoframes_message_for_the_default_file_only(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        Credentials.from_file()
+    assert str(info.value) == NO_FILE
+    # cartoframes says "no default credentials file" for any path; we name the one asked for.
+    for path, shown in (
+        (str(tmp_path / "nope.json"), repr(str(tmp_path / "nope.json"))),
+        ("", "''"),
+    ):
         with pytest.raises(FileNotFoundError) as info:
             Credentials.from_file(path)
-        assert str(info.value) == NO_FILE
+        assert str(info.value) == (
+            f"There is no credentials file at {shown}. Check the path, or run "
+            f"`Credentials(...).save({shown})` to create it."
+        )
+    with pytest.raises(FileNotFoundError, match="nope.json"):
+        Credentials.from_file(tmp_path / "nope.json")  # a pathlib.Path, as open() takes
 
 
 def test_from_file_quirks(tmp_path):
@@ -207,13 +219,38 @@ def test_from_file_quirks(tmp_path):
     with pytest.raises(ValueError, match="at least"):
         Credentials.from_file(str(path))
 
-    path.write_text("{not json")
-    with pytest.raises(json.JSONDecodeError):
-        Credentials.from_file(str(path))
 
-    path.write_text("[]")
-    with pytest.raises(AttributeError):
+@pytest.mark.parametrize(
+    "content, error, says",
+    [
+        # cartoframes' exception types, with the file named and what is wrong, never the content.
+        (
+            '{"username": "u", "api_key": "secret-key-0001"',
+            json.JSONDecodeError,
+            "is not valid JSON",
+        ),
+        ("{not json", json.JSONDecodeError, "is not valid JSON (Expecting property name"),
+        ("", json.JSONDecodeError, "is not valid JSON (Expecting value)"),
+        ('["u", "secret-key-0001"]', AttributeError, "holds a JSON array, not an object"),
+        ('"secret-key-0001"', AttributeError, "holds a JSON string, not an object"),
+        ("null", AttributeError, "holds a JSON null, not an object"),
+        ("true", AttributeError, "holds a JSON boolean, not an object"),
+        ("1e3", AttributeError, "holds a JSON number, not an object"),
+    ],
+)
+def test_from_file_bad_content_names_the_file_and_keeps_cartoframes_exception_type(
+    tmp_path, content, error, says
+):
+    path = tmp_path / "c.json"
+    path.write_text(content)
+    with pytest.raises(error) as info:
         Credentials.from_file(str(path))
+    message = str(info.value)
+    assert message.startswith(f"The credentials file {str(path)!r} ") and says in message
+    assert "secret-key-0001" not in message
+    # No chained exception shows json's own error (whose doc is the file's content) either.
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None or info.value.__suppress_context__
 
 
 # -- save / delete ------------------------------------------------------------------------------
