@@ -27,6 +27,7 @@
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 import { SidePanel } from '@jupyterlab/ui-components';
+import type { Message } from '@lumino/messaging';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { AccountList } from './accountList';
@@ -141,6 +142,19 @@ export class CartoCredentialsPanel extends SidePanel {
     }
     this._renderImport(info.username ?? info.base_url ?? '', info.path ?? '');
     this._import.show();
+  }
+
+  /**
+   * Activated (its tab, the open-panel command or its shortcut Accel Alt C): the keyboard focus
+   * moves into the panel, at the login form's first field, unless it is in the panel already. So
+   * what the user types next, a key above all, goes here and never into the notebook cell that
+   * had the focus.
+   */
+  protected onActivateRequest(msg: Message): void {
+    super.onActivateRequest(msg);
+    if (!this.node.contains(document.activeElement)) {
+      this.form.focusUsername();
+    }
   }
 
   dispose(): void {

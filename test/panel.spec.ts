@@ -97,6 +97,29 @@ describe('CartoCredentialsPanel', () => {
     expect(h.panel.content.node.getAttribute('role')).toBeNull();
   });
 
+  it('takes the keyboard focus when activated, at the first field unless it has it', async () => {
+    const h = (current = await setup(store => {
+      store.add('acc-a', 'alice', 'alice-key-0001');
+    }));
+    // The focus is elsewhere (a notebook cell): activating the panel moves it to Username, so
+    // the next keys typed never land in the cell.
+    const cell = document.createElement('textarea');
+    document.body.appendChild(cell);
+    cell.focus();
+    h.panel.activate(); // posted, as when the shell activates it
+    await framePromise();
+    expect(document.activeElement).toBe(
+      h.$('.jp-CartoCredentials-usernameInput')
+    );
+    // Already inside the panel (the key field): activating again leaves it there.
+    const key = h.$<HTMLInputElement>('.jp-CartoCredentials-keyInput');
+    key.focus();
+    h.panel.activate();
+    await framePromise();
+    expect(document.activeElement).toBe(key);
+    cell.remove();
+  });
+
   it('labels every form control', async () => {
     const h = (current = await setup());
     for (const input of Array.from(
@@ -155,6 +178,32 @@ describe('CartoCredentialsPanel', () => {
       expect(
         h.$<HTMLInputElement>('.jp-CartoCredentials-baseUrlInput').value
       ).toBe('https://onprem.example/user/ann/');
+    });
+
+    it('logs in at the URL an emptied server field shows, never a hidden default', async () => {
+      const template = 'http://127.0.0.1:5000/user/{username}/';
+      const h = (current = await setup((_, model) =>
+        model.configure({
+          ...DEFAULT_SETTINGS,
+          allowNonHttps: true,
+          baseUrlTemplate: template
+        })
+      ));
+      const base = h.$<HTMLInputElement>('.jp-CartoCredentials-baseUrlInput');
+      type(h.$<HTMLInputElement>('.jp-CartoCredentials-usernameInput'), 'ann');
+      type(base, '');
+      expect(base.placeholder).toBe('http://127.0.0.1:5000/user/ann/');
+      type(
+        h.$<HTMLInputElement>('.jp-CartoCredentials-keyInput'),
+        'ann-key-0001'
+      );
+      await submit(h);
+      expect(h.store.created).toEqual([
+        expect.objectContaining({
+          username: 'ann',
+          base_url: 'http://127.0.0.1:5000/user/ann/'
+        })
+      ]);
     });
 
     it('shows and hides the key with a pressed toggle', async () => {

@@ -57,6 +57,21 @@ test.beforeAll(async ({ request }) => {
   await emptyStore(request);
 });
 
+test('Accel Alt C moves the keyboard into the panel: typing never goes to the cell', async ({
+  page,
+  tmpPath
+}) => {
+  await newNotebook(page, tmpPath);
+  await page.notebook.enterCellEditingMode(0);
+  await page.keyboard.type('x = 1');
+  await page.keyboard.press('Control+Alt+c');
+  const username = page.locator(`${FORM} .jp-CartoCredentials-usernameInput`);
+  await expect(username).toBeFocused();
+  await page.keyboard.type('alice');
+  await expect(username).toHaveValue('alice');
+  expect(await page.notebook.getCellTextInput(0)).toBe('x = 1');
+});
+
 test('shows a clear message for a bad key and changes nothing', async ({
   page,
   request
