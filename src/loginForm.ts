@@ -215,7 +215,8 @@ export class LoginForm extends Widget {
 
   private _read(): INewAccount | Private.IProblem {
     const username = this._username.value.trim();
-    const baseUrl = this._baseUrl.value.trim();
+    // An emptied Server field means the URL its placeholder shows, never a hidden default.
+    const baseUrl = this._baseUrl.value.trim() || this._templateUrl();
     const apiKey = this._public.checked ? PUBLIC_API_KEY : this._key.value;
     if (!username && !baseUrl) {
       return {
@@ -306,21 +307,26 @@ export class LoginForm extends Widget {
       : this._trans.__('Show');
   }
 
-  /** The settings' template, with the username filled in as it is typed. */
-  private _applyTemplate(): void {
-    if (this._baseUrlEdited) {
-      return;
-    }
+  /** The base URL the settings' template gives for the typed username ('' without one). */
+  private _templateUrl(): string {
     const template = this._model.settings.baseUrlTemplate;
     if (!template.includes(USERNAME_PLACEHOLDER)) {
-      this._baseUrl.value = template;
-      return;
+      return template;
     }
     const username = this._username.value.trim();
-    this._baseUrl.placeholder = template;
-    this._baseUrl.value = username
-      ? template.split(USERNAME_PLACEHOLDER).join(username)
-      : '';
+    return username ? template.split(USERNAME_PLACEHOLDER).join(username) : '';
+  }
+
+  /**
+   * The settings' template, with the username filled in as it is typed; an emptied Server field
+   * shows it as its placeholder, which is what a login then uses (`_read`).
+   */
+  private _applyTemplate(): void {
+    const url = this._templateUrl();
+    this._baseUrl.placeholder = url || this._model.settings.baseUrlTemplate;
+    if (!this._baseUrlEdited) {
+      this._baseUrl.value = url;
+    }
   }
 
   private readonly _model: ICartoCredentialsManager;
