@@ -1,7 +1,8 @@
 // Accessibility measured with axe-core (issue 12 item 6): the CARTO sidebar panel empty, after a
-// failed login (its error alert) and signed in, the notebook toolbar's account selector, the
-// access (grant) dialog and the status bar item of the notebook denied access, each in
-// JupyterLab Light and JupyterLab Dark, against the WCAG 2.1 A and AA rules: 0 violations.
+// failed login (its error alert) and signed in, the notebook toolbar's account selector, a map
+// widget's error status, the access (grant) dialog and the status bar item of the notebook denied
+// access, each in JupyterLab Light and JupyterLab Dark, against the WCAG 2.1 A and AA rules:
+// 0 violations.
 // Only our own UI is scanned (`include`), not the rest of JupyterLab.
 import AxeBuilder from '@axe-core/playwright';
 import { galata, IJupyterLabPageFixture } from '@jupyterlab/galata';
@@ -17,6 +18,7 @@ import {
   newNotebook,
   openCartoPanel,
   openNotebook,
+  runCode,
   setTheme,
   test,
   uploadNotebook
@@ -130,6 +132,20 @@ for (const theme of THEMES) {
         page,
         '.jp-CartoCredentials-notebookAccount',
         `the toolbar selector (${theme})`
+      );
+    });
+
+    await test.step('a map whose layer failed, with its error status', async () => {
+      await runCode(
+        page,
+        'from carto_credentials import Layer, Map\nMap(Layer("SELECT no_such_column FROM stores"))'
+      );
+      const error = page.locator('.jp-CartoMap-status.jp-mod-error');
+      await expect(error).toContainText('no_such_column', { timeout: 60000 });
+      await expectNoViolations(
+        page,
+        '.jp-CartoMap-status',
+        `a map's error status (${theme})`
       );
     });
 
