@@ -582,41 +582,6 @@ describe('fetchGeoJSON', () => {
     await fetchGeoJSON(options({ apiKey: '' }));
     expect(fakeFetch.requests[0].headers.has('Authorization')).toBe(false);
   });
-
-  it.each([
-    [
-      301,
-      'https://elsewhere.example/api/v2/sql?api_key=alice-demo-key-0001#x',
-      'https://elsewhere.example/api/v2/sql'
-    ],
-    [307, '/user/alice/api/v2/sql?q=1', '/user/alice/api/v2/sql'],
-    [302, null, '']
-  ])(
-    'reports a %s redirect with its target, never following it',
-    async (status, location, shown) => {
-      fakeFetch.answer = () =>
-        new Response(null, {
-          status,
-          headers: location ? { Location: location } : {}
-        });
-      const error = await fetchGeoJSON(options({})).catch(e => e);
-      expect(error).toMatchObject({ kind: 'redirect', status, detail: shown });
-      expect(fakeFetch.requests).toHaveLength(1);
-    }
-  );
-
-  it("reports a browser's opaque redirect", async () => {
-    fakeFetch.answer = () =>
-      ({
-        type: 'opaqueredirect',
-        status: 0,
-        ok: false,
-        headers: new Headers(),
-        text: async () => ''
-      }) as unknown as Response;
-    const error = await fetchGeoJSON(options({})).catch(e => e);
-    expect(error).toMatchObject({ kind: 'redirect', status: null, detail: '' });
-  });
 });
 
 describe('CartoMapView and redirects', () => {
