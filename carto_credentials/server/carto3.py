@@ -313,6 +313,36 @@ def api_base_url(url, allow_http):
         ) from None
 
 
+def check_api_base_url_answers(url, timeout, check_peer=True):
+    """Raise ``400 m2m_file_invalid`` when nothing at the API base URL ``url`` answers HTTP
+    (DNS, refused, TLS, no answer within ``timeout`` seconds) or its host is link-local or a
+    metadata address (with ``check_peer``). Any HTTP answer passes: the question is whether the
+    address is one, not what CARTO serves at its root. Sends no token or secret.
+
+    An M2M client's token comes from CARTO's auth service, which never sees ``api_base_url``, so
+    without this a mistyped region (``gcp-us-east2``) would be stored and fail in every kernel.
+    """
+
+    def refused(why):
+        return CredentialsError(
+            400,
+            "m2m_file_invalid",
+            "The M2M credentials' api_base_url %s does not answer: %s Check it in CARTO Workspace "
+            "(Developers → Credentials) and add the client again." % (url, why),
+        )
+
+    with requests.Session() as session:
+        if check_peer:
+            session.mount("http://", PeerCheckingAdapter())
+            session.mount("https://", PeerCheckingAdapter())
+        try:
+            _get(session, url + "/", {"User-Agent": USER_AGENT}, timeout)
+        except ForbiddenHost as err:
+            raise refused(forbidden_host_failure(url, str(err))["message"]) from None
+        except requests.exceptions.RequestException as err:
+            raise refused(network_failure(err, urlsplit(url).netloc, timeout)["message"]) from None
+
+
 # The fields of an M2M credentials file, in carto-auth's order (``CartoAuth.from_m2m``).
 M2M_FIELDS = ("api_base_url", "client_id", "client_secret")
 _CLIENT_TEXT = re.compile(r"^[\x21-\x7e]{1,1024}$")

@@ -211,9 +211,17 @@ class Tokens:
     # --- machine-to-machine clients ----------------------------------------------------------
 
     async def add_m2m(self, credentials, label=None):
-        """Store an M2M client after CARTO gave it a first token. ``credentials``: checked
+        """Store an M2M client after CARTO gave it a first token and its API base URL answered
+        (``check_api_base_url_answers``). ``credentials``: checked
         ``{"api_base_url", "client_id", "client_secret"}`` (``m2m_credentials``)."""
         token, expires_at = await self._client_token(credentials)
+        settings = self.settings
+        await carto3.call(
+            carto3.check_api_base_url_answers,
+            credentials["api_base_url"],
+            settings.validate_timeout,
+            not settings.allow_link_local_hosts,
+        )
         label = label or "%s (M2M)" % credentials["client_id"]
         account = await self.in_store(
             functools.partial(

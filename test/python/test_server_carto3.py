@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from conftest import carto_server_config
+from conftest import carto_server_config, free_port
 
 from tools.carto_api import carto3 as local_carto3
 from tools.carto_api import data, start_server
@@ -323,3 +323,30 @@ def carto_settings(serverapp):
             if isinstance(target, type) and issubclass(target, CredentialsHandler):
                 return rule.target_kwargs["settings"]
     raise AssertionError("the extension's handlers are not registered")
+
+
+@pytest.mark.parametrize(
+    "api_base_url, says",
+    [
+        # Nothing listens there (a port just freed): CARTO's auth service gave the client a token,
+        # but every kernel call to this API would fail.
+        ("http://127.0.0.1:%d" % free_port(), "connection refused"),
+        # A metadata address is never called, with or without a token.
+        ("http://169.254.169.254", "169.254.169.254"),
+    ],
+)
+async def test_an_m2m_client_whose_api_base_url_does_not_answer_is_refused(
+    carto_rest, carto3_api, carto_store_path, api_base_url, says
+):
+    credentials = {**ALICE_M2M, "api_base_url": api_base_url}
+    answer = await carto_rest.post(
+        "accounts", {"kind": "m2m", "credentials": credentials, "allow_non_https": True}
+    )
+    assert (answer.status, answer.json["error"]["code"]) == (400, "m2m_file_invalid")
+    message = answer.json["error"]["message"]
+    assert message.startswith(
+        "The M2M credentials' api_base_url %s does not answer: " % api_base_url
+    )
+    assert says in message and "add the client again" in message
+    assert ALICE_M2M["client_secret"] not in message
+    assert not os.path.exists(carto_store_path)
