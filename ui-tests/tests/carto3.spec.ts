@@ -130,6 +130,15 @@ test.describe('CARTO 3 logins', () => {
     const item = accountItem(page, 'm2m');
     await expect(item).toHaveCount(1);
     fs.rmSync(file);
+    // A result, not work going on: no spinner next to it.
+    const progress = page.locator(`${SECTION} .jp-CartoCredentials-progress`);
+    await expect(progress).toHaveText('Added alice M2M.');
+    await expect(page.locator(SECTION)).toHaveAttribute('aria-busy', 'false');
+    expect(
+      await progress.evaluate(
+        node => getComputedStyle(node, '::before').content
+      )
+    ).toBe('none');
     // Notebooks use the default account: make the M2M client the default.
     await item.locator('.jp-CartoCredentials-makeDefault').click();
     await expect(item).toHaveClass(/jp-mod-default/);
