@@ -475,30 +475,36 @@ class AccountStore:
         return _find(self.read(), account_id)
 
     def add_carto3_account(self, kind, label, api_base_url, token, expires_at, **fields):
-        """Store a CARTO 3 login (``kind`` OAUTH or M2M) with its first token. ``fields``: ``org``
-        (OAUTH), ``client_id`` and ``client_secret`` (M2M), ``user_info``."""
-        account = {
-            "id": new_account_id(),
-            "kind": kind,
-            "label": label,
-            "username": None,
-            "base_url": None,
-            "api_base_url": api_base_url,
-            "access_token": token,
-            "expires_at": expires_at,
-            "user_info": fields.pop("user_info", None),
-            "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                timespec="seconds"
-            ),
-        }
-        account.update(fields)
+        """Store a CARTO 3 login (``kind`` OAUTH or M2M) with its first token; its public view.
+        ``fields``: ``org`` (OAUTH), ``client_id`` and ``client_secret`` (M2M), ``user_info``.
+        ``409 duplicate_account`` for an M2M client already stored (``_refuse_twin``)."""
+        account = _new_carto3_account(kind, label, api_base_url, token, expires_at, fields)
+        return self.update(lambda data: _append(data, account))
+
+    def log_in_oauth(self, label, api_base_url, token, expires_at, org=None, user_info=None):
+        """``(public view, created)`` of an OAuth login: the stored login of the same CARTO user
+        (``user_info["email"]``, same API base URL and organisation) gets the new token, so
+        signing in again renews it instead of adding a twin; else a new account is stored. Without
+        an email (the API base URL was given, so CARTO's accounts service was not asked) logins
+        cannot be told apart and each is stored."""
+        account = _new_carto3_account(
+            OAUTH, label, api_base_url, token, expires_at, {"org": org, "user_info": user_info}
+        )
+        email = (user_info or {}).get("email")
 
         def change(data):
-            _refuse_twin(data, account)
-            data["accounts"].append(account)
-            if data["default_account"] is None and len(data["accounts"]) == 1:
-                data["default_account"] = account["id"]
-            return public_view(account)
+            for stored in data["accounts"]:
+                if (
+                    email
+                    and kind_of(stored) == OAUTH
+                    and stored.get("api_base_url") == api_base_url
+                    and stored.get("org") == org
+                    and (stored.get("user_info") or {}).get("email") == email
+                ):
+                    stored.pop("refused", None)
+                    stored.update(access_token=token, expires_at=expires_at, user_info=user_info)
+                    return public_view(stored), False
+            return _append(data, account), True
 
         return self.update(change)
 
@@ -626,11 +632,39 @@ def _drop_stale(data, identify):
         data["grant_files"].pop(path, None)
 
 
+def _new_carto3_account(kind, label, api_base_url, token, expires_at, fields):
+    fields = dict(fields)
+    account = {
+        "id": new_account_id(),
+        "kind": kind,
+        "label": label,
+        "username": None,
+        "base_url": None,
+        "api_base_url": api_base_url,
+        "access_token": token,
+        "expires_at": expires_at,
+        "user_info": fields.pop("user_info", None),
+        "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    account.update(fields)
+    return account
+
+
+def _append(data, account):
+    """Add ``account`` to the store's ``data`` (the first one becomes the default); its view."""
+    _refuse_twin(data, account)
+    data["accounts"].append(account)
+    if data["default_account"] is None and len(data["accounts"]) == 1:
+        data["default_account"] = account["id"]
+    return public_view(account)
+
+
 def _refuse_twin(data, new):
     """``409 duplicate_account`` when ``new`` is a login the store already holds: the same API key
     at the same base URL, or the same M2M client at the same API base URL. A second copy would
     only make choosing an account ambiguous; another key of the same user (say, a scoped one) is
-    a different login. OAuth logins are not compared: signing in again is how one renews them."""
+    a different login. OAuth logins are not refused: signing in again renews the stored one
+    (``log_in_oauth``)."""
     kind = kind_of(new)
     for account in data["accounts"]:
         if kind_of(account) != kind:

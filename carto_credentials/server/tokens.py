@@ -17,7 +17,7 @@ import time
 from .. import rules
 from . import carto3
 from .errors import CredentialsError
-from .store import M2M, OAUTH, kind_of, status_of
+from .store import M2M, kind_of, status_of
 
 
 @dataclasses.dataclass
@@ -175,10 +175,9 @@ class Tokens:
             )
             return account, False
         label = login.label or _oauth_label(user_info, api_base_url)
-        account = await self.in_store(
+        account, created = await self.in_store(
             functools.partial(
-                self.store.add_carto3_account,
-                OAUTH,
+                self.store.log_in_oauth,
                 label,
                 api_base_url,
                 token,
@@ -187,8 +186,11 @@ class Tokens:
                 user_info=user_info,
             )
         )
-        self.log.info("carto-credentials: added CARTO 3 account %s (OAuth)", account["id"])
-        return account, True
+        if created:
+            self.log.info("carto-credentials: added CARTO 3 account %s (OAuth)", account["id"])
+        else:
+            self.log.info("carto-credentials: account %s logged in to CARTO 3 again", account["id"])
+        return account, created
 
     async def _discover(self, token):
         settings = self.settings

@@ -350,3 +350,34 @@ async def test_an_m2m_client_whose_api_base_url_does_not_answer_is_refused(
     assert says in message and "add the client again" in message
     assert ALICE_M2M["client_secret"] not in message
     assert not os.path.exists(carto_store_path)
+
+
+async def paste_login(carto_rest, username, options=None):
+    """A whole paste-the-code login of ``username`` at the local CARTO; the exchange's answer."""
+    started = await carto_rest.post("oauth/start", {"flow": "paste", **(options or {})})
+    assert started.status == 200, started
+    location, _ = log_in_at_carto(started.json["authorize_url"], username)
+    return await carto_rest.post(
+        "oauth/exchange", {"state": started.json["state"], "code": location}
+    )
+
+
+async def test_logging_in_again_as_the_same_carto_user_renews_that_account(carto_rest, carto3_api):
+    first = await paste_login(carto_rest, "alice")
+    assert first.status == 201, first
+    token = (await token_of(carto_rest, first.json["id"]))["access_token"]
+
+    # The same user again (a new browser, a forgotten login): the stored account, a new token.
+    again = await paste_login(carto_rest, "alice")
+    assert again.status == 200, again
+    assert again.json["id"] == first.json["id"]
+    renewed = (await token_of(carto_rest, first.json["id"]))["access_token"]
+    assert renewed != token and sql_as(carto3_api, renewed).status_code == 200
+
+    # Another CARTO user is another account.
+    bob = await paste_login(carto_rest, "bob")
+    assert bob.status == 201 and bob.json["id"] != first.json["id"]
+    listed = (await carto_rest.get("accounts")).json["accounts"]
+    assert sorted(a["label"] for a in listed if a["kind"] == "oauth") == sorted(
+        [data.USERS["alice"]["email"], data.USERS["bob"]["email"]]
+    )
