@@ -20,9 +20,11 @@ export class AccountList extends Widget {
     this._confirm = options.confirm ?? (a => confirmLogOut(a, this._trans));
     this._relogin = options.relogin ?? null;
     this.addClass('jp-CartoCredentials-accountSection');
-    const heading = document.createElement('h3');
+    const heading = (this._heading = document.createElement('h3'));
     heading.className = 'jp-CartoCredentials-heading';
     heading.textContent = this._trans.__('Accounts');
+    // Where the focus goes when the focused account leaves the list (logged out).
+    heading.tabIndex = -1;
     this._list = document.createElement('ul');
     this._list.className = 'jp-CartoCredentials-accounts';
     this._list.setAttribute('role', 'list');
@@ -34,7 +36,17 @@ export class AccountList extends Widget {
     this._error.className = 'jp-CartoCredentials-error';
     this._error.setAttribute('role', 'alert');
     this._error.hidden = true;
-    this.node.append(heading, this._empty, this._list, this._error);
+    // What an action did, for screen readers too (the list itself changes silently).
+    this._status = document.createElement('div');
+    this._status.className = 'jp-CartoCredentials-listStatus';
+    this._status.setAttribute('role', 'status');
+    this.node.append(
+      heading,
+      this._empty,
+      this._list,
+      this._status,
+      this._error
+    );
     // What the list shows: the accounts (code-set ones too) and which is the default.
     this._model.accountsChanged.connect(this.render, this);
     this._model.defaultChanged.connect(this.render, this);
@@ -45,8 +57,12 @@ export class AccountList extends Widget {
   /** Rebuild the list from the model (it holds no keys, so nothing secret is rendered). */
   render(): void {
     const accounts = this._model.accounts;
+    const focused = this._focusedPlace();
     this._empty.hidden = accounts.length > 0;
     this._list.replaceChildren(...accounts.map(a => this._item(a)));
+    if (focused) {
+      this._restoreFocus(focused);
+    }
   }
 
   dispose(): void {
@@ -136,7 +152,13 @@ export class AccountList extends Widget {
             // Starts with the visible text, so the name contains what is seen (WCAG 2.5.3).
             trans.__('Make default: %1', displayName(account)),
             'jp-CartoCredentials-makeDefault',
-            () => this._model.setDefault(account.id)
+            async () => {
+              await this._model.setDefault(account.id);
+              this._status.textContent = trans.__(
+                '%1 is now the default account.',
+                displayName(account)
+              );
+            }
           )
         );
       }
@@ -148,6 +170,10 @@ export class AccountList extends Widget {
           async () => {
             if (await this._confirm(account)) {
               await this._model.removeAccount(account.id);
+              this._status.textContent = trans.__(
+                'Logged out of %1.',
+                displayName(account)
+              );
             }
           }
         )
@@ -155,6 +181,50 @@ export class AccountList extends Widget {
       item.appendChild(actions);
     }
     return item;
+  }
+
+  /** The account item and button holding the keyboard focus, before the list is rebuilt. */
+  private _focusedPlace(): Private.IFocusedPlace | null {
+    const active = document.activeElement;
+    if (!(active instanceof HTMLElement) || !this._list.contains(active)) {
+      return null;
+    }
+    const item = active.closest<HTMLElement>('li.jp-CartoCredentials-account');
+    if (!item) {
+      return null;
+    }
+    return {
+      accountId: item.dataset.accountId ?? '',
+      className: active.classList[0] ?? '',
+      index: Array.from(this._list.children).indexOf(item)
+    };
+  }
+
+  /**
+   * Keep the keyboard where it was in the rebuilt list: the same button of the same account;
+   * that account's item when the button is gone ("Make default" once it is the default); the
+   * account now at its place, or the heading, when the account left ("Log out").
+   */
+  private _restoreFocus(place: Private.IFocusedPlace): void {
+    const items = Array.from(
+      this._list.querySelectorAll<HTMLElement>('li.jp-CartoCredentials-account')
+    );
+    const item = items.find(i => i.dataset.accountId === place.accountId);
+    if (item) {
+      const button = place.className
+        ? item.querySelector<HTMLElement>(`button.${place.className}`)
+        : null;
+      if (button) {
+        button.focus();
+      } else {
+        item.tabIndex = -1;
+        item.focus();
+      }
+      return;
+    }
+    const next = items[Math.min(place.index, items.length - 1)];
+    const target = next?.querySelector<HTMLElement>('button') ?? this._heading;
+    target.focus();
   }
 
   private _badge(text: string, modifier = ''): HTMLElement {
@@ -192,9 +262,20 @@ export class AccountList extends Widget {
   ) => Promise<boolean>;
   private readonly _relogin:
     ((account: ICartoCredentials.IAccount) => Promise<void>) | null;
+  private readonly _heading: HTMLElement;
   private readonly _list: HTMLUListElement;
   private readonly _empty: HTMLElement;
+  private readonly _status: HTMLElement;
   private readonly _error: HTMLElement;
+}
+
+namespace Private {
+  /** Where the keyboard focus was in the list: which account, which button, which place. */
+  export interface IFocusedPlace {
+    accountId: string;
+    className: string;
+    index: number;
+  }
 }
 
 export namespace AccountList {

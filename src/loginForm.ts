@@ -7,6 +7,7 @@ import { DOMUtils } from '@jupyterlab/apputils';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
+import { displayName } from './avatar';
 import { loginErrorMessage } from './messages';
 import type { ICartoCredentialsManager } from './manager';
 import { INewAccount, storeErrorCode } from './rest';
@@ -78,10 +79,13 @@ export class LoginForm extends Widget {
     }
     this._setBusy(true);
     this._showError('', null);
+    let done = '';
     try {
       const account = await this._model.addAccount(request);
       this._key.value = '';
       this._setKeyVisible(false);
+      // Said in the status line too, so a screen reader hears the result, not only "Checking…".
+      done = this._trans.__('Logged in as %1.', displayName(account));
       this._loggedIn.emit(account);
       return account;
     } catch (reason) {
@@ -91,7 +95,7 @@ export class LoginForm extends Widget {
       );
       return null;
     } finally {
-      this._setBusy(false);
+      this._setBusy(false, done);
     }
   }
 
@@ -289,14 +293,15 @@ export class LoginForm extends Widget {
     }
   }
 
-  private _setBusy(busy: boolean): void {
+  /** Busy while CARTO checks a login; `result`: what the status line says once it is done. */
+  private _setBusy(busy: boolean, result = ''): void {
     this._busy = busy;
     this._button.disabled = busy;
     this.node.setAttribute('aria-busy', String(busy));
     this.toggleClass('jp-mod-busy', busy);
     this._progress.textContent = busy
       ? this._trans.__('Checking with CARTO…')
-      : '';
+      : result;
   }
 
   private _setKeyVisible(visible: boolean): void {

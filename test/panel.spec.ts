@@ -364,7 +364,10 @@ describe('CartoCredentialsPanel', () => {
       gate.resolve();
       await settle();
       expect(form.getAttribute('aria-busy')).toBe('false');
-      expect(h.$('.jp-CartoCredentials-progress').textContent).toBe('');
+      // The status line (role=status) ends with the result, so screen readers hear it.
+      const progress = h.$('.jp-CartoCredentials-progress');
+      expect(progress.getAttribute('role')).toBe('status');
+      expect(progress.textContent).toBe('Logged in as alice.');
     });
 
     const failures: [string, RegExp, string | null][] = [
@@ -474,23 +477,51 @@ describe('CartoCredentialsPanel', () => {
 
     it('makes another account the default', async () => {
       const h = (current = await twoAccounts());
-      click(h.$('[data-account-id="acc-b"] .jp-CartoCredentials-makeDefault'));
+      const button = h.$(
+        '[data-account-id="acc-b"] .jp-CartoCredentials-makeDefault'
+      );
+      button.focus();
+      click(button);
       await settle();
       expect(h.store.defaultId).toBe('acc-b');
       expect(
         h.$('[data-account-id="acc-b"]').classList.contains('jp-mod-default')
       ).toBe(true);
+      // The button is gone with the list rebuilt: the keyboard stays on that account, and
+      // the status line says what happened.
+      expect(document.activeElement).toBe(h.$('[data-account-id="acc-b"]'));
+      expect(h.$('.jp-CartoCredentials-listStatus').textContent).toBe(
+        'bob is now the default account.'
+      );
     });
 
-    it('logs out after confirmation', async () => {
+    it('logs out after confirmation, and keeps the keyboard in the list', async () => {
       const h = (current = await twoAccounts());
-      click(h.$('[data-account-id="acc-b"] .jp-CartoCredentials-logOut'));
+      const button = h.$(
+        '[data-account-id="acc-b"] .jp-CartoCredentials-logOut'
+      );
+      button.focus();
+      click(button);
       await settle();
       expect(h.confirmed).toEqual(['acc-b']);
       expect(h.store.accounts.map(a => a.id)).toEqual(['acc-a']);
       expect(
         h.panel.node.querySelector('[data-account-id="acc-b"]')
       ).toBeNull();
+      // Not on <body>: on the account now in its place.
+      expect(document.activeElement).toBe(
+        h.$('[data-account-id="acc-a"] .jp-CartoCredentials-logOut')
+      );
+      const status = h.$('.jp-CartoCredentials-listStatus');
+      expect(status.getAttribute('role')).toBe('status');
+      expect(status.textContent).toBe('Logged out of bob.');
+
+      // The last account out: the list's heading.
+      h.$('.jp-CartoCredentials-logOut').focus();
+      click(h.$('.jp-CartoCredentials-logOut'));
+      await settle();
+      expect(document.activeElement?.textContent).toBe('Accounts');
+      expect(status.textContent).toBe('Logged out of alice.');
     });
 
     it('keeps the account when logging out is cancelled', async () => {
