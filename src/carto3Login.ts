@@ -197,11 +197,15 @@ export class Carto3LoginSection extends Widget {
       return null;
     }
     const code = this._code.value.trim();
-    if (!code) {
+    if (!code || code.length > Private.MAX_PASTED_CODE) {
       this._showError(
-        this._trans.__(
-          'Paste the code CARTO showed (or the address of that page).'
-        ),
+        code
+          ? this._trans.__(
+              'This is too long to be a CARTO code: paste only the code CARTO showed (or the address of that page).'
+            )
+          : this._trans.__(
+              'Paste the code CARTO showed (or the address of that page).'
+            ),
         this._code
       );
       return null;
@@ -422,9 +426,9 @@ export class Carto3LoginSection extends Widget {
           'This CARTO login is no longer known to the server (used, too old, or the server restarted). Start the login again.'
         );
       case 'oauth_denied':
+        // The server's sentence names CARTO's error code; this one says what to do.
         return trans.__(
-          'CARTO did not grant the login (%1). Start it again, and accept on the CARTO page.',
-          message
+          'CARTO did not grant the login. Start it again, and accept on the CARTO page.'
         );
       case 'bad_code':
         return trans.__(
@@ -441,7 +445,10 @@ export class Carto3LoginSection extends Widget {
       case 'oauth_not_configured':
       case 'm2m_file_invalid':
       case 'login_required':
-        // The server names what to do (a field or a path, never a value).
+      case 'bad_url':
+      case 'not_https':
+        // The server names what to do (a field or a path, never a value), and what a CARTO 3
+        // API base URL looks like (loginErrorMessage's example is an API-key base URL).
         return message;
       default:
         return error === undefined
@@ -564,6 +571,9 @@ export class Carto3LoginSection extends Widget {
       'e.g. %1',
       '/home/me/m2m-credentials.json'
     );
+    // A new file or path is a new attempt: the last one's error no longer applies.
+    this._m2mFile.addEventListener('change', () => this._showError(''));
+    this._m2mPath.addEventListener('input', () => this._showError(''));
     this._m2mLabel = Private.field(
       fieldset,
       trans.__('Label, optional'),
@@ -711,6 +721,12 @@ export namespace Carto3LoginSection {
 }
 
 namespace Private {
+  /**
+   * Longer than any code CARTO shows or the address of its page (a few hundred characters):
+   * something else was pasted, said here rather than as the server's body-size refusal.
+   */
+  export const MAX_PASTED_CODE = 4096;
+
   export interface IPending {
     flow: 'redirect' | 'paste';
     state: string;

@@ -42,10 +42,14 @@ class FakeCarto3Store implements ICarto3Store {
   logins = new Map<string, OAuthLoginStatus>();
   exchangeError: Error | null = null;
   m2mError: Error | null = null;
+  startError: Error | null = null;
   polls = 0;
 
   async startLogin(request: IOAuthStart): Promise<OAuthStarted> {
     this.starts.push({ ...request });
+    if (this.startError) {
+      throw this.startError;
+    }
     if (request.flow === 'redirect' && !this.oauthClient) {
       throw failure(
         400,
@@ -218,8 +222,9 @@ describe('Carto3LoginSection', () => {
     const error = $('.jp-CartoCredentials-error');
     expect(error.hidden).toBe(false);
     expect(error.getAttribute('role')).toBe('alert');
-    expect(error.textContent).toMatch(
-      /did not grant the login \(access_denied\)/
+    // One sentence saying what to do, not the server's sentence nested in ours.
+    expect(error.textContent).toBe(
+      'CARTO did not grant the login. Start it again, and accept on the CARTO page.'
     );
     expect(harness.section.busy).toBe(false);
   });
@@ -315,6 +320,39 @@ describe('Carto3LoginSection', () => {
     expect((await section.submitCode())?.id).toBe('acc-oauth');
   });
 
+  it('paste flow: what is far too long for a code is refused here, not by the server', async () => {
+    harness = setup();
+    const { store, section, $ } = harness;
+    store.oauthClient = false;
+    $('.jp-CartoCredentials-carto3Login').click();
+    await flush();
+    section.codeInput.value = 'x'.repeat(100000);
+    expect(await section.submitCode()).toBeNull();
+    expect(store.exchanges).toEqual([]);
+    expect($('.jp-CartoCredentials-error').textContent).toMatch(
+      /too long to be a CARTO code: paste only the code/
+    );
+    expect(section.codeInput.getAttribute('aria-invalid')).toBe('true');
+    // The login goes on: the right code still works.
+    section.codeInput.value = 'right';
+    expect((await section.submitCode())?.id).toBe('acc-oauth');
+  });
+
+  it("a refused API base URL option says what a CARTO 3 one looks like, in the server's words", async () => {
+    harness = setup();
+    const { store, $ } = harness;
+    const said =
+      'The API base URL must be an https address such as https://gcp-us-east1.api.carto.com (CARTO Workspace → Developers shows it).';
+    for (const code of ['bad_url', 'not_https']) {
+      store.startError = failure(400, code, said);
+      ($('.jp-CartoCredentials-apiBaseUrlInput') as HTMLInputElement).value =
+        'ftp://x';
+      $('.jp-CartoCredentials-carto3Login').click();
+      await flush();
+      expect($('.jp-CartoCredentials-error').textContent).toBe(said);
+    }
+  });
+
   it('"Log in with a code instead" goes straight to the paste flow', async () => {
     harness = setup();
     const { store, $ } = harness;
@@ -403,6 +441,25 @@ describe('Carto3LoginSection', () => {
       /no valid "client_secret"/
     );
     expect(section.m2mFileInput.getAttribute('aria-invalid')).toBe('true');
+  });
+
+  it("a new file or path clears the last attempt's error", async () => {
+    harness = setup();
+    const { store, section, $ } = harness;
+    store.m2mError = failure(400, 'm2m_file_invalid', 'The M2M file is bad.');
+    section.m2mPathInput.value = '/srv/a.json';
+    await section.addM2M();
+    const error = $('.jp-CartoCredentials-error');
+    expect(error.hidden).toBe(false);
+    section.m2mPathInput.value = '/srv/b.json';
+    section.m2mPathInput.dispatchEvent(new Event('input'));
+    expect(error.hidden).toBe(true);
+    expect(section.m2mPathInput.hasAttribute('aria-invalid')).toBe(false);
+
+    await section.addM2M();
+    expect(error.hidden).toBe(false);
+    section.m2mFileInput.dispatchEvent(new Event('change'));
+    expect(error.hidden).toBe(true);
   });
 
   it("M2M by path on the server, and its refusal in the server's words", async () => {
