@@ -89,9 +89,13 @@ export class LoginForm extends Widget {
       this._loggedIn.emit(account);
       return account;
     } catch (reason) {
+      const field = Private.fieldFor(reason);
       this._showError(
         loginErrorMessage(reason, this._trans),
-        this._inputFor(Private.fieldFor(reason))
+        // Without a username, "no such user" is about the base URL's /user/NAME.
+        this._inputFor(
+          field === 'username' && !request.username ? 'baseUrl' : field
+        )
       );
       return null;
     } finally {

@@ -428,6 +428,27 @@ describe('CartoCredentialsPanel', () => {
       }
     );
 
+    it('marks the base URL, not the empty username, when a base URL alone names no user', async () => {
+      const h = (current = await setup());
+      h.store.createError = new AccountStoreError(
+        'unknown_user',
+        'no such user',
+        new Response(null, { status: 404 })
+      );
+      type(
+        h.$<HTMLInputElement>('.jp-CartoCredentials-baseUrlInput'),
+        'https://carto.example.com/some/other/path'
+      );
+      type(h.$<HTMLInputElement>('.jp-CartoCredentials-keyInput'), 'k-0001');
+      await submit(h);
+      expect(
+        h.$('.jp-CartoCredentials-baseUrlInput').getAttribute('aria-invalid')
+      ).toBe('true');
+      expect(
+        h.$('.jp-CartoCredentials-usernameInput').hasAttribute('aria-invalid')
+      ).toBe(false);
+    });
+
     it('clears the error after a later success', async () => {
       const h = (current = await setup());
       h.store.createError = new AccountStoreError(
