@@ -104,8 +104,8 @@ def _check_text(field, value):
     spec = FIELDS[field]
     if not isinstance(value, str):
         raise _problem(field, "not_text")
-    kinds = ("control", "bidi") if spec["spaces"] else ("control", "bidi", "space")
-    for kind in kinds:
+    checks = RULES["character_checks"]
+    for kind in checks["spaces_allowed" if spec["spaces"] else "no_spaces"]:
         found = _first(_CHARACTERS[kind], value)
         if found:
             raise _problem(field, kind, char=found[0], position=found[1])

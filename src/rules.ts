@@ -123,6 +123,10 @@ namespace Private {
       new RegExp(p, 'u')
     ])
   ) as Record<CharacterKind, RegExp>;
+  const CHARACTER_CHECKS = RULES.character_checks as Record<
+    'spaces_allowed' | 'no_spaces',
+    CharacterKind[]
+  >;
   const SPACE_RUN = `${RULES.characters.space}+`;
   const TRIM = new RegExp(`^${SPACE_RUN}|${SPACE_RUN}$`, 'gu');
   const PATTERNS: Partial<Record<RuleField, RegExp>> = {};
@@ -172,9 +176,8 @@ namespace Private {
     if (typeof value !== 'string') {
       throw problem(field, 'not_text');
     }
-    const kinds: CharacterKind[] = spec.spaces
-      ? ['control', 'bidi']
-      : ['control', 'bidi', 'space'];
+    const kinds =
+      CHARACTER_CHECKS[spec.spaces ? 'spaces_allowed' : 'no_spaces'];
     for (const kind of kinds) {
       const found = CHARACTERS[kind].exec(value);
       if (found) {
