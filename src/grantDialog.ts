@@ -1,5 +1,6 @@
 /**
- * Asks once whether a notebook may receive the CARTO key (policy `ask`).
+ * Asks once whether a notebook may receive CARTO credentials (policy `ask`): the answer holds for
+ * the notebook, whichever of the user's accounts it uses later.
  */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
@@ -17,7 +18,8 @@ export async function askGrant(
   const result = await showDialog({
     title: trans.__('Allow CARTO access?'),
     body: trans.__(
-      '"%1" wants to use your CARTO account "%2". Code in its kernel will be able to read its API key or CARTO 3 access token. Allow it for "%1"?',
+      // The grant is the notebook's, whichever account it uses: say so, not only "%2".
+      '"%1" wants to use your CARTO credentials, now those of the account "%2". Code in its kernel will be able to read the API key or CARTO 3 access token of whichever account this notebook uses (chosen in its toolbar). Allow CARTO access for "%1"?',
       path,
       accountLabel
     ),

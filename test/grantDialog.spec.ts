@@ -39,6 +39,18 @@ describe('askGrant', () => {
     expect(await answer(d => click(d, 'Autoriser'))).toBe('allow');
   });
 
+  it("says the answer is the notebook's, for whichever account it uses", async () => {
+    expect(
+      await answer(d => {
+        const body = d.node.querySelector('.jp-Dialog-body')!.textContent;
+        expect(body).toContain('n.ipynb');
+        expect(body).toContain('now those of the account "alice"');
+        expect(body).toContain('whichever account this notebook uses');
+        d.reject();
+      })
+    ).toBeNull();
+  });
+
   it('decides nothing when the dialog is closed', async () => {
     expect(await answer(d => d.reject())).toBeNull();
   });
