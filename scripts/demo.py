@@ -184,7 +184,8 @@ def main():
   in Notebook 7: View > Left Sidebar > Show CARTO credentials):
     username alice   API key alice-demo-key-0001   tables alice_stores, alice_customers, alice_grid_10k
     username bob     API key bob-demo-key-0002     tables bob_parks, bob_private_notes
-  The server field is prefilled as {api_url}user/<username>/ (demo settings allow http on 127.0.0.1).
+  The server field is prefilled as {api_url}user/<username>/ (the demo's settings
+  allow http:// base URLs for every host, which its local API needs: use only demo keys here).
 
   CARTO 3 (the same local API plays auth.carto.com, the accounts service and the API base URL
   {api_url.rstrip("/")}):
