@@ -36,7 +36,7 @@ import {
   parseM2MFile
 } from './carto3Rest';
 import { loginErrorMessage } from './messages';
-import { StoredAccount, storeErrorCode } from './rest';
+import { AccountStoreError, StoredAccount, storeErrorCode } from './rest';
 
 /** The slice of a browser window the login uses (a real `Window` fits). */
 export interface ILoginWindow {
@@ -135,7 +135,7 @@ export class Carto3LoginSection extends Widget {
       win?.close();
       this._working = false;
       this._setProgress('');
-      this._showError(this._message(reason));
+      this._showError(this._message(reason), this._inputOfField(reason));
       this._update();
       return null;
     }
@@ -227,7 +227,10 @@ export class Carto3LoginSection extends Widget {
         this._setProgress('');
         this._update();
       }
-      this._showError(this._message(reason), stateLost ? null : this._code);
+      this._showError(
+        this._message(reason),
+        stateLost ? null : (this._inputOfField(reason) ?? this._code)
+      );
       return null;
     }
   }
@@ -296,7 +299,7 @@ export class Carto3LoginSection extends Widget {
       this._setProgress('');
       this._showError(
         this._message(reason),
-        file ? this._m2mFile : this._m2mPath
+        this._inputOfField(reason) ?? (file ? this._m2mFile : this._m2mPath)
       );
       return null;
     } finally {
@@ -412,9 +415,33 @@ export class Carto3LoginSection extends Widget {
   private _message(reason: unknown): string {
     const code = storeErrorCode(reason);
     if (code !== null && reason instanceof Error) {
-      return this._codeMessage(code, reason.message, reason);
+      const message = this._codeMessage(code, reason.message, reason);
+      const input = this._inputOfField(reason);
+      // The server speaks of its body's fields ('org', 'path'): name the control instead.
+      return input
+        ? this._trans.__('%1: %2', Private.labelOf(input), message)
+        : message;
     }
     return loginErrorMessage(reason, this._trans);
+  }
+
+  /** The control of this section that filled in the field a refused request names, if any. */
+  private _inputOfField(reason: unknown): HTMLInputElement | null {
+    const field = reason instanceof AccountStoreError ? reason.field : null;
+    switch (field) {
+      case 'org':
+        return this._org;
+      case 'api_base_url':
+        return this._apiBaseUrl;
+      case 'path':
+        return this._m2mPath;
+      case 'label':
+        return this._m2mLabel;
+      case 'code':
+        return this._code;
+      default:
+        return null;
+    }
   }
 
   /** What to do about a CARTO 3 failure; the server's sentence when there is no better one. */
@@ -661,7 +688,14 @@ export class Carto3LoginSection extends Widget {
     message: string,
     target: HTMLInputElement | null = null
   ): void {
-    for (const input of [this._code, this._m2mFile, this._m2mPath]) {
+    for (const input of [
+      this._org,
+      this._apiBaseUrl,
+      this._code,
+      this._m2mFile,
+      this._m2mPath,
+      this._m2mLabel
+    ]) {
       input.removeAttribute('aria-invalid');
       input.removeAttribute('aria-errormessage');
     }
@@ -751,6 +785,11 @@ namespace Private {
   }
 
   /** A labelled input, appended to `parent` in its own row. */
+  /** The visible label of a control made by `field`. */
+  export function labelOf(input: HTMLInputElement): string {
+    return input.labels?.[0]?.textContent ?? '';
+  }
+
   export function field(
     parent: HTMLElement,
     text: string,

@@ -71,7 +71,11 @@ export type ImportInfo = z.infer<typeof importInfoSchema>;
 const bootstrapSchema = z.object({ code: z.string().check(z.minLength(1)) });
 
 const errorSchema = z.object({
-  error: z.object({ code: z.string(), message: z.string() })
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    field: z.optional(z.string())
+  })
 });
 
 /** What a login form submits. */
@@ -90,10 +94,15 @@ export interface INewAccount {
  * cannot be reached at all, calls reject with `ServerConnection.NetworkError` instead.
  */
 export class AccountStoreError extends ServerConnection.ResponseError {
+  /**
+   * `field`: the request body's field a `bad_request` is about (the server names it), so the UI
+   * can point at the control that filled it in.
+   */
   constructor(
     readonly code: string,
     message: string,
-    response: Response
+    response: Response,
+    readonly field: string | null = null
   ) {
     super(response, message);
     this.name = 'AccountStoreError';
@@ -230,7 +239,8 @@ export async function requestServerExtension<T>(
       ? new AccountStoreError(
           parsed.data.error.code,
           parsed.data.error.message,
-          response
+          response,
+          parsed.data.error.field ?? null
         )
       : new AccountStoreError(
           'server',

@@ -14,8 +14,18 @@ import { AccountStoreError, StoredAccount } from '../src/rest';
 
 const trans = nullTranslator.load('jupyterlab_carto_credentials');
 
-function failure(status: number, code: string, message: string): Error {
-  return new AccountStoreError(code, message, new Response(null, { status }));
+function failure(
+  status: number,
+  code: string,
+  message: string,
+  field: string | null = null
+): Error {
+  return new AccountStoreError(
+    code,
+    message,
+    new Response(null, { status }),
+    field
+  );
 }
 
 function carto3Account(id: string, kind: 'oauth' | 'm2m'): StoredAccount {
@@ -351,6 +361,39 @@ describe('Carto3LoginSection', () => {
       await flush();
       expect($('.jp-CartoCredentials-error').textContent).toBe(said);
     }
+  });
+
+  it('a refused field is named by its control, which is marked', async () => {
+    harness = setup();
+    const { store, section, $ } = harness;
+    store.startError = failure(
+      400,
+      'bad_request',
+      "The field 'org' must be 1 to 200 visible ASCII characters.",
+      'org'
+    );
+    const org = $('.jp-CartoCredentials-orgInput') as HTMLInputElement;
+    org.value = 'acme corp';
+    $('.jp-CartoCredentials-carto3Login').click();
+    await flush();
+    expect($('.jp-CartoCredentials-error').textContent).toBe(
+      "Organisation (single sign-on), optional: The field 'org' must be 1 to 200 visible ASCII characters."
+    );
+    expect(org.getAttribute('aria-invalid')).toBe('true');
+
+    store.m2mError = failure(
+      400,
+      'bad_request',
+      "The field 'path' must be the path of a .json file.",
+      'path'
+    );
+    section.m2mPathInput.value = '/etc/shadow';
+    await section.addM2M();
+    expect($('.jp-CartoCredentials-error').textContent).toBe(
+      "Or its path on the Jupyter server: The field 'path' must be the path of a .json file."
+    );
+    expect(section.m2mPathInput.getAttribute('aria-invalid')).toBe('true');
+    expect(org.hasAttribute('aria-invalid')).toBe(false);
   });
 
   it('"Log in with a code instead" goes straight to the paste flow', async () => {

@@ -186,8 +186,8 @@ SCHEMAS = {
 _VALIDATORS = {}
 
 
-def _bad(message):
-    return CredentialsError(400, "bad_request", message)
+def _bad(message, field=None):
+    return CredentialsError(400, "bad_request", message, field)
 
 
 def _validator(schema):
@@ -275,13 +275,13 @@ def check(body, schema):
         raise _bad("The request body must be a JSON object.")
     errors = list(_validator(schema).iter_errors(body))
     if errors:
-        raise _bad(_message(min(errors, key=lambda e: _rank(schema, e)), schema))
+        raise _bad(*_message(min(errors, key=lambda e: _rank(schema, e)), schema))
     for name, prop in schema["properties"].items():
         if "x-rule" in prop and name in body:
             try:
                 body[name] = rules.check(prop["x-rule"], body[name])
             except rules.RuleError as err:
-                raise _bad("The field '%s' is refused: %s" % (name, err.message)) from None
+                raise _bad("The field '%s' is refused: %s" % (name, err.message), name) from None
     return body
 
 
@@ -329,7 +329,7 @@ def query_arguments(query, allowed):
 def check_value(schema, name, value):
     """``value`` (e.g. a query argument) checked against one property schema of this module."""
     if next(_validator(schema).iter_errors(value), None) is not None:
-        raise _bad("The field '%s' %s." % (name, schema["x-message"]))
+        raise _bad("The field '%s' %s." % (name, schema["x-message"]), name)
     return value
 
 
@@ -345,6 +345,8 @@ def _rank(schema, error):
 
 
 def _message(error, schema):
+    """``(message, field)`` of a schema ``error``: ``field`` names the body's field it is about,
+    or is ``None``."""
     properties = schema["properties"]
     if not error.path:
         if error.validator == "additionalProperties":
@@ -352,17 +354,22 @@ def _message(error, schema):
             name = unknown[0] if unknown else ""
             # A field name is shown only if it looks like one (a pasted key could be a name).
             shown = "'%s'" % name if _FIELD_NAME.match(name) else "with an unexpected name"
-            return "Unknown field %s; expected only %s." % (shown, ", ".join(sorted(properties)))
+            return "Unknown field %s; expected only %s." % (
+                shown,
+                ", ".join(sorted(properties)),
+            ), None
         if error.validator == "required":
             missing = [n for n in error.validator_value if n not in error.instance]
-            return "The field '%s' is required." % (missing[0] if missing else "?")
+            if not missing:
+                return "The field '?' is required.", None
+            return "The field '%s' is required." % missing[0], missing[0]
         if "x-message" in schema:
-            return schema["x-message"]
-        return "The request body does not have the expected fields."
+            return schema["x-message"], None
+        return "The request body does not have the expected fields.", None
     name = error.path[0]
     if error.instance is None and "null" not in _types(properties[name]):
-        return "The field '%s' must not be null." % name
-    return "The field '%s' %s." % (name, properties[name]["x-message"])
+        return "The field '%s' must not be null." % name, name
+    return "The field '%s' %s." % (name, properties[name]["x-message"]), name
 
 
 def _types(prop):

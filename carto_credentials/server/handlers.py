@@ -92,7 +92,10 @@ class CredentialsHandler(APIHandler):
                 err.code,
             )
         self.set_status(err.status)
-        self.finish({"error": {"code": err.code, "message": err.message}})
+        error = {"code": err.code, "message": err.message}
+        if err.field is not None:
+            error["field"] = err.field
+        self.finish({"error": error})
 
     def body(self, schema):
         return bodies.parse(self.request.body or b"", schema)

@@ -258,10 +258,14 @@ async def test_failed_login_is_an_error_and_stores_nothing(
 )
 async def test_bad_bodies_are_refused_and_change_nothing(api, carto_store_path, body, field, says):
     status = 413 if isinstance(body, bytes) and len(body) > 65536 else 400
-    message = assert_error(await api.post("accounts", body), status, "bad_request")
+    answer = await api.post("accounts", body)
+    message = assert_error(answer, status, "bad_request")
     assert field in message and says in message, message
     assert CAROL_KEY not in message
     assert not os.path.exists(carto_store_path)
+    # The field a refusal is about, for the panel to mark its control; none for an unknown one.
+    named = field.strip("'") if field.startswith("'") and "Unknown" not in says else None
+    assert answer.json["error"].get("field") == named
 
 
 async def test_label_of_exactly_100_characters_after_trimming_is_kept(api):

@@ -381,3 +381,20 @@ async def test_logging_in_again_as_the_same_carto_user_renews_that_account(carto
     assert sorted(a["label"] for a in listed if a["kind"] == "oauth") == sorted(
         [data.USERS["alice"]["email"], data.USERS["bob"]["email"]]
     )
+
+
+@pytest.mark.parametrize(
+    "route, body, field",
+    [
+        ("oauth/start", {"flow": "paste", "org": "acme corp"}, "org"),
+        ("oauth/start", {"flow": "paste", "api_base_url": 7}, "api_base_url"),
+        ("accounts", {"kind": "m2m", "path": "/etc/shadow"}, "path"),
+        ("accounts", {"kind": "m2m", "path": "/srv/m2m.json", "label": "a\nb"}, "label"),
+    ],
+)
+async def test_refused_carto3_fields_are_named_for_the_panel(carto_rest, route, body, field):
+    answer = await carto_rest.post(route, body)
+    assert answer.status == 400, answer
+    assert answer.json["error"]["code"] == "bad_request"
+    assert answer.json["error"]["field"] == field
+    assert "'%s'" % field in answer.json["error"]["message"]
