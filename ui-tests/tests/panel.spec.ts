@@ -244,3 +244,30 @@ test('renders in the dark theme', async ({ page }) => {
   expect(background).not.toBe('rgb(255, 255, 255)');
   await screenshot(page, 'panel-dark');
 });
+
+test('logs out with the keyboard: the result is said and the focus stays in the list', async ({
+  page,
+  request
+}) => {
+  await openCartoPanel(page);
+  const before = (await accounts(request)).accounts.length;
+  expect(before).toBeGreaterThan(0);
+  const logOut = page.locator(`${PANEL} .jp-CartoCredentials-logOut`).last();
+  await logOut.focus();
+  await page.keyboard.press('Enter');
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog).toContainText('Log out of CARTO?');
+  await page.keyboard.press('Enter'); // the dialog's default button: Log out
+  await expect(dialog).toHaveCount(0);
+  await expect(
+    page.locator(`${PANEL} .jp-CartoCredentials-listStatus`)
+  ).toContainText('Logged out of');
+  expect((await accounts(request)).accounts).toHaveLength(before - 1);
+  // Not dropped on <body>: still in the CARTO panel, where the next Tab makes sense.
+  expect(
+    await page.evaluate(
+      panel => document.querySelector(panel)!.contains(document.activeElement),
+      PANEL
+    )
+  ).toBe(true);
+});
