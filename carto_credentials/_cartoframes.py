@@ -11,7 +11,8 @@ finder replaces its three functions:
   without ``credentials=`` uses the notebook's account and follows later pushes;
 - ``set_default_credentials(...)`` builds its value exactly as cartoframes does, then sets it as
   *our* code default (it wins; JupyterLab is told with ``credentials_changed``);
-- ``unset_default_credentials()`` forgets the code default: the JupyterLab account applies again.
+- ``unset_default_credentials()`` forgets the code default: the JupyterLab account applies again;
+- ``Credentials.save()`` writes its file mode 0600 (``_save_privately``), not 0644.
 
 A kernel that never imports cartoframes never imports it (the finder only compares a name). If
 cartoframes was imported before ``install()`` ran, the module is patched at once and names already
@@ -19,14 +20,19 @@ bound to the original functions (``from cartoframes.auth import ...``) are rebou
 """
 
 import functools
+import json
 import logging
+import os
 import sys
 import threading
 
 from . import defaults, kernel
 from ._import_hook import AfterImportFinder
+from .credentials import write_private
 
 TARGET_MODULE = "cartoframes.auth.defaults"
+CREDENTIALS_MODULE = "cartoframes.auth.credentials"
+UTILS_MODULE = "cartoframes.utils.utils"
 _MARK = "_carto_credentials_patched"
 
 log = logging.getLogger(__name__)
@@ -127,7 +133,33 @@ def patch(module):
     module.get_default_credentials = get_default_credentials
     module.set_default_credentials = set_default_credentials
     module.unset_default_credentials = unset_default_credentials
+    _save_privately(sys.modules.get(CREDENTIALS_MODULE), sys.modules.get(UTILS_MODULE))
     setattr(module, _MARK, True)
+
+
+def _save_privately(credentials_module, utils_module):
+    """``cartoframes.auth.Credentials.save()`` writes its file mode 0600 (its default directory
+    0700), as our ``Credentials.save`` does, instead of cartoframes 1.2.5's 0644 / 0755: the
+    ``save_in_config`` its module bound is replaced by one that writes the same JSON to the same
+    path, returns the same path and raises the same errors. Needs both modules (imported by
+    ``cartoframes.auth.defaults``); else cartoframes is left as it is."""
+    if credentials_module is None or utils_module is None:
+        return
+    original = getattr(credentials_module, "save_in_config", None)
+    config_dir = getattr(utils_module, "USER_CONFIG_DIR", None)
+    config_path = getattr(utils_module, "default_config_path", None)
+    if original is None or config_dir is None or config_path is None:
+        return
+
+    @functools.wraps(original)
+    def save_in_config(content, filename=None, filepath=None):
+        if filepath is None:
+            os.makedirs(config_dir, mode=0o700, exist_ok=True)
+            filepath = config_path(filename)
+        write_private(filepath, json.dumps(content))
+        return filepath
+
+    credentials_module.save_in_config = save_in_config
 
 
 def code_set(value):

@@ -174,7 +174,7 @@ class Credentials:
         if config_file is None:
             config_file = paths.cartoframes_creds_path()
             os.makedirs(os.path.dirname(config_file), mode=0o700, exist_ok=True)
-        _write_private(config_file, json.dumps(content))
+        write_private(config_file, json.dumps(content))
         user_log.info(
             f"User credentials for `{self._username or self._base_url}` were successfully saved to `{config_file}`"
         )
@@ -319,7 +319,8 @@ def set_html_renderer(render):
     _html_renderer = render
 
 
-def _write_private(path, text):
+def write_private(path, text):
+    """Write ``text`` (UTF-8) to ``path`` with mode 0600, an existing file tightened first."""
     # Restrict before writing: an existing 0644 file is tightened while still empty.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

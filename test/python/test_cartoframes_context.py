@@ -247,6 +247,39 @@ def test_cartoframes_imported_after_the_push_on_the_first_cell(flavour, tmp_path
 
 
 @FLAVOURS
+def test_cartoframes_save_writes_a_private_file(flavour, tmp_path):
+    # cartoframes 1.2.5 leaves the key in a 0644 file; through our hook it is 0600, same content.
+    kernel = start(flavour, tmp_path)
+    explicit = tmp_path / "work" / "creds.json"
+    explicit.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        connect(kernel, flavour, alice())
+        out = kernel.run(
+            "import os\n"
+            "from cartoframes.auth import Credentials\n"
+            "from cartoframes.auth.credentials import DEFAULT_CREDS_FILENAME\n"
+            "from cartoframes.utils.utils import default_config_path\n"
+            f"Credentials('alice', {KEY!r}).save()\n"
+            f"Credentials('alice', {KEY!r}).save({str(explicit)!r})\n"
+            "default = default_config_path(DEFAULT_CREDS_FILENAME)\n"
+            f"for path in (default, {str(explicit)!r}):\n"
+            "    print('mode', oct(os.stat(path).st_mode & 0o777))\n",
+            timeout=60,
+        )
+        assert out["stdout"].count("mode 0o600") == 2, out
+        assert "successfully saved to" in out["stdout"]  # cartoframes' own message, as before
+        assert json.loads(explicit.read_text()) == {
+            "username": "alice",
+            "api_key": KEY,
+            "base_url": "https://alice.carto.com",
+            "allow_non_secure": False,
+        }
+        assert KEY not in json.dumps(out)
+    finally:
+        kernel.stop()
+
+
+@FLAVOURS
 def test_the_seeds_run_with_no_credentials_in_code(flavour, tmp_path, carto_api):
     server, base = carto_api
     base_url = base + "user/alice/"
