@@ -3,7 +3,7 @@
 ``install()`` (called by the startup file and by the silent bootstrap) puts a finder on
 ``sys.meta_path`` that does nothing until ``cartoframes.auth.defaults`` is imported; right after that
 module runs — before ``cartoframes.auth`` or any other cartoframes module binds its names — the
-finder replaces its three functions:
+finder replaces its three functions, and the file writer of ``cartoframes.auth.Credentials``:
 
 - ``get_default_credentials()`` answers ``carto_credentials.get_default_credentials()`` (code-set,
   JupyterLab push, environment, account store, ``creds.json``) as a real
