@@ -508,15 +508,28 @@ class AccountStore:
 
         return self.update(change)
 
-    def set_token(self, account_id, token, expires_at, api_base_url=None, refused=False):
+    def set_token(
+        self, account_id, token, expires_at, api_base_url=None, refused=False, email=None
+    ):
         """A new access token (a renewal or a new login) for the CARTO 3 account ``account_id``;
-        ``refused``: CARTO refused the M2M client (the token is left as it was)."""
+        ``refused``: CARTO refused the M2M client (the token is left as it was). ``email``: the
+        CARTO user a new login is of, when known; ``400 oauth_other_user`` (nothing changed) when
+        the account is another user's."""
 
         def change(data):
             account = _find(data, account_id)
             if kind_of(account) not in CARTO3_KINDS:
                 raise CredentialsError(
                     400, "not_carto3", "The account %s is not a CARTO 3 login." % account_id
+                )
+            stored_email = (account.get("user_info") or {}).get("email")
+            if email and stored_email and email != stored_email:
+                raise CredentialsError(
+                    400,
+                    "oauth_other_user",
+                    "CARTO logged you in as %s, not as %s, whose login “%s” this is: log in again "
+                    "as %s (sign out of CARTO in the login window first), or add %s with “Log in "
+                    "with CARTO”." % (email, stored_email, account["label"], stored_email, email),
                 )
             if refused:
                 account["refused"] = True

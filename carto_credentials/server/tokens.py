@@ -166,9 +166,20 @@ class Tokens:
         api_base_url, user_info = login.api_base_url, None
         if not api_base_url:
             api_base_url, user_info = await self._discover(token)
+        elif login.account_id:
+            # Logging an account in again: who CARTO logged in, so another user's token never
+            # lands in this account (set_token compares the emails).
+            user_info = await self._who(token)
         if login.account_id:
             account = await self.in_store(
-                self.store.set_token, login.account_id, token, expires_at, api_base_url
+                functools.partial(
+                    self.store.set_token,
+                    login.account_id,
+                    token,
+                    expires_at,
+                    api_base_url,
+                    email=(user_info or {}).get("email"),
+                )
             )
             self.log.info(
                 "carto-credentials: account %s logged in to CARTO 3 again", login.account_id
@@ -191,6 +202,14 @@ class Tokens:
         else:
             self.log.info("carto-credentials: account %s logged in to CARTO 3 again", account["id"])
         return account, created
+
+    async def _who(self, token):
+        """The ``user_info`` CARTO's accounts service gives for ``token``, or ``None`` when it
+        cannot say (an organisation without it: the API base URL was given by hand)."""
+        try:
+            return (await self._discover(token))[1]
+        except CredentialsError:
+            return None
 
     async def _discover(self, token):
         settings = self.settings

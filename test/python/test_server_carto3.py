@@ -398,3 +398,27 @@ async def test_refused_carto3_fields_are_named_for_the_panel(carto_rest, route, 
     assert answer.json["error"]["code"] == "bad_request"
     assert answer.json["error"]["field"] == field
     assert "'%s'" % field in answer.json["error"]["message"]
+
+
+async def test_logging_an_account_in_again_as_another_carto_user_changes_nothing(
+    carto_rest, carto3_api
+):
+    alice = await paste_login(carto_rest, "alice")
+    assert alice.status == 201, alice
+    token = (await token_of(carto_rest, alice.json["id"]))["access_token"]
+
+    # "Log in again" on alice's login, but CARTO's window was signed in as bob.
+    again = await carto_rest.post("oauth/start", {"flow": "paste", "account_id": alice.json["id"]})
+    location, _ = log_in_at_carto(again.json["authorize_url"], "bob")
+    answer = await carto_rest.post(
+        "oauth/exchange", {"state": again.json["state"], "code": location}
+    )
+    assert (answer.status, answer.json["error"]["code"]) == (400, "oauth_other_user")
+    message = answer.json["error"]["message"]
+    assert message.startswith(
+        "CARTO logged you in as %s, not as %s" % (data.USERS["bob"]["email"], alice.json["label"])
+    )
+    # alice's login keeps alice's token, and bob is not added behind the user's back.
+    assert (await token_of(carto_rest, alice.json["id"]))["access_token"] == token
+    listed = (await carto_rest.get("accounts")).json["accounts"]
+    assert [a["id"] for a in listed] == [alice.json["id"]]
