@@ -20,6 +20,7 @@ import {
 } from '@jupyterlab/translation';
 import { Token } from '@lumino/coreutils';
 import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
+import { Poll } from '@lumino/polling';
 import { Panel } from '@lumino/widgets';
 
 import { addToPalette, CommandIDs, registerCommands } from './commands';
@@ -83,6 +84,9 @@ const translationPlugin: JupyterFrontEndPlugin<TranslationBundle> = {
  * this extension's plugins the operations their views need (an internal token); other extensions
  * get it through the public `ICartoCredentials` (the `credentials` plugin below).
  */
+/** How often a window reads the account store for changes made elsewhere (ms). */
+const STORE_SYNC_MS = 10 * 1000;
+
 const managerPlugin: JupyterFrontEndPlugin<ICartoCredentialsManager> = {
   id: PLUGIN_ID,
   description:
@@ -130,6 +134,20 @@ const managerPlugin: JupyterFrontEndPlugin<ICartoCredentialsManager> = {
     model.refresh().catch(reason => {
       console.warn('CARTO credentials: accounts not loaded.', reason.message);
     });
+    // Another window of this server may log out, change the default or a grant: follow it (the
+    // kernels of this window too), at once when this window gets the focus back.
+    const sync = new Poll({
+      auto: true,
+      factory: () => model.sync(),
+      frequency: {
+        interval: STORE_SYNC_MS,
+        backoff: true,
+        max: 20 * STORE_SYNC_MS
+      },
+      name: `${PLUGIN_ID}:sync`,
+      standby: 'when-hidden'
+    });
+    window.addEventListener('focus', () => void sync.refresh());
     return model;
   }
 };

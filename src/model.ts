@@ -12,6 +12,7 @@ import type { Carto3Token, ICarto3Store } from './carto3Rest';
 import { Carto3Tokens, ITokenChange } from './carto3Tokens';
 import type { CodeCredentials } from './protocol';
 import {
+  AccountList,
   GrantDecision,
   IAccountStore,
   ImportInfo,
@@ -121,11 +122,28 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
   }
 
   /** Load accounts and grants from the server; `ready` resolves after the first success. */
+  /**
+   * Read the store again when another window (or a kernel's headless run) changed it: accounts,
+   * the default or grants. Cheap when nothing changed (two GETs, no signal); the plugin polls it.
+   */
+  async sync(): Promise<void> {
+    const [list, grants] = await Promise.all([
+      this._store.list(),
+      this._store.grants()
+    ]);
+    if (Private.storeState(list, grants) !== this._storeState) {
+      await this.refresh();
+    }
+  }
+
   async refresh(): Promise<void> {
     const [list, grants] = await Promise.all([
       this._store.list(),
       this._store.grants()
     ]);
+    this._storeState = Private.storeState(list, grants);
+    const previousDefault = this._defaultId;
+    const previousGrants = this._grants;
     this._accounts = list.accounts.map(Private.toAccount);
     this._tokens?.retain(this._accounts.map(a => a.id));
     // Logged in again elsewhere (another tab): an expiry remembered here is stale.
@@ -161,6 +179,18 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
     );
     this._ready.resolve();
     this._accountsChanged.emit();
+    // Changed elsewhere (another window): the views and kernels of this one follow.
+    if (this._defaultId !== previousDefault) {
+      this._defaultChanged.emit(this._defaultId);
+    }
+    for (const path of new Set([
+      ...previousGrants.keys(),
+      ...this._grants.keys()
+    ])) {
+      if (previousGrants.get(path) !== this._grants.get(path)) {
+        this._grantsChanged.emit(path);
+      }
+    }
   }
 
   /**
@@ -609,6 +639,7 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
   private _accounts: ICartoCredentials.IAccount[] = [];
   private _defaultId: string | null = null;
   private _grants = new Map<string, GrantDecision>();
+  private _storeState = '';
   private readonly _keys = new Map<string, string>();
   private readonly _notebookChoices = new Map<string, string>();
   /** Which notebook each kernel serves and what code in it set. */
@@ -640,6 +671,14 @@ export namespace CartoCredentialsModel {
 }
 
 namespace Private {
+  /** What the store said, as one comparable text (no keys: lists and grants hold none). */
+  export function storeState(
+    list: AccountList,
+    grants: Record<string, GrantDecision>
+  ): string {
+    return JSON.stringify([list, grants]);
+  }
+
   /** A CARTO 3 login (a token, no API key). */
   export function isCarto3(
     account: ICartoCredentials.IAccount

@@ -32,6 +32,35 @@ describe('CartoCredentialsModel', () => {
     });
   });
 
+  describe('#sync()', () => {
+    it('follows what another window changed, and says nothing when nothing did', async () => {
+      const { model, store } = await makeModel();
+      // Another window of the same server, on the same store.
+      const other = new CartoCredentialsModel({ store });
+      await other.refresh();
+      const seen: string[] = [];
+      model.accountsChanged.connect(() => seen.push('accounts'));
+      model.defaultChanged.connect((_, id) => seen.push(`default ${id}`));
+      model.grantsChanged.connect((_, path) => seen.push(`grant ${path}`));
+
+      await model.sync();
+      expect(seen).toEqual([]);
+
+      await other.removeAccount('acc-b');
+      await other.setDefault('acc-p');
+      await other.setGrant('n.ipynb', 'deny');
+      await model.sync();
+      expect(model.accounts.map(a => a.id)).toEqual(['acc-a', 'acc-p']);
+      expect(model.defaultAccountId).toBe('acc-p');
+      expect(model.accessFor('n.ipynb')).toBe('deny');
+      expect(seen).toEqual(['accounts', 'default acc-p', 'grant n.ipynb']);
+      // The logged-out account's key is gone from this page too: no kernel can get it.
+      expect(model.knownKeys()).not.toContain('bob-secret-key');
+      expect((await model.pushPayload('x.ipynb')).account?.id).toBe('acc-p');
+      other.dispose();
+    });
+  });
+
   describe('#changed', () => {
     it('never carries a key', async () => {
       const { model } = await makeModel(s => (s.grantMap['n.ipynb'] = 'allow'));
