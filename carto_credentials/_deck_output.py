@@ -43,10 +43,13 @@ def deck_bundle(html, token_accounts, masker_class):
     module), so every written form of a token is found as the filter finds it."""
     if PYDECK_MARKER not in html or not token_accounts:
         return None
-    placeholders = {
-        token: "%s%d" % (PLACEHOLDER_PREFIX, i) for i, token in enumerate(token_accounts)
-    }
-    replaced, changed = masker_class(list(token_accounts), replacement=placeholders.get).text(html)
+    # Numbered among the tokens this page holds, so the same page gets the same placeholders
+    # whatever other logins the kernel knew before.
+    present = [token for token in token_accounts if masker_class([token]).text(html)[1]]
+    placeholders = {token: "%s%d" % (PLACEHOLDER_PREFIX, i) for i, token in enumerate(present)}
+    if not placeholders:
+        return None
+    replaced, changed = masker_class(list(placeholders), replacement=placeholders.get).text(html)
     if not changed:
         return None
     return {

@@ -55,11 +55,33 @@ def qualifies(key, min_length=MIN_KEY_LENGTH):
 
 
 def key_forms(key):
-    """The ways ``key`` is written in outputs: raw, URL-encoded, in a JSON string, in HTML."""
+    """The ways ``key`` is written in outputs: raw, URL-encoded, in a JSON string, in HTML, and
+    inside Base64 (``base64_forms``)."""
     import html
     from urllib.parse import quote, quote_plus
 
-    return {key, quote(key, safe=""), quote_plus(key), json.dumps(key)[1:-1], html.escape(key)}
+    forms = {key, quote(key, safe=""), quote_plus(key), json.dumps(key)[1:-1], html.escape(key)}
+    return forms | base64_forms(key)
+
+
+def base64_forms(key):
+    """The Base64 text (standard and URL-safe alphabets) that ``key`` becomes inside any encoded
+    text, at each of the three byte alignments: an HTTP Basic ``Authorization`` header is
+    ``base64("user:" + key)``, which ``http.client``'s debug output and logged requests show.
+    Only the characters that depend on the key's bytes alone are kept, so each form is found
+    whatever precedes or follows the key."""
+    import base64
+
+    raw = key.encode("utf-8")
+    forms = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii")
+        start = (offset * 8 + 5) // 6
+        end = (offset + len(raw)) * 8 // 6
+        fragment = encoded[start:end]
+        forms.add(fragment)
+        forms.add(fragment.replace("+", "-").replace("/", "_"))
+    return forms
 
 
 class Masker:

@@ -8,6 +8,7 @@ tracebacks and ``execute_reply``, other targets' comm messages, keys from each s
 API, and the same with a real cartoframes ``Map`` on ``python3-cartoframes``.
 """
 
+import base64
 import json
 import os
 import subprocess
@@ -49,6 +50,26 @@ def test_one_masking_rule_for_repr_error_texts_and_outputs():
     assert masker.text(f"url?api_key={KEY}&x")[0] == "url?api_key=***4567&x"
     # default_public and short strings are never masked in outputs (src/redact.ts does the same)
     assert not _masking.qualifies("default_public") and not _masking.qualifies("1234567")
+
+
+@pytest.mark.parametrize("user", ["", "a", "al", "alice", "bob-the-builder"])
+def test_a_key_inside_base64_is_masked_at_every_alignment(user):
+    # An HTTP Basic header, as http.client's debug output prints it: base64("user:key").
+    for alphabet in (base64.b64encode, base64.urlsafe_b64encode):
+        header = "Basic " + alphabet((user + ":" + KEY + "\n").encode()).decode()
+        masked, changed = _masking.Masker([KEY]).text(header)
+        assert changed and "***4567" in masked
+        # Nothing left from which the key could be read back.
+        tail = masked.split("***4567")[-1]
+        assert len(tail) <= 4, masked
+        for start in range(len(masked)):
+            for end in range(start + 8, len(masked) + 1):
+                piece = masked[start:end]
+                try:
+                    decoded = base64.b64decode(piece + "=" * (-len(piece) % 4), validate=False)
+                except ValueError:
+                    continue
+                assert KEY[:8].encode() not in decoded and KEY[-8:].encode() not in decoded
 
 
 def test_nested_json_values_and_names_are_masked_and_untouched_values_are_kept():
@@ -331,6 +352,22 @@ def test_every_rich_output_kind_and_mime_type_is_masked(kernel):
     assert data["metadata"] == {"note": "***0001"}
     result = next(c for t, c in messages if t == "execute_result")
     assert "***0001" in result["data"]["text/plain"]
+
+
+def test_http_client_debug_output_shows_no_basic_header_key(kernel):
+    # A common way to debug HTTP: http.client prints each request, Authorization header included.
+    messages, reply = run(
+        kernel,
+        "import base64\n"
+        "for user in ('alice', 'bo', 'x'):\n"
+        "    print('send: Authorization: Basic '\n"
+        "          + base64.b64encode((user + ':' + K['env']).encode()).decode())",
+    )
+    out = _emitted(messages, reply)
+    for user in ("alice", "bo", "x"):
+        header = base64.b64encode((user + ":" + KEYS["env"]).encode()).decode()
+        assert header not in out
+    assert out.count("***0001") == 3, out
 
 
 def test_verbose_tracebacks_and_the_execute_reply_are_masked(kernel):
