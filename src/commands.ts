@@ -52,7 +52,8 @@ export interface ICommandsOptions {
   /** Lets the user pick an account; an item dialog by default. */
   pick?: (
     choices: IAccountChoice[],
-    current: IAccountChoice
+    current: IAccountChoice,
+    path: string
   ) => Promise<IAccountChoice | null>;
 }
 
@@ -65,7 +66,8 @@ export function registerCommands(
 ): IDisposable {
   const { model, trans, current } = options;
   const confirm = options.confirm ?? (a => confirmLogOut(a, trans));
-  const pick = options.pick ?? ((c, now) => Private.pickItem(c, now, trans));
+  const pick =
+    options.pick ?? ((c, now, path) => Private.pickItem(c, now, path, trans));
   const set = new DisposableSet();
 
   set.add(
@@ -129,7 +131,7 @@ export function registerCommands(
         const choices = accountChoices(model, trans);
         const chosenId = model.notebookAccountId(notebook.path);
         const now = choices.find(c => c.id === chosenId) ?? choices[0];
-        const choice = await pick(choices, now);
+        const choice = await pick(choices, now, notebook.path);
         if (choice) {
           chooseNotebookAccount(
             model,
@@ -224,10 +226,12 @@ namespace Private {
   export async function pickItem(
     choices: IAccountChoice[],
     current: IAccountChoice,
+    path: string,
     trans: TranslationBundle
   ): Promise<IAccountChoice | null> {
     const result = await InputDialog.getItem({
-      title: trans.__('CARTO account for this notebook'),
+      // Which notebook: the one whose choice changes, said in so many words.
+      title: trans.__('CARTO account for %1', path),
       label: trans.__('Account'),
       items: choices.map(c => c.label),
       current: current.label

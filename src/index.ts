@@ -234,8 +234,10 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       openPanel: () => app.shell.activateById(panel.id),
       focusLogin: () => panel.form.focusUsername(),
       current: () => {
+        // The notebook in the main area, not the tracker's last one behind a console or an
+        // editor: commands act on what the user is looking at.
         const widget = notebooks?.currentWidget;
-        return widget
+        return widget && widget === app.shell.currentWidget
           ? { path: widget.context.path, metadata: widget.content.model }
           : null;
       }

@@ -37,8 +37,8 @@ describe('registerCommands()', () => {
         calls.push(`confirm:${account.id}`);
         return options.confirm ?? true;
       },
-      pick: async choices => {
-        offered.push(choices.map(c => c.label));
+      pick: async (choices, _now, path) => {
+        offered.push([path, ...choices.map(c => c.label)]);
         return choices.find(c => c.label === options.pick) ?? null;
       }
     });
@@ -88,7 +88,8 @@ describe('registerCommands()', () => {
   it('switches the current notebook account through metadata and model', async () => {
     const { commands, model, metadata, offered } = await setup({ pick: 'bob' });
     await commands.execute(CommandIDs.switchAccount);
-    expect(offered).toEqual([['Default (alice)', 'alice', 'bob']]);
+    // The dialog is told which notebook it is for (its title names it).
+    expect(offered).toEqual([['n.ipynb', 'Default (alice)', 'alice', 'bob']]);
     expect(metadata.values.get(METADATA_KEY)).toEqual({ account: 'acc-b' });
     expect(model.notebookAccountId('n.ipynb')).toBe('acc-b');
   });

@@ -234,6 +234,31 @@ test('gives a console opened here the default account without asking', async ({
   await expect(page.locator('.jp-Dialog')).toHaveCount(0);
 });
 
+test('the notebook commands act on the notebook in front, not on one behind a console', async ({
+  page,
+  tmpPath
+}) => {
+  const notebookPath = await newNotebook(page, tmpPath);
+  const enabled = () =>
+    page.evaluate(() =>
+      window.jupyterapp.commands.isEnabled(
+        'jupyterlab-carto-credentials:switch-account'
+      )
+    );
+  expect(await enabled()).toBe(true);
+  await page.evaluate(() => {
+    void window.jupyterapp.commands.execute('console:create', {
+      kernelPreference: { name: 'python3' }
+    });
+  });
+  await page.waitForFunction(
+    () => (window.jupyterapp.shell.currentWidget as any)?.console !== undefined
+  );
+  expect(await enabled()).toBe(false);
+  await openNotebook(page, notebookPath);
+  expect(await enabled()).toBe(true);
+});
+
 test('renders in the dark theme', async ({ page }) => {
   await page.theme.setDarkTheme();
   await openCartoPanel(page);
