@@ -26,6 +26,18 @@ from . import paths
 ALLOW_HINT = (
     "allow it with the command 'Allow CARTO Access for This Notebook' (command palette, CARTO)."
 )
+# ... unless the policy is never, which no per-notebook answer overrides.
+NEVER_HINT = (
+    "the kernel access setting is 'Never' (Settings › CARTO credentials › Kernel access to "
+    "credentials): set it to 'Ask once per notebook' or 'Always' to let notebooks use it."
+)
+
+
+def not_allowed_hint():
+    """What to do about a notebook JupyterLab did not give credentials to: under the policy
+    ``never`` change the setting, else allow the notebook (``ALLOW_HINT``)."""
+    return NEVER_HINT if policy() == "never" else ALLOW_HINT
+
 
 PLUGIN_ID = "jupyterlab-carto-credentials:plugin"
 SETTING = "kernelAccess"

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from . import rules
 from ._masking import remember
-from .access import ALLOW_HINT
+from .access import not_allowed_hint
 from .credentials import DEFAULT_PUBLIC, Credentials
 
 TARGET = "carto.credentials"
@@ -469,7 +469,10 @@ def missing_push_hint():
     with _bridge.lock:
         state, timed_out = _bridge.state, _bridge.wait_timed_out
     if state == NOT_GRANTED:
-        return "JupyterLab has not allowed this notebook to use your CARTO account: " + ALLOW_HINT
+        return (
+            "JupyterLab has not allowed this notebook to use your CARTO account: "
+            + not_allowed_hint()
+        )
     if timed_out:
         return (
             f"JupyterLab did not send credentials to this kernel within {PUSH_WAIT_SECONDS:g} s: is the "

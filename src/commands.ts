@@ -194,7 +194,9 @@ export function registerCommands(
       caption: trans.__(
         'Send the CARTO credentials to the current notebook, also after it was denied'
       ),
-      enabledFor: access => access !== 'allow',
+      // Under the policy never no notebook gets credentials: allowing one would change nothing.
+      enabledFor: access =>
+        access !== 'allow' && model.settings.kernelAccess !== 'never',
       change: path => model.setGrant(path, 'allow'),
       done: path => trans.__('CARTO access allowed for %1.', path)
     })

@@ -6,6 +6,7 @@ import {
   registerCommands
 } from '../src/commands';
 import { METADATA_KEY } from '../src/metadata';
+import { DEFAULT_SETTINGS } from '../src/settings';
 import { FakeMetadata, loadedModel, trans } from './uiHarness';
 
 describe('registerCommands()', () => {
@@ -119,6 +120,15 @@ describe('registerCommands()', () => {
     expect(model.accessFor('n.ipynb')).toBe('allow');
     expect(commands.isEnabled(CommandIDs.allowAccess)).toBe(false);
     expect(commands.isEnabled(CommandIDs.revokeAccess)).toBe(true);
+  });
+
+  it('offers no Allow under the policy never, which no notebook answer overrides', async () => {
+    const { commands, model } = await setup();
+    await model.setGrant('n.ipynb', 'deny');
+    model.configure({ ...DEFAULT_SETTINGS, kernelAccess: 'never' });
+    expect(commands.isEnabled(CommandIDs.allowAccess)).toBe(false);
+    model.configure({ ...DEFAULT_SETTINGS, kernelAccess: 'ask' });
+    expect(commands.isEnabled(CommandIDs.allowAccess)).toBe(true);
   });
 
   it('disables notebook commands without a notebook', async () => {

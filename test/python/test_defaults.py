@@ -260,6 +260,20 @@ def test_not_granted_withholds_the_store_and_creds_json_but_not_the_environment(
     with pytest.raises(NoCredentialsError) as info:
         resolve_credentials()
     assert "has not allowed this notebook" in str(info.value)
+    assert "Allow CARTO Access for This Notebook" in str(info.value)
+    # Under the policy never, allowing the notebook would change nothing: say what would.
+    _lab_setting('{"kernelAccess": "never"}')
+    with pytest.raises(NoCredentialsError) as info:
+        resolve_credentials()
+    assert "the kernel access setting is 'Never'" in str(info.value)
+    assert "Allow CARTO Access" not in str(info.value)
+    os.remove(
+        os.path.join(
+            os.environ["JUPYTERLAB_SETTINGS_DIR"],
+            "jupyterlab-carto-credentials",
+            "plugin.jupyterlab-settings",
+        )
+    )
     monkeypatch.setenv("CARTO_BASE_URL", "https://onprem.example/user/e")
     assert get_default_credentials() == Credentials(base_url="https://onprem.example/user/e")
 
