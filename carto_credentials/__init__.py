@@ -68,11 +68,11 @@ def __getattr__(name):
         except ImportError as exc:
             if exc.name not in ("ipywidgets", "traitlets"):
                 raise
-            # A kernel of another environment that got this package by the silent bootstrap.
+            # A kernel of another environment (the silent bootstrap, or installed with --no-deps).
             raise ImportError(
-                f"carto_credentials.{name} needs ipywidgets 8 in this kernel's environment: "
-                "pip install 'ipywidgets>=8,<9' there, or use a kernel where "
-                "jupyterlab-carto-credentials is installed."
+                f"carto_credentials.{name} needs ipywidgets 8 in this kernel's environment, "
+                "which does not have it: pip install 'ipywidgets>=8,<9' there (a plain "
+                "`pip install jupyterlab-carto-credentials` brings it), then restart the kernel."
             ) from None
         return getattr(widgets, name)
     raise AttributeError("module 'carto_credentials' has no attribute %r" % name)

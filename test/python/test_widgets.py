@@ -551,7 +551,9 @@ def test_without_ipywidgets_the_widgets_say_what_to_install():
         env={**os.environ, "PYTHONPATH": REPO_ROOT},
         check=True,
     ).stdout
-    assert "needs ipywidgets 8 in this kernel's environment" in out
+    assert "needs ipywidgets 8 in this kernel's environment, which does not have it" in out
+    # Not "use a kernel where the package is installed": it is, here, without ipywidgets.
+    assert "use a kernel where" not in out and "restart the kernel" in out
 
 
 # -- CARTO 3 sources (issue 11 part 4) ------------------------------------------------------------
