@@ -321,11 +321,23 @@ const statusBarPlugin: JupyterFrontEndPlugin<void> = {
     if (!statusBar) {
       return;
     }
+    const currentPath = () => notebooks?.currentWidget?.context.path ?? null;
     const item = new CartoStatusItem({
       model,
       trans,
-      currentPath: () => notebooks?.currentWidget?.context.path ?? null,
-      onClick: () => void app.commands.execute(CommandIDs.openPanel)
+      currentPath,
+      onClick: () => {
+        // A notebook not allowed yet: the question it needs, not the panel, which cannot answer it.
+        const path = currentPath();
+        if (path !== null && app.commands.isEnabled(CommandIDs.allowAccess)) {
+          const { account } = model.effectiveAccount(path);
+          void askGrant(path, account?.label ?? '', trans).then(decision =>
+            decision ? model.setGrant(path, decision) : undefined
+          );
+          return;
+        }
+        void app.commands.execute(CommandIDs.openPanel);
+      }
     });
     notebooks?.currentChanged.connect(() => item.refresh());
     statusBar.registerStatusItem('jupyterlab-carto-credentials:status', {

@@ -25,6 +25,8 @@ export type NotebookState =
 export interface INotebookStatus {
   readonly state: NotebookState;
   readonly account: ICartoCredentials.IAccount | null;
+  /** `not_granted` because the kernel access setting is `never` (no notebook answer helps). */
+  readonly never?: boolean;
 }
 
 /** The state of a notebook (or, with no notebook, of the default account). */
@@ -56,9 +58,13 @@ export function notebookStatus(
   if (account.loginRequired) {
     return { state: 'login_required', account };
   }
+  if (model.accessFor(path) === 'allow') {
+    return { state: 'signed_in', account };
+  }
   return {
-    state: model.accessFor(path) === 'allow' ? 'signed_in' : 'not_granted',
-    account
+    state: 'not_granted',
+    account,
+    never: model.settings.kernelAccess === 'never'
   };
 }
 
@@ -85,10 +91,14 @@ export function describeStatus(
     case 'not_granted':
       return {
         text: trans.__('CARTO: %1 (not granted)', label),
-        title: trans.__(
-          'This notebook has not been allowed to use the CARTO account %1.',
-          label
-        )
+        title: status.never
+          ? trans.__(
+              'No notebook gets CARTO credentials: the kernel access setting is Never (Settings › CARTO credentials).'
+            )
+          : trans.__(
+              'This notebook has not been allowed to use the CARTO account %1: click to choose whether it may.',
+              label
+            )
       };
     case 'login_required':
       return {
@@ -173,11 +183,14 @@ export class CartoStatusItem extends ReactWidget {
       title,
       // The visible text first, so the name contains what is seen (WCAG 2.5.3, axe's
       // label-content-name-mismatch), then the longer explanation.
-      'aria-label': this._trans.__(
-        '%1. %2 Open the CARTO credentials panel.',
-        text,
-        title
-      ),
+      'aria-label':
+        status.state === 'not_granted' && !status.never
+          ? this._trans.__('%1. %2', text, title)
+          : this._trans.__(
+              '%1. %2 Open the CARTO credentials panel.',
+              text,
+              title
+            ),
       onClick: this._onClick,
       onKeyDown: (event: React.KeyboardEvent) => {
         // What a native button does with the keyboard.

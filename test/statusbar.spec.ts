@@ -21,6 +21,7 @@ describe('notebookStatus()', () => {
       state: 'signed_in',
       account: model.defaultAccount
     });
+    expect(notebookStatus(model, 'new.ipynb').never).toBe(false);
     await model.setDefault(null);
     expect(notebookStatus(model, 'new.ipynb').state).toBe('no_account');
   });
@@ -63,6 +64,17 @@ describe('CartoStatusItem', () => {
     button = await rendered(item);
     expect(button.textContent).toBe('CARTO: alice (not granted)');
     expect(button.classList.contains('jp-mod-not_granted')).toBe(true);
+    // A click answers the question (the host asks it), not "open the panel".
+    expect(button.title).toContain('click to choose whether it may');
+    expect(button.getAttribute('aria-label')).not.toContain('Open the CARTO');
+    // Under the policy never no answer helps: it says where the setting is.
+    model.configure({ ...DEFAULT_SETTINGS, kernelAccess: 'never' });
+    button = await rendered(item);
+    expect(button.title).toContain('the kernel access setting is Never');
+    expect(button.getAttribute('aria-label')).toContain(
+      'Open the CARTO credentials panel'
+    );
+    model.configure({ ...DEFAULT_SETTINGS });
     await model.setGrant('b.ipynb', 'allow');
     button = await rendered(item);
     expect(button.textContent).toBe('CARTO: alice');

@@ -199,7 +199,15 @@ test('asks before giving a notebook from elsewhere the key', async ({
   const dialog = page.locator('.jp-Dialog');
   await expect(dialog).toContainText(/from-elsewhere\.ipynb/);
   await screenshot(page, 'grant-dialog');
+  // Closed unanswered: the status bar item asks again when clicked.
+  await page.keyboard.press('Escape');
+  await expect(dialog).toHaveCount(0);
+  const status = page.locator('.jp-CartoCredentials-status');
+  await expect(status).toHaveClass(/jp-mod-not_granted/);
+  await status.click();
+  await expect(dialog).toContainText(/from-elsewhere\.ipynb/);
   await dialog.getByRole('button', { name: 'Allow' }).click();
+  await expect(status).toHaveClass(/jp-mod-signed_in/);
   await waitForIdleKernel(page);
   expect((await runCode(page, WHO)).trim()).toBe('alice False');
   const grants = await callStore(request, 'GET', 'grants');
