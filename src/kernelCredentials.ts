@@ -88,6 +88,17 @@ export class KernelCredentials {
     return [...this._codeAccounts.values()];
   }
 
+  /** The account code set in a kernel of `path` (`set_default_credentials`), if any. */
+  codeAccountOf(path: string): ICartoCredentials.IAccount | null {
+    for (const kernelId of this.kernelsOf(path)) {
+      const account = this._codeAccounts.get(kernelId);
+      if (account) {
+        return account;
+      }
+    }
+    return null;
+  }
+
   /** Every key code set, for masking outputs. */
   keys(): string[] {
     const keys = [...this._codeCredentials.values()].map(c => c.api_key);

@@ -110,6 +110,8 @@ export interface ICartoCredentialsManager
   setNotebookAccount(path: string, id: string | null): void;
   renameNotebook(oldPath: string, newPath: string): void;
   effectiveAccount(path: string): IEffectiveAccount;
+  /** The account code in this notebook's kernel set as its default (it wins there), if any. */
+  codeAccountOf(path: string): ICartoCredentials.IAccount | null;
 
   registerKernel(kernelId: string, path: string): void;
   unregisterKernel(kernelId: string): void;

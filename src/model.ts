@@ -316,6 +316,10 @@ export class CartoCredentialsModel implements ICartoCredentialsManager {
   }
 
   /** The account a notebook uses: its own choice when it exists, else the default. */
+  codeAccountOf(path: string): ICartoCredentials.IAccount | null {
+    return this._kernels.codeAccountOf(path);
+  }
+
   effectiveAccount(path: string): IEffectiveAccount {
     const chosen = this.notebookAccountId(path);
     if (chosen !== null) {

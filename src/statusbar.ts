@@ -16,6 +16,7 @@ import { ICartoCredentials } from './tokens';
 /** What the item can say. */
 export type NotebookState =
   | 'signed_in'
+  | 'code_set'
   | 'public'
   | 'not_granted'
   | 'no_account'
@@ -43,6 +44,11 @@ export function notebookStatus(
       return { state: 'login_required', account };
     }
     return { state: account.isPublic ? 'public' : 'signed_in', account };
+  }
+  // Code in the kernel set its credentials: they win there over any account of the panel.
+  const code = model.codeAccountOf(path);
+  if (code) {
+    return { state: 'code_set', account: code };
   }
   const { account, missingId } = model.effectiveAccount(path);
   if (missingId !== null) {
@@ -79,6 +85,14 @@ export function describeStatus(
       return {
         text: trans.__('CARTO: %1', label),
         title: trans.__('This notebook uses the CARTO account %1.', label)
+      };
+    case 'code_set':
+      return {
+        text: trans.__('CARTO: %1 (set by code)', label),
+        title: trans.__(
+          "Code in this notebook's kernel set the CARTO credentials (%1): they win over the notebook's account until unset_default_credentials() or a restart.",
+          label
+        )
       };
     case 'public':
       return {

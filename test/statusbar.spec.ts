@@ -2,7 +2,11 @@ import { framePromise } from '@jupyterlab/testing';
 import { Widget } from '@lumino/widgets';
 
 import { DEFAULT_SETTINGS } from '../src/settings';
-import { CartoStatusItem, notebookStatus } from '../src/statusbar';
+import {
+  CartoStatusItem,
+  describeStatus,
+  notebookStatus
+} from '../src/statusbar';
 import { loadedModel, trans } from './uiHarness';
 
 describe('notebookStatus()', () => {
@@ -24,6 +28,29 @@ describe('notebookStatus()', () => {
     expect(notebookStatus(model, 'new.ipynb').never).toBe(false);
     await model.setDefault(null);
     expect(notebookStatus(model, 'new.ipynb').state).toBe('no_account');
+  });
+
+  it('says when code in the kernel set the credentials, which win there', async () => {
+    const { model } = await loadedModel(store => {
+      store.grantMap['n.ipynb'] = 'allow';
+    });
+    model.registerKernel('k1', 'n.ipynb');
+    model.setRuntimeCredentials('k1', {
+      username: 'bob',
+      base_url: 'https://bob.carto.com/',
+      api_key: 'bob-secret-key-0002'
+    });
+    const status = notebookStatus(model, 'n.ipynb');
+    expect(status.state).toBe('code_set');
+    expect(status.account?.label).toBe('bob');
+    const { text, title } = describeStatus(status, trans);
+    expect(text).toBe('CARTO: bob (set by code)');
+    expect(title).toContain('unset_default_credentials()');
+    expect(`${text} ${title}`).not.toContain('bob-secret-key');
+    // Another notebook, and this one once code unset them: the panel's account again.
+    expect(notebookStatus(model, 'other.ipynb').state).not.toBe('code_set');
+    model.setRuntimeCredentials('k1', null);
+    expect(notebookStatus(model, 'n.ipynb').state).toBe('signed_in');
   });
 });
 
