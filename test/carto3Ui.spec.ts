@@ -41,6 +41,9 @@ class FakeModel {
   effectiveAccount(_path: string) {
     return { account: this.defaultAccount, missingId: null };
   }
+  codeAccountOf(_path: string) {
+    return null;
+  }
   accessFor(_path: string) {
     return this.access;
   }
