@@ -34,8 +34,8 @@ from .._http import USER_AGENT
 from .errors import CredentialsError
 from .validate import (
     ForbiddenHost,
-    PeerCheckingAdapter,
     check_fetch_host,
+    check_peers,
     failure_error,
     forbidden_host_failure,
     get_executor,
@@ -273,8 +273,7 @@ def discover_api_base_url(accounts_url, access_token, timeout, allow_http, check
         scheme = urlsplit(accounts_url).scheme or "https"
         config_url = "%s://%s/config.yaml" % (scheme, tenant)
         if check_peer:
-            session.mount("http://", PeerCheckingAdapter())
-            session.mount("https://", PeerCheckingAdapter())
+            check_peers(session)
         try:
             status, body = _get(session, config_url, {"User-Agent": USER_AGENT}, timeout)
         except ForbiddenHost as err:
@@ -333,8 +332,7 @@ def check_api_base_url_answers(url, timeout, check_peer=True):
 
     with requests.Session() as session:
         if check_peer:
-            session.mount("http://", PeerCheckingAdapter())
-            session.mount("https://", PeerCheckingAdapter())
+            check_peers(session)
         try:
             _get(session, url + "/", {"User-Agent": USER_AGENT}, timeout)
         except ForbiddenHost as err:

@@ -349,6 +349,14 @@ def get_executor():
     return _executor
 
 
+def check_peers(session):
+    """Make every connection of ``session`` (http and https) refuse a link-local or metadata
+    peer (``PeerCheckingAdapter``); returns ``session``."""
+    session.mount("http://", PeerCheckingAdapter())
+    session.mount("https://", PeerCheckingAdapter())
+    return session
+
+
 def _fetch_me(base_url, username, api_key, timeout, check_peer=True):
     """``(status, headers, body bytes)`` of ``GET {base_url}api/v3/me`` (runs in a thread).
 
@@ -360,8 +368,7 @@ def _fetch_me(base_url, username, api_key, timeout, check_peer=True):
     """
     with requests.Session() as session:
         if check_peer:
-            session.mount("http://", PeerCheckingAdapter())
-            session.mount("https://", PeerCheckingAdapter())
+            check_peers(session)
         return _get_me(session, base_url, username, api_key, timeout)
 
 
